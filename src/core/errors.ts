@@ -1,0 +1,61 @@
+/** Exit statuses of the CLI (SPEC §7). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  config: 2,
+  busy: 3,
+  interrupted: 130,
+  terminated: 143,
+} as const;
+
+export type DvclErrorCode =
+  | 'config'        // invalid .pipelinerc / params / usage
+  | 'no_project'    // no .pipelinerc found
+  | 'unknown_stage'
+  | 'dep_missing'   // a dep that nothing produces
+  | 'cycle'
+  | 'busy'          // another run holds the run lock
+  | 'corrupt'       // lock or manifest unreadable and unrecoverable
+  | 'failed'        // a stage or item failed
+  | 'interrupted'
+  | 'io';
+
+/**
+ * An expected error: printed as one message (and hints), never with a stack unless DEBUG is set.
+ * `exitCode` and `exit` are both set because oclif reads `exit` for the process status and
+ * `exitCode` in --json mode.
+ */
+export class DvclError extends Error {
+  readonly code: DvclErrorCode;
+  readonly exit: number;
+  readonly exitCode: number;
+  readonly suggestions: string[];
+
+  constructor(code: DvclErrorCode, message: string, opts: { exit?: number; suggestions?: string[] } = {}) {
+    super(message);
+    this.name = 'DvclError';
+    this.code = code;
+    this.exit = opts.exit ?? defaultExit(code);
+    this.exitCode = this.exit;
+    this.suggestions = opts.suggestions ?? [];
+  }
+}
+
+function defaultExit(code: DvclErrorCode): number {
+  switch (code) {
+    case 'failed': return EXIT.failed;
+    case 'busy': return EXIT.busy;
+    case 'interrupted': return EXIT.interrupted;
+    case 'io': return EXIT.failed;
+    default: return EXIT.config;
+  }
+}
+
+/** A configuration error at a position in a file: rendered as `file:line:col: key.path: message`. */
+export function configError(
+  file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
+): DvclError {
+  const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+  const text = keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`;
+  return new DvclError('config', text, { suggestions: hint ? [hint] : [] });
+}
