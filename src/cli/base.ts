@@ -1,0 +1,34 @@
+import { Command } from '@oclif/core';
+import { DvclError } from '../core/errors.js';
+
+/**
+ * Every dvcl command: `--json`, and one way of reporting errors — one message (and hints) on
+ * stderr, the error as JSON on stdout with --json, the documented exit code, a stack only with DEBUG.
+ */
+export abstract class DvclCommand extends Command {
+  static override enableJsonFlag = true;
+
+  /** Diagnostics and progress: stderr, never stdout. */
+  protected note(msg: string): void {
+    process.stderr.write(msg + '\n');
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    const expected = err instanceof DvclError;
+    const parseError = !expected && err.oclif?.exit !== undefined && err.name !== 'ExitError';
+    if (!expected && !parseError) {
+      if (err.name === 'ExitError') throw err;
+      if (process.env.DEBUG) process.stderr.write(`${err.stack}\n`);
+    }
+    const exit = expected ? err.exit : parseError ? 2 : 1;
+    const suggestions = expected ? err.suggestions : [];
+    const message = expected || parseError ? err.message : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`;
+    if (this.jsonEnabled()) {
+      this.logJson({ error: { code: expected ? err.code : parseError ? 'usage' : 'internal', message, suggestions }, exit });
+    }
+    process.stderr.write(`Error: ${message}\n`);
+    for (const s of suggestions) process.stderr.write(`  hint: ${s}\n`);
+    process.exitCode = exit;
+    return undefined;
+  }
+}

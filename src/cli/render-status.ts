@@ -1,0 +1,51 @@
+import chalk from 'chalk';
+import type { Reason, StageStatus, StatusReport } from '../core/status.js';
+
+const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
+const val = (v: unknown) => (v === null || v === undefined ? 'none' : JSON.stringify(v));
+
+/** One line of human text per reason. */
+export function describeReason(r: Reason): string {
+  switch (r.code) {
+    case 'never_run': return 'never run';
+    case 'cmd_changed': return 'command changed';
+    case 'dep_changed': return r.new === null ? `dep ${r.path} removed or not yet produced` : r.old === null ? `dep ${r.path} is new` : `dep ${r.path} changed (${short(r.old)} → ${short(r.new)})`;
+    case 'dep_missing': return `dep ${r.path} is missing and no stage produces it`;
+    case 'param_changed': return `param ${r.key} changed (${val(r.old)} → ${val(r.new)})`;
+    case 'out_missing': return `out ${r.path} is missing`;
+    case 'out_changed': return r.new === null ? `out ${r.path} is no longer declared` : r.old === null ? `out ${r.path} is new` : `out ${r.path} was modified`;
+    case 'upstream_stale': return `upstream stage ${r.stage} is not up to date`;
+    case 'always_changed': return 'marked always_changed';
+    case 'items_pending': return `${r.count} item${r.count === 1 ? '' : 's'} new or changed`;
+    case 'items_failed': return `${r.count} failed item${r.count === 1 ? '' : 's'} to retry${r.given_up ? `, ${r.given_up} given up` : ''}`;
+    case 'last_run_failed': return `last run failed: ${r.reason.split('\n')[0]}`;
+    case 'forced': return 'forced';
+  }
+}
+
+function stateLabel(s: StageStatus): string {
+  switch (s.state) {
+    case 'up_to_date': return chalk.green('up to date');
+    case 'stale': return chalk.yellow('stale');
+    case 'failed': return chalk.red('failed');
+    case 'frozen': return chalk.cyan('frozen');
+  }
+}
+
+/** Reasons grouped under each stage that is not up to date, and a one-line summary. */
+export function statusText(report: StatusReport): string {
+  if (report.stages.length === 0) return 'no stages in .pipelinerc';
+  if (report.up_to_date) return `Everything is up to date (${report.stages.length} stage${report.stages.length === 1 ? '' : 's'}).`;
+  const lines: string[] = [];
+  const counts = { stale: 0, failed: 0 };
+  for (const s of report.stages) {
+    if (s.state === 'up_to_date' || s.state === 'frozen') continue;
+    counts[s.state]++;
+    const items = s.items ? `  (${s.items.success}/${s.items.total} items done${s.items.failed ? `, ${s.items.failed} failed` : ''})` : '';
+    lines.push(`${chalk.bold(s.name)}: ${stateLabel(s)}${items}`);
+    for (const r of s.reasons) lines.push(`    ${describeReason(r)}`);
+  }
+  const ok = report.stages.length - counts.stale - counts.failed;
+  lines.push('', `${counts.stale} stale, ${counts.failed} failed, ${ok} up to date. Run \`dvcl repro\`${counts.failed ? ' or `dvcl retry --only-failed`' : ''}.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,43 @@
+import { Args, Flags } from '@oclif/core';
+import { DvclCommand } from '../cli/base.js';
+import { dryRunFlag, jobsFlag } from '../cli/repro-flags.js';
+import type { ReproResult } from '../core/runner.js';
+
+export default class Repro extends DvclCommand {
+  static override summary = 'Bring stages up to date, running only what changed';
+  static override description = `Runs the named stages (default: all) and their upstream, in dependency order, independent
+stages in parallel. A stage runs only when it is stale (see \`dvcl status\`); a stage whose
+upstream re-ran but produced identical outs is not re-run. Each successful stage's entry is
+written to pipeline.lock at once. Stage output goes to stderr, prefixed with the stage name,
+and to .dvcl/logs/STAGE.log.`;
+  static override strict = false;
+  static override args = { stages: Args.string({ description: 'stages to reproduce (default: all)' }) };
+  static override flags = {
+    force: Flags.boolean({ char: 'f', description: 'run the selected stages even if they are up to date' }),
+    'single-item': Flags.boolean({ char: 's', description: 'only the named stages, not their upstream' }),
+    downstream: Flags.boolean({ description: 'the named stages and everything downstream of them' }),
+    'dry-run': dryRunFlag,
+    jobs: jobsFlag,
+    'keep-going': Flags.boolean({ char: 'k', description: 'after a failure, go on with every stage that does not depend on it' }),
+  };
+  static override examples = [
+    '<%= config.bin %> repro',
+    '<%= config.bin %> repro report --dry-run',
+    '<%= config.bin %> repro train -f -s   # re-run train alone, even if up to date',
+    '<%= config.bin %> repro prepare --downstream -j 4',
+  ];
+
+  async run(): Promise<ReproResult> {
+    const { argv, flags } = await this.parse(Repro);
+    const { repro } = await import('../core/runner.js');
+    const { humanReporter, summaryText } = await import('../cli/reporter.js');
+    const reporter = humanReporter({ json: this.jsonEnabled(), dryRun: flags['dry-run'] });
+    const result = await repro({
+      cwd: process.cwd(), targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
+      dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'], argv: ['repro', ...this.argv.filter((a) => a !== '--json')], reporter,
+    });
+    if (!this.jsonEnabled()) this.log(summaryText(result, flags['dry-run']));
+    process.exitCode = result.interrupted ? (result.interrupted === 'SIGTERM' ? 143 : 130) : result.ok ? 0 : 1;
+    return result;
+  }
+}

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { loadConfig, type PipelineConfig } from './config.js';
+import { DvclError } from './errors.js';
+import { Hasher } from './hash.js';
+import { readLock, type LockData } from './lock.js';
+import { Manifest } from './manifest.js';
+import { closest } from './template.js';
+
+export const STATE_DIR = '.dvcl';
+
+/** Everything a command reads about a project: config, lock, manifest, and a hasher. */
+export interface Project {
+  cfg: PipelineConfig;
+  lock: LockData;
+  manifest: Manifest;
+  hasher: Hasher;
+  stateDir: string;
+}
+
+export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
+  const cfg = loadConfig({ cwd: opts.cwd });
+  const stateDir = path.join(cfg.root, STATE_DIR);
+  const lock = readLock(cfg.root);
+  const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
+  const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
+  return { cfg, lock, manifest, hasher, stateDir };
+}
+
+/** Unknown stage names are a usage error (exit 2), with the closest name as a hint. */
+export function checkTargets(cfg: PipelineConfig, targets: string[]): void {
+  const names = cfg.stages.map((s) => s.name);
+  for (const t of targets) {
+    if (names.includes(t)) continue;
+    const near = closest(t, names);
+    throw new DvclError('unknown_stage', `unknown stage "${t}"`, {
+      suggestions: [near ? `did you mean "${near}"?` : names.length ? `stages: ${names.join(', ')}` : '.pipelinerc declares no stages'],
+    });
+  }
+}

@@ -1,0 +1,367 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StageConfig } from './config.js';
+import { chainLengths, selectStages } from './dag.js';
+import { DvclError } from './errors.js';
+import { failureReason, killAll, runShell } from './exec.js';
+import { gitInfo, type GitInfo } from './git.js';
+import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
+import { isoTime } from './manifest.js';
+import { abs, isInside } from './paths.js';
+import { checkTargets, openProject, type Project } from './project.js';
+import { runRecord } from './run-record.js';
+import { acquireRunLock } from './runlock.js';
+import { Slots } from './slots.js';
+import { evaluateStage, isProduced, itemCommand, stageInputs, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
+
+export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
+export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
+export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts }
+export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
+
+/** What the command shows while a run goes on; every hook optional. */
+export interface Reporter {
+  stageStart?(name: string, ev: Evaluation, items?: number): void;
+  stageOutput?(name: string, stream: 'stdout' | 'stderr', line: string): void;
+  stageEnd?(r: StageResult): void;
+  itemDone?(stage: string, done: number, total: number, failed: number): void;
+  warn?(msg: string): void;
+}
+
+export interface ReproOptions {
+  cwd: string;
+  targets?: string[];
+  force?: boolean;
+  single?: boolean;
+  downstream?: boolean;
+  dryRun?: boolean;
+  jobs?: number;
+  keepGoing?: boolean;
+  /** `retry --only-failed`: failed stages and failed items only, nothing else. */
+  onlyFailed?: boolean;
+  maxAttempts?: number;
+  argv?: string[];
+  reporter?: Reporter;
+}
+
+/** `dvcl repro` and `dvcl retry`: bring the selected stages up to date, in parallel where the DAG allows. */
+export async function repro(opts: ReproOptions): Promise<ReproResult> {
+  const rep = opts.reporter ?? {};
+  const readOnly = Boolean(opts.dryRun);
+  const project = await openProject({ cwd: opts.cwd, readOnly, onWarning: rep.warn });
+  const { cfg } = project;
+  const targets = opts.targets ?? [];
+  checkTargets(cfg, targets);
+  const runLock = readOnly ? null : await acquireRunLock({ stateDir: project.stateDir, command: `dvcl ${(opts.argv ?? []).join(' ')}`.trim() });
+  try {
+    return await new Run(project, opts, rep).go(targets);
+  } finally {
+    await runLock?.release();
+  }
+}
+
+class Run {
+  private readonly ctx: EvalContext;
+  private readonly byName: Map<string, StageConfig>;
+  private readonly slots: Slots;
+  private readonly results = new Map<string, StageResult>();
+  private stopped = false;
+  private interrupted: NodeJS.Signals | undefined;
+  private runId = '';
+  private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
+
+  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter) {
+    this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
+    this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
+    this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
+  }
+
+  async go(targets: string[]): Promise<ReproResult> {
+    const { cfg, manifest } = this.p;
+    let selected = selectStages(cfg.dag, targets, { single: this.opts.single || this.opts.onlyFailed, downstream: this.opts.downstream });
+    if (this.opts.onlyFailed) selected = selected.filter((n) => this.hasFailures(n));
+    this.checkMissingDeps(selected);
+    if (this.opts.dryRun) return this.dryRun(selected);
+
+    const started = new Date();
+    this.git = await gitInfo(cfg.root);
+    this.runId = manifest.newRunId(started);
+    manifest.recordRun(this.runId, runRecord(this.opts.argv ?? [], this.git, started));
+    const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const chain = chainLengths(cfg.dag);
+      const tasks = new Map<string, Promise<StageResult>>();
+      for (const name of selected) {
+        const ups = [...cfg.dag.upstream.get(name)!].filter((u) => tasks.has(u)).map((u) => tasks.get(u)!);
+        tasks.set(name, this.stageTask(name, ups, chain.get(name) ?? 0));
+      }
+      await Promise.all(tasks.values());
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const run = manifest.data.runs[this.runId];
+      if (run) manifest.recordRun(this.runId, { ...run, finished_at: isoTime() });
+      manifest.save();
+      this.p.hasher.save();
+    }
+    const stages = selected.map((n) => this.results.get(n)!);
+    const ok = !this.interrupted && stages.every((s) => s.result !== 'failed' && s.result !== 'not_run');
+    return { ok, interrupted: this.interrupted, run: this.runId, stages };
+  }
+
+  private hasFailures(name: string): boolean {
+    const rec = this.p.manifest.stage(name);
+    return rec?.status === 'failed' || Object.values(rec?.items ?? {}).some((i) => i.status === 'failed');
+  }
+
+  /** A dep that does not exist and that no stage produces: exit 2 before anything runs. */
+  private checkMissingDeps(selected: string[]): void {
+    const missing: string[] = [];
+    for (const name of selected) {
+      const stage = this.byName.get(name)!;
+      if (stage.frozen) continue;
+      for (const d of stage.deps) {
+        if (!fs.existsSync(abs(this.p.cfg.root, d)) && !isProduced(this.p.cfg, d)) missing.push(`${d} (stage ${name})`);
+      }
+    }
+    if (missing.length) {
+      throw new DvclError('dep_missing', `missing dependenc${missing.length > 1 ? 'ies' : 'y'} that no stage produces: ${missing.join(', ')}`, {
+        suggestions: ['create the file, or add the stage that writes it to .pipelinerc'],
+      });
+    }
+  }
+
+  private interrupt(sig: NodeJS.Signals): void {
+    if (this.interrupted) {
+      killAll('SIGKILL'); // a second Ctrl-C: no more grace
+      return;
+    }
+    this.interrupted = sig;
+    this.stopped = true;
+    this.rep.warn?.(`${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping running stages (again to force)`);
+    killAll('SIGTERM');
+    setTimeout(() => killAll('SIGKILL'), 3000).unref();
+  }
+
+  /** What would run and why, without running or writing anything. */
+  private dryRun(selected: string[]): ReproResult {
+    const willRun = new Set<string>();
+    const stages: StageResult[] = [];
+    for (const name of selected) {
+      const ups = [...this.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
+      const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
+      const runs = this.shouldRun(ev);
+      if (runs) willRun.add(name);
+      const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0 };
+      if (ev.items) r.items = { total: ev.items.present.length, ran: ev.items.tasks.length, succeeded: 0, failed: 0, given_up: ev.items.givenUp.length };
+      this.rep.stageEnd?.(r);
+      stages.push(r);
+    }
+    return { ok: true, stages };
+  }
+
+  private shouldRun(ev: Evaluation): boolean {
+    if (ev.status.state === 'frozen') return false;
+    if (ev.items) return ev.items.tasks.length > 0 || ev.status.reasons.some((r) => r.code === 'always_changed' || r.code === 'forced');
+    return ev.status.reasons.length > 0;
+  }
+
+  private async stageTask(name: string, ups: Promise<StageResult>[], prio: number): Promise<StageResult> {
+    const upResults = await Promise.all(ups);
+    const start = Date.now();
+    const finish = (r: Omit<StageResult, 'name' | 'duration_ms'>): StageResult => {
+      const res = { name, duration_ms: Date.now() - start, ...r };
+      this.results.set(name, res);
+      this.rep.stageEnd?.(res);
+      return res;
+    };
+    const blocked = upResults.find((u) => u.result === 'failed' || u.result === 'not_run');
+    if (blocked) return finish({ result: 'not_run', reasons: [], error: `upstream stage ${blocked.name} did not complete` });
+    if (this.stopped) return finish({ result: 'not_run', reasons: [], error: this.interrupted ? 'interrupted' : 'an earlier stage failed' });
+    // Fresh evaluation now that upstream is done: identical upstream outs mean nothing changed here (early cutoff).
+    this.ctx.lock = readLock(this.p.cfg.root);
+    const stage = this.byName.get(name)!;
+    const ev = evaluateStage(this.ctx, stage, [], { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
+    if (!this.shouldRun(ev)) {
+      if (ev.items && ev.status.state === 'up_to_date') this.refreshItemsLock(stage, ev);
+      return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
+    }
+    const r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
+    if (r.result === 'failed' && !this.opts.keepGoing) this.stopped = true;
+    return finish(r);
+  }
+
+  private itemCounts(ev: Evaluation, ran: number, ok: number, failed: number): ItemCounts {
+    return { total: ev.items!.present.length, ran, succeeded: ok, failed, given_up: ev.items!.givenUp.length };
+  }
+
+  private env(stage: StageConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, ...stage.env, DVCL_ROOT: this.p.cfg.root, DVCL_STAGE: stage.name, ...extra };
+  }
+
+  private openLog(stage: string): number {
+    const dir = path.join(this.p.stateDir, 'logs');
+    fs.mkdirSync(dir, { recursive: true });
+    return fs.openSync(path.join(dir, `${stage}.log`), 'w');
+  }
+
+  /** Remove an out before its stage runs, never following a link out of the project. */
+  private removeOut(rel: string): void {
+    const root = fs.realpathSync(this.p.cfg.root);
+    const parent = path.dirname(abs(this.p.cfg.root, rel));
+    let real: string;
+    try {
+      real = fs.realpathSync(parent);
+    } catch {
+      return; // the parent does not exist: nothing to remove
+    }
+    if (!isInside(real, root)) throw new Error(`refusing to remove ${rel}: its folder resolves outside the project (${real})`);
+    fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
+  }
+
+  private prepareOuts(outs: string[], persist: boolean): void {
+    for (const o of outs) {
+      if (!persist) this.removeOut(o);
+      fs.mkdirSync(path.dirname(abs(this.p.cfg.root, o)), { recursive: true });
+    }
+  }
+
+  private lockEntry(ev: Evaluation, outs: LockPath[], extra: Partial<LockEntry> = {}): LockEntry {
+    return { cmd: ev.inputs.cmd, deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
+  }
+
+  private recordStageFailure(stage: string, reason: string): void {
+    const prev = this.p.manifest.stage(stage);
+    this.p.manifest.recordStage(stage, { status: 'failed', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, reason, last_attempt: isoTime(), last_processed: prev?.last_processed });
+  }
+
+  private async runStage(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
+    await this.slots.acquire(prio);
+    const reasons = ev.status.reasons;
+    let logFd: number | undefined;
+    try {
+      if (this.stopped && this.interrupted) return { result: 'not_run', reasons, error: 'interrupted' };
+      this.rep.stageStart?.(stage.name, ev);
+      const fail = (error: string) => {
+        this.recordStageFailure(stage.name, error);
+        return { result: 'failed' as const, reasons, error };
+      };
+      try {
+        this.prepareOuts(stage.outs, stage.persist);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+      logFd = this.openLog(stage.name);
+      const root = this.p.cfg.root;
+      for (const cmd of stage.cmd) {
+        const r = await runShell({
+          shell: this.p.cfg.settings.shell, cmd, cwd: abs(root, stage.wdir), env: this.env(stage), logFd,
+          onLine: (s, l) => this.rep.stageOutput?.(stage.name, s, l),
+        });
+        if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})` };
+        if (r.code !== 0) return fail(failureReason(r));
+      }
+      const outs: LockPath[] = [];
+      for (const o of stage.outs) {
+        const h = this.p.hasher.hash(o);
+        if (!h) return fail(`declared out ${o} was not produced by the command`);
+        outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
+      }
+      outs.sort((a, b) => cmp(a.path, b.path));
+      updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
+      const prev = this.p.manifest.stage(stage.name);
+      this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
+      return { result: 'ran', reasons };
+    } finally {
+      if (logFd !== undefined) fs.closeSync(logFd);
+      this.slots.release();
+    }
+  }
+
+  private async runItems(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
+    const { tasks, stageHash } = ev.items!;
+    const reasons = ev.status.reasons;
+    this.rep.stageStart?.(stage.name, ev, tasks.length);
+    const logFd = this.openLog(stage.name);
+    let done = 0;
+    let ok = 0;
+    let failed = 0;
+    const runOne = async (t: ItemTask): Promise<void> => {
+      await this.slots.acquire(prio);
+      try {
+        if (this.interrupted) return;
+        const r = await this.runItem(stage, t, stageHash, logFd);
+        if (r === 'interrupted') return;
+        done++;
+        if (r === 'ok') ok++;
+        else failed++;
+        this.rep.itemDone?.(stage.name, done, tasks.length, failed);
+      } finally {
+        this.slots.release();
+      }
+    };
+    await Promise.all(tasks.map(runOne));
+    fs.closeSync(logFd);
+    if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})`, items: this.itemCounts(ev, done, ok, failed) };
+    const counts = this.itemCounts(ev, done, ok, failed);
+    const stillFailed = ev.items!.present.filter((p) => this.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
+    if (stillFailed > 0) {
+      this.recordStageFailure(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
+      return { result: 'failed', reasons, items: counts, error: `${stillFailed} of ${ev.items!.present.length} items failed` };
+    }
+    const prev = this.p.manifest.stage(stage.name);
+    this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
+    // retry --only-failed leaves other pending items alone: the stage is then not complete.
+    if (!this.opts.onlyFailed || tasks.length === ev.items!.tasks.length) this.refreshItemsLock(stage, ev);
+    return { result: 'ran', reasons, items: counts };
+  }
+
+  private async runItem(stage: StageConfig, t: ItemTask, stageHash: string, logFd: number): Promise<'ok' | 'failed' | 'interrupted'> {
+    const root = this.p.cfg.root;
+    const m = this.p.manifest;
+    const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
+    try {
+      this.prepareOuts([t.vars.out], stage.persist);
+    } catch (e) {
+      m.recordFailure(stage.name, t.item, { ...base, reason: (e as Error).message });
+      return 'failed';
+    }
+    let out = '';
+    for (const cmd of stage.cmd) {
+      const r = await runShell({
+        shell: this.p.cfg.settings.shell, cmd: itemCommand(cmd, t.vars), cwd: abs(root, stage.wdir),
+        env: this.env(stage, { DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { out += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
+      });
+      if (this.interrupted) return 'interrupted';
+      if (out) fs.writeSync(logFd, `== ${t.item}\n${out}`);
+      out = '';
+      if (r.code !== 0) {
+        m.recordFailure(stage.name, t.item, { ...base, reason: failureReason(r) });
+        return 'failed';
+      }
+    }
+    const h = this.p.hasher.hash(t.vars.out);
+    if (!h) {
+      m.recordFailure(stage.name, t.item, { ...base, reason: `the command did not produce ${t.vars.out}` });
+      return 'failed';
+    }
+    m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
+    return 'ok';
+  }
+
+  /** The lock entry of a per-item stage: shared deps, params, and one hash over every item. */
+  private refreshItemsLock(stage: StageConfig, ev: Evaluation): void {
+    const items = this.p.manifest.stage(stage.name)?.items ?? {};
+    const present = ev.items!.present;
+    if (present.some((p) => items[p.item]?.status !== 'success')) return;
+    const agg = present.map((p) => `${p.item}\0${p.hash}\0${items[p.item].output_hash ?? ''}\n`).join('');
+    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: this.p.hasher.hashString(agg) } });
+    const old = this.ctx.lock.stages[stage.name];
+    const same = old && old.items?.hash === entry.items!.hash && JSON.stringify([old.cmd, old.deps, old.params]) === JSON.stringify([entry.cmd, entry.deps, entry.params]);
+    if (!same) updateLockEntry(this.p.cfg.root, stage.name, entry);
+  }
+}
+
+export { stageInputs };

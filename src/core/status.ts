@@ -1,0 +1,195 @@
+import fs from 'node:fs';
+import { globSync } from 'tinyglobby';
+import type { PipelineConfig, StageConfig } from './config.js';
+import type { Hasher } from './hash.js';
+import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './lock.js';
+import type { ItemStats, Manifest } from './manifest.js';
+import { abs } from './paths.js';
+import { expand, itemVars, type ItemVars } from './template.js';
+
+/** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
+export type Reason =
+  | { code: 'never_run' }
+  | { code: 'cmd_changed' }
+  | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
+  | { code: 'dep_missing'; path: string }
+  | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
+  | { code: 'out_missing'; path: string }
+  | { code: 'out_changed'; path: string; old: string | null; new: string | null }
+  | { code: 'upstream_stale'; stage: string }
+  | { code: 'always_changed' }
+  | { code: 'items_pending'; count: number }
+  | { code: 'items_failed'; count: number; given_up?: number }
+  | { code: 'last_run_failed'; reason: string }
+  | { code: 'forced' };
+
+export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
+
+export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats }
+
+/** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
+export interface StageInputs { cmd: string | string[]; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
+
+export type ItemWhy = 'new' | 'changed' | 'stage_changed' | 'output_missing' | 'output_changed' | 'failed' | 'forced';
+/** One item of a per-item stage that has to run. */
+export interface ItemTask { item: string; vars: ItemVars; hash: string; why: ItemWhy }
+
+export interface Evaluation {
+  status: StageStatus;
+  inputs: StageInputs;
+  /** Per-item stages: present items, the ones to run, the stage-level hash items are checked against. */
+  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; givenUp: string[] };
+}
+
+export interface EvalContext {
+  cfg: PipelineConfig;
+  lock: LockData;
+  manifest: Manifest;
+  hasher: Hasher;
+  maxAttempts: number;
+}
+
+/** Hash what a stage reads now. A missing dep is listed in `missing`, not thrown. */
+export function stageInputs(ctx: EvalContext, stage: StageConfig): StageInputs {
+  const deps: LockPath[] = [];
+  const missing: string[] = [];
+  for (const p of stage.deps) {
+    const h = ctx.hasher.hash(p);
+    if (!h) { missing.push(p); continue; }
+    deps.push({ path: p, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
+  }
+  deps.sort((a, b) => cmp(a.path, b.path));
+  const params: Record<string, Record<string, unknown>> = {};
+  for (const ref of stage.params) (params[ref.file] ??= {})[ref.key] = ctx.cfg.params[ref.file]?.[ref.key];
+  return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps, params, missing };
+}
+
+/** Paths some stage writes (a missing dep among them is "not produced yet", not an error). */
+export function isProduced(cfg: PipelineConfig, dep: string): boolean {
+  return cfg.dag.edges.some((e) => e.dep === dep);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(sortDeep(a)) === JSON.stringify(sortDeep(b));
+}
+
+/** Differences between the present inputs and a lock entry: cmd, deps, params. */
+function inputReasons(cfg: PipelineConfig, inputs: StageInputs, entry: LockEntry): Reason[] {
+  const reasons: Reason[] = [];
+  if (!sameValue(entry.cmd, inputs.cmd)) reasons.push({ code: 'cmd_changed' });
+  const old = new Map(entry.deps.map((d) => [d.path, d.hash]));
+  for (const d of inputs.deps) {
+    if (old.get(d.path) !== d.hash) reasons.push({ code: 'dep_changed', path: d.path, old: old.get(d.path) ?? null, new: d.hash });
+  }
+  for (const p of inputs.missing) {
+    if (isProduced(cfg, p)) reasons.push({ code: 'dep_changed', path: p, old: old.get(p) ?? null, new: null });
+  }
+  const declared = new Set([...inputs.deps.map((d) => d.path), ...inputs.missing]);
+  for (const d of entry.deps) if (!declared.has(d.path)) reasons.push({ code: 'dep_changed', path: d.path, old: d.hash, new: null });
+  const files = new Set([...Object.keys(inputs.params), ...Object.keys(entry.params)]);
+  for (const f of [...files].sort(cmp)) {
+    const now = inputs.params[f] ?? {};
+    const then = entry.params[f] ?? {};
+    for (const k of [...new Set([...Object.keys(now), ...Object.keys(then)])].sort(cmp)) {
+      if (!sameValue(now[k], then[k])) reasons.push({ code: 'param_changed', file: f, key: k, old: then[k] ?? null, new: now[k] ?? null });
+    }
+  }
+  return reasons;
+}
+
+/**
+ * What state is this stage in, and why? `upstreamStale` names direct upstream stages that are
+ * not up to date (status) — the runner passes none, having brought them up to date first.
+ */
+export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStale: string[], opts: { force?: boolean; onlyFailed?: boolean } = {}): Evaluation {
+  const inputs = stageInputs(ctx, stage);
+  const reasons: Reason[] = [];
+  for (const p of inputs.missing) if (!isProduced(ctx.cfg, p)) reasons.push({ code: 'dep_missing', path: p });
+  if (stage.frozen) return { status: { name: stage.name, state: 'frozen', reasons: [] }, inputs };
+  if (stage.foreach) return evaluatePerItem(ctx, stage, inputs, reasons, upstreamStale, opts);
+  const entry = ctx.lock.stages[stage.name];
+  const record = ctx.manifest.stage(stage.name);
+  if (!entry) reasons.push({ code: 'never_run' });
+  else {
+    reasons.push(...inputReasons(ctx.cfg, inputs, entry));
+    const old = new Map(entry.outs.map((o) => [o.path, o.hash]));
+    for (const p of stage.outs) {
+      const h = ctx.hasher.hash(p);
+      if (!h) reasons.push({ code: 'out_missing', path: p });
+      else if (old.get(p) !== h.hash) reasons.push({ code: 'out_changed', path: p, old: old.get(p) ?? null, new: h.hash });
+    }
+    for (const o of entry.outs) if (!stage.outs.includes(o.path)) reasons.push({ code: 'out_changed', path: o.path, old: o.hash, new: null });
+  }
+  if (stage.always_changed) reasons.push({ code: 'always_changed' });
+  for (const u of upstreamStale) reasons.push({ code: 'upstream_stale', stage: u });
+  const failed = record?.status === 'failed';
+  if (failed) reasons.push({ code: 'last_run_failed', reason: record?.reason ?? 'unknown' });
+  if (opts.force) reasons.push({ code: 'forced' });
+  const state: StageState = failed ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
+  return { status: { name: stage.name, state, reasons }, inputs };
+}
+
+/** The sorted input files of a per-item stage. */
+export function listItems(root: string, stage: StageConfig): string[] {
+  const found = globSync(stage.foreach!, { cwd: root, onlyFiles: true, dot: false, expandDirectories: false, ignore: ['.git/**', '.dvcl/**'] });
+  return [...new Set(found)].sort(cmp);
+}
+
+function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: { force?: boolean; onlyFailed?: boolean }): Evaluation {
+  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
+  const present: { item: string; hash: string; output: string }[] = [];
+  const tasks: ItemTask[] = [];
+  const givenUp: string[] = [];
+  let failedLeft = 0;
+  for (const item of listItems(ctx.cfg.root, stage)) {
+    const h = ctx.hasher.hash(item);
+    if (!h) continue; // vanished between glob and hash
+    const vars = itemVars(item, stage.out!);
+    present.push({ item, hash: h.hash, output: vars.out });
+    const rec = ctx.manifest.stage(stage.name)?.items?.[item];
+    const outputExists = fs.existsSync(abs(ctx.cfg.root, vars.out));
+    const outputHash = rec?.status === 'success' && outputExists ? ctx.hasher.hash(vars.out)?.hash ?? null : null;
+    const d = ctx.manifest.itemNeedsRun(stage.name, item, { hash: h.hash, stage_hash: stageHash, outputExists, outputHash, maxAttempts: ctx.maxAttempts, force: opts.force });
+    if (d.givenUp) givenUp.push(item);
+    if (d.why === 'failed' && d.run) failedLeft++;
+    if (d.run && d.why && (!opts.onlyFailed || d.why === 'failed')) tasks.push({ item, vars, hash: h.hash, why: d.why });
+  }
+  const pending = tasks.filter((t) => t.why !== 'failed' && t.why !== 'forced').length;
+  const entry = ctx.lock.stages[stage.name];
+  const known = Object.keys(ctx.manifest.stage(stage.name)?.items ?? {}).length > 0;
+  if (!entry && !known) reasons.push({ code: 'never_run' });
+  if (entry && pending > 0) reasons.push(...inputReasons(ctx.cfg, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
+  if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
+  if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
+  if (stage.always_changed) reasons.push({ code: 'always_changed' });
+  for (const u of upstreamStale) reasons.push({ code: 'upstream_stale', stage: u });
+  if (opts.force) reasons.push({ code: 'forced' });
+  const failedNow = failedLeft + givenUp.length;
+  const stats: ItemStats = { total: present.length, success: present.length - pending - failedNow, failed: failedNow, pending, given_up: givenUp.length };
+  const state: StageState = failedLeft > 0 || givenUp.length > 0 ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
+  return { status: { name: stage.name, state, reasons, items: stats }, inputs, items: { present, tasks, stageHash, givenUp } };
+}
+
+export interface StatusReport { up_to_date: boolean; stages: StageStatus[] }
+
+/** `dvcl status`: every selected stage in dependency order, with its reasons. Changes nothing. */
+export function computeStatus(ctx: EvalContext, selected: string[]): StatusReport {
+  const byName = new Map(ctx.cfg.stages.map((s) => [s.name, s]));
+  const states = new Map<string, StageState>();
+  const stages: StageStatus[] = [];
+  for (const name of selected) {
+    const ups = [...ctx.cfg.dag.upstream.get(name)!].filter((u) => {
+      const s = states.get(u);
+      return s === 'stale' || s === 'failed';
+    });
+    const ev = evaluateStage(ctx, byName.get(name)!, ups);
+    states.set(name, ev.status.state);
+    stages.push(ev.status);
+  }
+  return { up_to_date: stages.every((s) => s.state === 'up_to_date' || s.state === 'frozen'), stages };
+}
+
+/** Substitute an item's variables into a per-item command, shell-quoted. */
+export function itemCommand(cmd: string, vars: ItemVars): string {
+  return expand(cmd, vars, true);
+}

@@ -1,0 +1,94 @@
+import path from 'node:path';
+
+/** Variables available in per-item templates (SPEC §3). */
+export const ITEM_VARS = ['item', 'out', 'stem', 'name', 'dir'] as const;
+export type ItemVar = (typeof ITEM_VARS)[number];
+export type ItemVars = Record<ItemVar, string>;
+
+/**
+ * `${lowercase}` is the template namespace; `${UPPER}` and `$name` are left for the shell.
+ * Reserving lowercase names lets a typo such as `${itme}` be a configuration error instead of
+ * silently expanding to an empty shell variable.
+ */
+const TEMPLATE_RE = /\$\{([a-z_][a-z0-9_]*)\}/g;
+
+/** Names of template variables used in a string. */
+export function templateNames(s: string): string[] {
+  return [...s.matchAll(TEMPLATE_RE)].map((m) => m[1]);
+}
+
+/** Shell-quote one argument for POSIX sh: `a b;rm -rf x` → `'a b;rm -rf x'`. */
+export function shellQuote(s: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) && !s.startsWith('-')) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Substitute item variables. In commands (`quote: true`) each value becomes one shell word, so
+ * a file named `$(id).html` or `x;touch y` is passed as data, never run.
+ */
+export function expand(s: string, vars: Partial<ItemVars>, quote: boolean): string {
+  return s.replace(TEMPLATE_RE, (whole, name: string) => {
+    const v = (vars as Record<string, string | undefined>)[name];
+    if (v === undefined) return whole;
+    return quote ? shellQuote(v) : v;
+  });
+}
+
+/** Variables of one item: `data/raw/a b.html` → stem `a b`, name `a b.html`, dir `data/raw`. */
+export function itemVars(item: string, outTemplate: string): ItemVars {
+  const name = path.posix.basename(item);
+  const ext = path.posix.extname(name);
+  const base = { item, name, stem: ext ? name.slice(0, -ext.length) : name, dir: path.posix.dirname(item) };
+  const out = path.posix.normalize(expand(outTemplate, base, false));
+  return { ...base, out };
+}
+
+/** The literal folder of an out template: `data/parsed/${stem}.json` → `data/parsed`. */
+export function templateBase(tpl: string): string {
+  const i = tpl.indexOf('${');
+  const lit = i < 0 ? tpl : tpl.slice(0, i);
+  const slash = lit.lastIndexOf('/');
+  return slash < 0 ? '.' : lit.slice(0, slash);
+}
+
+/** A regular expression matching every path an out template can produce. */
+export function templateRegex(tpl: string): RegExp {
+  let re = '';
+  let last = 0;
+  for (const m of tpl.matchAll(TEMPLATE_RE)) {
+    re += escapeRe(tpl.slice(last, m.index)) + (m[1] === 'dir' || m[1] === 'item' ? '.+' : '[^/]+');
+    last = m.index! + m[0].length;
+  }
+  re += escapeRe(tpl.slice(last));
+  return new RegExp(`^${re}$`);
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Closest candidate within edit distance 2, for "did you mean" hints. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
