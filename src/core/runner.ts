@@ -107,7 +107,8 @@ class Run {
       this.p.hasher.save();
     }
     const stages = selected.map((n) => this.results.get(n)!);
-    const ok = !this.interrupted && stages.every((s) => s.result !== 'failed' && s.result !== 'not_run');
+    // Items given up after max_attempts are failures too: they are reported, not run, and the exit is 1.
+    const ok = !this.interrupted && stages.every((s) => s.result !== 'failed' && s.result !== 'not_run' && !s.items?.given_up);
     return { ok, interrupted: this.interrupted, run: this.runId, stages };
   }
 
