@@ -371,6 +371,7 @@ describe('statistics and pruning', () => {
     m.removeItems('parse', ['c']);
     expect(m.pruneRuns()).toEqual(['r2']);
     m.removeStage('prepare');
+    expect(m.pruneRuns(['r3'])).toEqual([]); // e.g. a run the lock still refers to
     expect(m.pruneRuns()).toEqual(['r3']);
     expect(Object.keys(m.data.runs)).toEqual(['r1']);
   });
