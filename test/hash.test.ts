@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { blake3, xxhash128 } from 'hash-wasm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hash.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp project with `files` written in the given order. */
+function project(files: Record<string, string | Buffer> = {}): string {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-hash-')));
+  dirs.push(root);
+  for (const [rel, content] of Object.entries(files)) write(root, rel, content);
+  return root;
+}
+
+function write(root: string, rel: string, content: string | Buffer): void {
+  fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+  fs.writeFileSync(path.join(root, rel), content);
+}
+
+/** Let just-written files leave the racy window (20 ms on a ns-timestamp filesystem). */
+const settle = () => new Promise((r) => setTimeout(r, 60));
+
+const open = (root: string, algorithm?: HashAlgorithm) => Hasher.open({ root, algorithm });
+const cacheFile = (root: string, algo = 'xxh128') => path.join(root, '.dvcl', 'cache', `stat-${algo}`);
+const digest = (algo: string, data: Buffer | string) => createHash(algo).update(data).digest('hex');
+
+describe('file hashes', () => {
+  // 300 KiB + 7 bytes: several read chunks and a short tail.
+  const big = Buffer.alloc(300 * 1024 + 7, 0);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+
+  it('are algo:hex of the content, for every algorithm', async () => {
+    const root = project({ 'small.txt': 'hello dvcl\n', 'big.bin': big, 'empty': '' });
+    const expected: Record<HashAlgorithm, (d: Buffer | string) => Promise<string> | string> = {
+      xxh128: (d) => xxhash128(d),
+      blake3: (d) => blake3(d),
+      sha256: (d) => digest('sha256', d),
+      md5: (d) => digest('md5', d),
+    };
+    for (const algo of HASH_ALGORITHMS) {
+      const h = await open(root, algo);
+      expect(h.algorithm).toBe(algo);
+      for (const [rel, data] of [['small.txt', 'hello dvcl\n'], ['big.bin', big], ['empty', '']] as const) {
+        expect(h.hash(rel)).toEqual({ hash: `${algo}:${await expected[algo](data)}`, size: data.length, isDir: false });
+      }
+      expect(h.stats.bytesRead).toBe(11 + big.length);
+    }
+  });
+
+  it('match published values', async () => {
+    const root = project({ 'small.txt': 'hello dvcl\n', empty: '' });
+    const x = await open(root, 'xxh128');
+    expect(x.hash('empty')?.hash).toBe('xxh128:99aa06d3014798d86001c324468d497f');
+    expect(x.hash('small.txt')?.hash).toBe('xxh128:00091bc8803a47e0406c263d07b7f240');
+    expect((await open(root, 'sha256')).hash('small.txt')?.hash).toBe(`sha256:${digest('sha256', 'hello dvcl\n')}`);
+    expect((await open(root, 'md5')).hash('small.txt')?.hash).toBe(`md5:${digest('md5', 'hello dvcl\n')}`);
+    expect((await open(root, 'blake3')).hash('empty')?.hash).toBe(
+      'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262',
+    );
+    expect(x.hashString('hello dvcl\n')).toBe('xxh128:00091bc8803a47e0406c263d07b7f240');
+  });
+
+  it('are null for a missing path or a dangling symlink', async () => {
+    const root = project({ 'a.txt': 'a' });
+    fs.symlinkSync('nowhere', path.join(root, 'dangling'));
+    const h = await open(root);
+    expect(h.hash('missing.txt')).toBeNull();
+    expect(h.hash('a.txt/below')).toBeNull();
+    expect(h.hash('dangling')).toBeNull();
+  });
+
+  it.skipIf(process.getuid?.() === 0)('throw an Error naming an unreadable file', async () => {
+    const root = project({ 'secret.txt': 'x' });
+    fs.chmodSync(path.join(root, 'secret.txt'), 0o000);
+    const h = await open(root);
+    expect(() => h.hash('secret.txt')).toThrow(/secret\.txt/);
+  });
+
+  it('refuse paths outside the root', async () => {
+    const h = await open(project());
+    expect(() => h.hash('../etc/passwd')).toThrow(/outside|not inside/);
+  });
+});
+
+describe('directory hashes', () => {
+  const files = { 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'sub/deeper/c.txt': 'charlie', 'a.b': 'x' };
+
+  it('follow the documented serialization, sorted by relative path', async () => {
+    const root = project(Object.fromEntries(Object.entries(files).map(([k, v]) => [`data/${k}`, v])));
+    const h = await open(root);
+    const rels = Object.keys(files).sort();
+    const listing = rels.map((r) => `${r}\0${h.hash(`data/${r}`)!.hash}\n`).join('');
+    expect(h.hash('data')).toEqual({ hash: h.hashString(listing), size: 5 + 5 + 7 + 1, nfiles: 4, isDir: true });
+    // Plain code-unit order: 'a.b' < 'a.txt' < 'sub/b.txt' < 'sub/deeper/c.txt'.
+    expect(rels).toEqual(['a.b', 'a.txt', 'sub/b.txt', 'sub/deeper/c.txt']);
+  });
+
+  it('do not depend on creation order or on the directory name', async () => {
+    const entries = Object.entries(files);
+    const one = project(Object.fromEntries(entries.map(([k, v]) => [`d1/${k}`, v])));
+    const two = project(Object.fromEntries(entries.reverse().map(([k, v]) => [`other/${k}`, v])));
+    expect((await open(one)).hash('d1')).toEqual((await open(two)).hash('other'));
+  });
+
+  it('change when a file changes, is renamed, added or removed', async () => {
+    const root = project(Object.fromEntries(Object.entries(files).map(([k, v]) => [`data/${k}`, v])));
+    const seen = new Set<string>();
+    const hashNow = async () => {
+      const r = (await open(root)).hash('data')!;
+      expect(seen.has(r.hash)).toBe(false);
+      seen.add(r.hash);
+      return r;
+    };
+    await hashNow();
+    write(root, 'data/sub/b.txt', 'BRAVO');
+    await hashNow();
+    fs.renameSync(path.join(root, 'data/sub/b.txt'), path.join(root, 'data/sub/b2.txt'));
+    await hashNow();
+    write(root, 'data/new.txt', 'new!');
+    expect(await hashNow()).toMatchObject({ nfiles: 5, size: 5 + 5 + 7 + 1 + 4 });
+    fs.rmSync(path.join(root, 'data/a.txt'));
+    expect(await hashNow()).toMatchObject({ nfiles: 4, size: 5 + 7 + 1 + 4 });
+  });
+
+  it('of an empty directory have nfiles 0; empty subdirectories do not count', async () => {
+    const root = project();
+    fs.mkdirSync(path.join(root, 'empty'));
+    fs.mkdirSync(path.join(root, 'nested/inner'), { recursive: true });
+    const h = await open(root);
+    expect(h.hash('empty')).toEqual({ hash: h.hashString(''), size: 0, nfiles: 0, isDir: true });
+    expect(h.hash('nested/')).toEqual(h.hash('./empty'));
+  });
+
+  it('skip .git and .dvcl folders', async () => {
+    const root = project({ 'data/a.txt': 'a' });
+    const h = await open(root);
+    const before = h.hash('data');
+    write(root, 'data/.git/HEAD', 'ref: x');
+    write(root, 'data/.dvcl/cache/x', 'y');
+    expect(h.hash('data')).toEqual(before);
+    write(root, 'data/.gitignore', 'z'); // only those two names are skipped
+    expect(h.hash('data')!.nfiles).toBe(2);
+  });
+
+  it('follow symlinks inside the root, record links out of it by their target', async () => {
+    const root = project({ 'data/a.txt': 'a', 'shared/s.txt': 'shared' });
+    const outside = project({ 'o.txt': 'outside' });
+    fs.symlinkSync('../shared/s.txt', path.join(root, 'data/file-link'));
+    fs.symlinkSync('../shared', path.join(root, 'data/dir-link'));
+    fs.symlinkSync(outside, path.join(root, 'data/out-link'));
+    fs.symlinkSync('..', path.join(root, 'data/loop')); // back to an ancestor: a cycle
+    const h = await open(root);
+    const r = h.hash('data')!;
+    const s = h.hash('shared/s.txt')!.hash;
+    const listing = [
+      `a.txt\0${h.hash('data/a.txt')!.hash}\n`,
+      `dir-link/s.txt\0${s}\n`,
+      `file-link\0${s}\n`,
+      `loop\0link:"${'..'}"\n`,
+      `out-link\0link:${JSON.stringify(outside)}\n`,
+    ].join('');
+    expect(r).toEqual({ hash: h.hashString(listing), size: 1 + 6 + 6, nfiles: 5, isDir: true });
+    write(outside, 'o.txt', 'changed outside'); // never read
+    expect(h.hash('data')).toEqual(r);
+  });
+});
+
+describe('stat cache', () => {
+  it('answers unchanged files without reading them, across save() and a new open()', async () => {
+    const root = project({ 'data/a.txt': 'a', 'data/b.txt': 'b', 'c.txt': 'c' });
+    await settle();
+    const first = await open(root);
+    const dirHash = first.hash('data');
+    first.hash('c.txt');
+    expect(first.stats).toEqual({ hashedFiles: 3, cachedFiles: 0, bytesRead: 3 });
+    first.save();
+    expect(fs.existsSync(cacheFile(root))).toBe(true);
+
+    const second = await open(root);
+    expect(second.hash('data')).toEqual(dirHash);
+    second.hash('c.txt');
+    expect(second.stats).toEqual({ hashedFiles: 0, cachedFiles: 3, bytesRead: 0 });
+
+    write(root, 'data/b.txt', 'B'); // same size, new mtime/ctime
+    await settle();
+    const third = await open(root);
+    expect(third.hash('data')!.hash).not.toBe(dirHash!.hash);
+    expect(third.stats).toMatchObject({ hashedFiles: 1, cachedFiles: 1 });
+  });
+
+  it('is per algorithm, and in memory only with stateDir null', async () => {
+    const root = project({ 'a.txt': 'a' });
+    await settle();
+    const x = await open(root, 'xxh128');
+    x.hash('a.txt');
+    x.save();
+    const md5 = await open(root, 'md5');
+    expect(md5.hash('a.txt')!.hash).toBe(`md5:${digest('md5', 'a')}`);
+    expect(md5.stats.hashedFiles).toBe(1);
+
+    const mem = await Hasher.open({ root, algorithm: 'sha256', stateDir: null });
+    mem.hash('a.txt');
+    mem.save();
+    expect(fs.existsSync(cacheFile(root, 'sha256'))).toBe(false);
+  });
+
+  it('does not trust an entry recorded in the same tick as the file changed (racy-clean)', async () => {
+    const root = project();
+    write(root, 'a.txt', 'one');
+    const h1 = await open(root); // hashed right after the write: inside the racy window
+    h1.hash('a.txt');
+    h1.save();
+    await settle();
+    const h2 = await open(root);
+    h2.hash('a.txt');
+    expect(h2.stats).toMatchObject({ hashedFiles: 1, cachedFiles: 0 });
+    h2.save();
+    const h3 = await open(root); // h2 hashed it after the window: now trusted
+    h3.hash('a.txt');
+    expect(h3.stats).toMatchObject({ hashedFiles: 0, cachedFiles: 1 });
+  });
+
+  it("re-hashes an entry whose file changed within the cache's save tick", async () => {
+    const root = project({ 'a.txt': 'one' });
+    await settle();
+    const h1 = await open(root);
+    const real = h1.hash('a.txt')!.hash;
+    h1.save();
+    // Forge the situation a coarse clock produces: the cache says 'two' for a stat that 'one' has,
+    // i.e. the file was rewritten with the same size and stat after it was hashed.
+    const text = fs.readFileSync(cacheFile(root), 'utf8');
+    const stale = text.replace(real.slice('xxh128:'.length), 'f'.repeat(32));
+    fs.writeFileSync(cacheFile(root), stale);
+    const trusted = await open(root);
+    expect(trusted.hash('a.txt')!.hash).toBe(`xxh128:${'f'.repeat(32)}`); // proves the cache is used
+    // Same entry, but saved in the same tick as the file's last change: must be re-read.
+    const ctime = fs.statSync(path.join(root, 'a.txt'), { bigint: true }).ctimeNs;
+    fs.writeFileSync(cacheFile(root), stale.replace(/^(\S+\t1\t\S+\t)\d+/, `$1${ctime}`));
+    const racy = await open(root);
+    expect(racy.hash('a.txt')!.hash).toBe(real);
+    expect(racy.stats).toMatchObject({ hashedFiles: 1, cachedFiles: 0 });
+  });
+
+  it('ignores a corrupt or truncated cache file', async () => {
+    const root = project({ 'a.txt': 'a', 'b.txt': 'b' });
+    await settle();
+    const h = await open(root);
+    const expected = [h.hash('a.txt'), h.hash('b.txt')];
+    h.save();
+    const good = fs.readFileSync(cacheFile(root));
+    for (const bad of [Buffer.from('\0\xff garbage'), good.subarray(0, good.length - 10), Buffer.alloc(0)]) {
+      fs.writeFileSync(cacheFile(root), bad);
+      const again = await open(root);
+      expect([again.hash('a.txt'), again.hash('b.txt')]).toEqual(expected);
+      expect(again.stats.hashedFiles).toBe(2);
+    }
+  });
+
+  it('keeps paths with tabs and newlines intact', async () => {
+    const names = ['tab\there.txt', 'new\nline.txt', '"quoted".txt'];
+    const root = project(Object.fromEntries(names.map((n) => [n, n])));
+    await settle();
+    const h = await open(root);
+    const hashes = names.map((n) => h.hash(n));
+    h.save();
+    const again = await open(root);
+    expect(names.map((n) => again.hash(n))).toEqual(hashes);
+    expect(again.stats.cachedFiles).toBe(3);
+  });
+
+  it('keeps entries not looked up, drops files gone from a walked directory', async () => {
+    const root = project({ 'data/a.txt': 'a', 'data/b.txt': 'b', 'other.txt': 'o' });
+    await settle();
+    const h1 = await open(root);
+    h1.hash('data');
+    h1.hash('other.txt');
+    h1.save();
+    fs.rmSync(path.join(root, 'data/b.txt'));
+    const h2 = await open(root);
+    h2.hash('data');
+    h2.save();
+    const cached = fs.readFileSync(cacheFile(root), 'utf8');
+    expect(cached).toContain('data/a.txt\t');
+    expect(cached).toContain('other.txt\t');
+    expect(cached).not.toContain('data/b.txt');
+  });
+
+  it('save() never throws when the state dir cannot be written', async () => {
+    const root = project({ 'a.txt': 'a', blocker: 'a file where a directory should be' });
+    await settle();
+    const h = await Hasher.open({ root, stateDir: path.join(root, 'blocker', 'state') });
+    h.hash('a.txt');
+    expect(() => h.save()).not.toThrow();
+  });
+});
