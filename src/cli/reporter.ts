@@ -25,7 +25,9 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
     },
     stageOutput(name, _stream, line) {
       clearBar();
-      if (!opts.json) err.write(`${chalk.dim(`[${name}]`)} ${line}\n`);
+      // Also with --json: stdout holds only the JSON document, and a stage's own output is what
+      // explains its failure.
+      err.write(`${chalk.dim(`[${name}]`)} ${line}\n`);
     },
     itemDone(stage, done, total, failed) {
       const p = progress.get(stage);

@@ -190,8 +190,16 @@ class Run {
       return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
     const r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
-    if (r.result === 'failed' && !this.opts.keepGoing) this.stopped = true;
+    if (r.result === 'failed') this.stopUnlessKeepGoing();
     return finish(r);
+  }
+
+  /**
+   * Called at the failure itself, before the failed stage gives back its job slot: a stage waiting
+   * for that slot resumes before the failed stage's caller would see the result.
+   */
+  private stopUnlessKeepGoing(): void {
+    if (!this.opts.keepGoing) this.stopped = true;
   }
 
   private itemCounts(ev: Evaluation, ran: number, ok: number, failed: number): ItemCounts {
@@ -243,10 +251,12 @@ class Run {
     const reasons = ev.status.reasons;
     let logFd: number | undefined;
     try {
-      if (this.stopped && this.interrupted) return { result: 'not_run', reasons, error: 'interrupted' };
+      // Waited for a slot while another stage failed (without -k) or a signal came: start nothing new.
+      if (this.stopped) return { result: 'not_run', reasons, error: this.interrupted ? 'interrupted' : 'an earlier stage failed' };
       this.rep.stageStart?.(stage.name, ev);
       const fail = (error: string) => {
         this.recordStageFailure(stage.name, error);
+        this.stopUnlessKeepGoing();
         return { result: 'failed' as const, reasons, error };
       };
       try {
@@ -297,7 +307,10 @@ class Run {
         if (r === 'interrupted') return;
         done++;
         if (r === 'ok') ok++;
-        else failed++;
+        else {
+          failed++;
+          this.stopUnlessKeepGoing(); // the stage will fail: start no other stage
+        }
         this.rep.itemDone?.(stage.name, done, tasks.length, failed);
       } finally {
         this.slots.release();

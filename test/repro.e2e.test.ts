@@ -1,0 +1,456 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { json } from './helpers/cli.js';
+import { A_B_C, cleanupRepos, pipelineRepo, results, track, withShortcuts, type ReproJson } from './helpers/pipeline.js';
+
+afterEach(cleanupRepos);
+
+/** A→B→C, run once, runs.log emptied. */
+async function ranChain(files: Record<string, string> = {}) {
+  const repo = await pipelineRepo(A_B_C, { 'in.txt': 'one\ntwo\n', ...files });
+  const r = repo.run('repro');
+  expect(r.code, r.stderr).toBe(0);
+  expect(repo.takeRuns()).toEqual(['A', 'B', 'C']);
+  return repo;
+}
+
+describe('repro: change detection on a chain A→B→C', () => {
+  it('first run creates the lock, one entry per stage, tied to HEAD', async () => {
+    const repo = await pipelineRepo(A_B_C, { 'in.txt': 'one\ntwo\n' });
+    expect(repo.lock()).toBeNull();
+    const r = repo.run('repro');
+    expect(r.code, r.stderr).toBe(0);
+    expect(repo.takeRuns()).toEqual(['A', 'B', 'C']);
+    const lock = parse(repo.lock()!);
+    expect(lock.schema).toBe(1);
+    expect(Object.keys(lock.stages)).toEqual(['A', 'B', 'C']);
+    expect(lock.stages.A.cmd).toBe('head -n 1 in.txt > a.txt && echo A >> runs.log');
+    expect(lock.stages.A.deps).toEqual([{ path: 'in.txt', hash: expect.stringMatching(/^xxh128:[0-9a-f]{32}$/), size: 8 }]);
+    expect(lock.stages.A.outs).toEqual([{ path: 'a.txt', hash: expect.stringMatching(/^xxh128:/), size: 4 }]);
+    // B's dep is A's out: the same content, the same hash
+    expect(lock.stages.B.deps[0].hash).toBe(lock.stages.A.outs[0].hash);
+    expect(lock.stages.A.git).toEqual({ commit: repo.git('rev-parse', 'HEAD'), branch: 'main', dirty: false });
+    expect(JSON.parse(repo.manifest()!).runs).toHaveProperty([lock.stages.A.run]);
+    expect(repo.read('c.txt')).toBe('one\n');
+    expect(repo.read('.dvcl/logs/A.log')).toBe('');
+  });
+
+  it('a no-op repro runs nothing and leaves pipeline.lock byte-identical', async () => {
+    const repo = await ranChain();
+    const before = repo.lock();
+    const r = repo.run('repro');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/everything is up to date/);
+    expect(repo.takeRuns()).toEqual([]);
+    expect(repo.lock()).toBe(before);
+    expect(repo.status().up_to_date).toBe(true);
+  });
+
+  it('a whitespace change in one cmd re-runs only that stage', async () => {
+    const repo = await ranChain();
+    repo.write('.pipelinerc', A_B_C.replace('cp a.txt b.txt', 'cp  a.txt  b.txt'));
+    const st = repo.status();
+    expect(st.stages.find((s) => s.name === 'B')!.reasons).toEqual([{ code: 'cmd_changed' }]);
+    expect(st.stages.find((s) => s.name === 'C')!.reasons).toEqual([{ code: 'upstream_stale', stage: 'B' }]);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['B']); // C: B's out is the same file, so C is not re-run
+    expect(parse(repo.lock()!).stages.B.cmd).toBe('cp  a.txt  b.txt && echo B >> runs.log');
+  });
+
+  it('a dep change propagates A→B→C', async () => {
+    const repo = await ranChain();
+    repo.write('in.txt', 'ONE\ntwo\n');
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['A', 'B', 'C']);
+    expect(repo.read('c.txt')).toBe('ONE\n');
+    expect(repo.status().up_to_date).toBe(true);
+  });
+
+  it('identical output stops propagation (early cutoff)', async () => {
+    const repo = await ranChain();
+    const before = parse(repo.lock()!);
+    repo.write('in.txt', 'one\nsecond line changed\n'); // A reads only the first line
+    const r = json<ReproJson>(repo.run('repro', '--json'));
+    expect(results(r)).toEqual({ A: 'ran', B: 'skipped', C: 'skipped' });
+    expect(repo.takeRuns()).toEqual(['A']);
+    const after = parse(repo.lock()!);
+    expect(after.stages.A.deps[0].hash).not.toBe(before.stages.A.deps[0].hash);
+    expect(after.stages.B).toEqual(before.stages.B);
+    expect(repo.run('status', '--check').code).toBe(0);
+  });
+
+  it('a deleted out re-runs its stage; a hand-edited out is restored', async () => {
+    const repo = await ranChain();
+    fs.rmSync(path.join(repo.dir, 'a.txt'));
+    expect(repo.status().stages[0]).toEqual({ name: 'A', state: 'stale', reasons: [{ code: 'out_missing', path: 'a.txt' }] });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['A']); // same a.txt again: B and C stay
+
+    repo.write('b.txt', 'edited by hand\n');
+    const b = repo.status().stages[1];
+    expect(b.state).toBe('stale');
+    expect(b.reasons).toEqual([expect.objectContaining({ code: 'out_changed', path: 'b.txt' })]);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['B']);
+    expect(repo.read('b.txt')).toBe('one\n');
+  });
+
+  it('a dep reorder in .pipelinerc does not change pipeline.lock', async () => {
+    const rc = (deps: string, outs: string) => `version: 1
+stages:
+  join:
+    cmd: cat x.txt y.txt > xy.txt && cp x.txt x2.txt && echo join >> runs.log
+    deps: ${deps}
+    outs: ${outs}
+`;
+    const repo = await pipelineRepo(rc('[x.txt, y.txt]', '[xy.txt, x2.txt]'), { 'x.txt': 'x\n', 'y.txt': 'y\n' });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['join']);
+    const before = repo.lock()!;
+    expect(parse(before).stages.join.deps.map((d: { path: string }) => d.path)).toEqual(['x.txt', 'y.txt']);
+    expect(parse(before).stages.join.outs.map((d: { path: string }) => d.path)).toEqual(['x2.txt', 'xy.txt']);
+    repo.write('.pipelinerc', rc('[y.txt, x.txt]', '[x2.txt, xy.txt]'));
+    expect(repo.run('status', '--check').code).toBe(0);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual([]);
+    expect(repo.lock()).toBe(before);
+  });
+
+  it('pipeline.lock is byte-deterministic: declaration order, dep order and run order do not matter', async () => {
+    const stage = (name: string, inputs: string[], deps: string[]) =>
+      `  ${name}:\n    cmd: cat ${inputs.join(' ')} > ${name}.out\n    deps: [${deps.join(', ')}]\n    params: [b, a]\n    outs: [${name}.out]\n`;
+    const files = { 'p.txt': 'p\n', 'q.txt': 'q\n', 'params.yaml': 'b: 2\na: 1\n' };
+    const one = await pipelineRepo(`version: 1\nstages:\n${stage('zeta', ['p.txt', 'q.txt'], ['p.txt', 'q.txt'])}${stage('alpha', ['q.txt'], ['q.txt'])}${stage('mid', ['zeta.out', 'alpha.out'], ['zeta.out', 'alpha.out'])}`, files);
+    const two = await pipelineRepo(`version: 1\nstages:\n${stage('mid', ['zeta.out', 'alpha.out'], ['alpha.out', 'zeta.out'])}${stage('alpha', ['q.txt'], ['q.txt'])}${stage('zeta', ['p.txt', 'q.txt'], ['q.txt', 'p.txt'])}`, files);
+    expect(one.run('repro', '-j', '1').code).toBe(0);
+    expect(two.run('repro', '-j', '2').code).toBe(0);
+    // only what really differs between the two repositories: the commit and the run id
+    const norm = (s: string) => s.replace(/commit: [0-9a-f]{40}/g, 'commit: C').replace(/run: \S+/g, 'run: R');
+    expect(norm(one.lock()!)).toBe(norm(two.lock()!));
+    const lock = parse(one.lock()!);
+    expect(Object.keys(lock.stages)).toEqual(['alpha', 'mid', 'zeta']);
+    expect(Object.keys(lock.stages.mid)).toEqual(['cmd', 'deps', 'params', 'outs', 'git', 'run']);
+    expect(lock.stages.mid.params).toEqual({ 'params.yaml': { a: 1, b: 2 } });
+    expect(one.lock()).toMatch(/^    params:\n      params.yaml:\n        a: 1\n        b: 2\n/m);
+  });
+});
+
+describe('repro: params', () => {
+  const rc = `version: 1
+stages:
+  train:
+    cmd: echo trained > model.txt && echo train >> runs.log
+    params: [train.lr]
+    outs: [model.txt]
+`;
+  it('an untracked key changing runs nothing; a tracked one re-runs, and status says which key and how', async () => {
+    const repo = await pipelineRepo(rc, { 'params.yaml': 'train:\n  lr: 0.1\n  epochs: 3\nother: x\n' });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['train']);
+    expect(parse(repo.lock()!).stages.train.params).toEqual({ 'params.yaml': { 'train.lr': 0.1 } });
+
+    repo.write('params.yaml', 'train:\n  lr: 0.1\n  epochs: 30\nother: y\n');
+    expect(repo.status().up_to_date).toBe(true);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual([]);
+
+    repo.write('params.yaml', 'train:\n  lr: 0.25\n  epochs: 30\nother: y\n');
+    expect(repo.status().stages[0]).toEqual({
+      name: 'train', state: 'stale',
+      reasons: [expect.objectContaining({ code: 'param_changed', key: 'train.lr', old: 0.1, new: 0.25 })],
+    });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['train']);
+    expect(parse(repo.lock()!).stages.train.params).toEqual({ 'params.yaml': { 'train.lr': 0.25 } });
+  });
+});
+
+describe('repro: failures', () => {
+  it('a missing dep that no stage produces is exit 2 before anything runs', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  fine:
+    cmd: echo fine >> runs.log && echo ok > fine.txt
+    outs: [fine.txt]
+  needs:
+    cmd: cat nope.txt > needs.txt && echo needs >> runs.log
+    deps: [nope.txt]
+    outs: [needs.txt]
+`);
+    const r = repo.run('repro');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope\.txt/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(repo.takeRuns()).toEqual([]);
+    expect(repo.lock()).toBeNull();
+    expect(repo.exists('fine.txt')).toBe(false);
+    expect(repo.status().stages[1].reasons).toEqual([{ code: 'dep_missing', path: 'nope.txt' }, { code: 'never_run' }]);
+  });
+
+  it('a declared out the command did not produce fails the stage: exit 1, no lock entry; upstream entries kept', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  first:
+    cmd: echo 1 > first.txt && echo first >> runs.log
+    outs: [first.txt]
+  second:
+    cmd: cat first.txt > elsewhere.txt && echo second >> runs.log
+    deps: [first.txt]
+    outs: [second.txt]
+`);
+    const r = repo.run('repro');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/second\.txt/);
+    expect(repo.takeRuns()).toEqual(['first', 'second']);
+    expect(Object.keys(parse(repo.lock()!).stages)).toEqual(['first']);
+    const st = repo.status().stages[1];
+    expect(st.state).toBe('failed');
+    expect(st.reasons).toContainEqual({ code: 'never_run' });
+    expect(st.reasons).toContainEqual(expect.objectContaining({ code: 'last_run_failed', reason: expect.stringContaining('second.txt') }));
+  });
+
+  it('a cmd list runs in order and stops at the first failing command', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  steps:
+    cmd:
+      - echo one >> runs.log
+      - echo oops >&2 && exit 3
+      - echo two >> runs.log && touch steps.txt
+    outs: [steps.txt]
+`);
+    const r = repo.run('repro');
+    expect(r.code).toBe(1);
+    expect(repo.takeRuns()).toEqual(['one']);
+    expect(r.stderr).toMatch(/exit code 3/);
+    expect(r.stderr).toMatch(/oops/);
+    expect(repo.lock()).toBeNull();
+    expect(repo.read('.dvcl/logs/steps.log')).toBe('oops\n');
+  });
+
+  it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
+    // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
+    const rc = `version: 1
+stages:
+  bad:
+    cmd: echo bad >> runs.log && exit 1
+    outs: [bad.txt]
+  after:
+    cmd: echo after >> runs.log && cp bad.txt after.txt
+    deps: [bad.txt]
+    outs: [after.txt]
+  other:
+    cmd: echo other >> runs.log && echo o > other.txt
+    outs: [other.txt]
+`;
+    const repo = await pipelineRepo(rc);
+    const stop = repo.run('repro', '-j', '1', '--json');
+    expect(stop.code).toBe(1);
+    expect(json<ReproJson>(stop).ok).toBe(false);
+    expect(results(json(stop))).toEqual({ bad: 'failed', after: 'not_run', other: 'not_run' });
+    expect(repo.takeRuns()).toEqual(['bad']);
+    expect(repo.lock()).toBeNull();
+
+    const going = repo.run('repro', '-j', '1', '-k', '--json');
+    expect(going.code).toBe(1);
+    expect(results(json(going))).toEqual({ bad: 'failed', after: 'not_run', other: 'ran' });
+    expect(repo.takeRuns()).toEqual(['bad', 'other']);
+    expect(Object.keys(parse(repo.lock()!).stages)).toEqual(['other']);
+  });
+
+  it('a cycle is a configuration error (exit 2) naming the stages', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  ping:
+    cmd: cp pong.txt ping.txt
+    deps: [pong.txt]
+    outs: [ping.txt]
+  pong:
+    cmd: cp ping.txt pong.txt
+    deps: [ping.txt]
+    outs: [pong.txt]
+`);
+    for (const cmd of ['repro', 'status']) {
+      const r = repo.run(cmd);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr).toMatch(/cycle/i);
+      expect(r.stderr).toMatch(/ping.*pong|pong.*ping/);
+    }
+    expect(repo.lock()).toBeNull();
+  });
+});
+
+describe('repro: outs and stage flags', () => {
+  it('a directory out is removed before its stage runs: no stale file survives', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  split:
+    cmd: mkdir -p parts && for n in $(cat list.txt); do echo $n > parts/$n.txt; done && echo split >> runs.log
+    deps: [list.txt]
+    outs: [parts]
+`, { 'list.txt': 'x y z\n' });
+    expect(repo.run('repro').code).toBe(0);
+    expect(fs.readdirSync(path.join(repo.dir, 'parts')).sort()).toEqual(['x.txt', 'y.txt', 'z.txt']);
+    expect(parse(repo.lock()!).stages.split.outs[0]).toMatchObject({ path: 'parts', nfiles: 3 });
+    repo.write('list.txt', 'x\n');
+    expect(repo.run('repro').code).toBe(0);
+    expect(fs.readdirSync(path.join(repo.dir, 'parts'))).toEqual(['x.txt']);
+    expect(parse(repo.lock()!).stages.split.outs[0]).toMatchObject({ path: 'parts', nfiles: 1 });
+  });
+
+  it('a frozen stage never runs and is never reported stale', async () => {
+    const repo = await ranChain();
+    repo.write('.pipelinerc', A_B_C.replace('    outs: [a.txt]\n', '    outs: [a.txt]\n    frozen: true\n'));
+    repo.write('in.txt', 'changed\n');
+    const st = repo.status();
+    expect(st.up_to_date).toBe(true);
+    expect(st.stages[0]).toEqual({ name: 'A', state: 'frozen', reasons: [] });
+    expect(repo.run('status', '--check').code).toBe(0);
+    const r = repo.run('repro');
+    expect(r.code, r.stderr).toBe(0);
+    expect(repo.takeRuns()).toEqual([]);
+    expect(repo.read('a.txt')).toBe('one\n');
+  });
+
+  it('an always_changed stage runs every time; its downstream only when its outs change', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  fetch:
+    cmd: cat source.txt > fetched.txt && echo fetch >> runs.log
+    outs: [fetched.txt]
+    always_changed: true
+  use:
+    cmd: cp fetched.txt used.txt && echo use >> runs.log
+    deps: [fetched.txt]
+    outs: [used.txt]
+`, { 'source.txt': 'v1\n' });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['fetch', 'use']);
+    expect(repo.status().stages[0].reasons).toEqual([{ code: 'always_changed' }]);
+    expect(repo.run('status', '--check').code).toBe(1);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['fetch']);
+    repo.write('source.txt', 'v2\n'); // not a dep: only the always-run stage sees it
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['fetch', 'use']);
+    expect(repo.read('used.txt')).toBe('v2\n');
+  });
+});
+
+describe('repro: selection and dry run', () => {
+  it('--dry-run says what would run and why, and writes nothing', async () => {
+    const fresh = await pipelineRepo(A_B_C, { 'in.txt': 'one\n' });
+    const r0 = fresh.run('repro', '--dry-run');
+    expect(r0.code, r0.stderr).toBe(0);
+    expect(r0.stderr).toMatch(/A would run: never run/);
+    expect(fresh.lock()).toBeNull();
+    expect(fresh.manifest()).toBeNull();
+    expect(fresh.exists('a.txt')).toBe(false);
+    expect(fresh.takeRuns()).toEqual([]);
+
+    const repo = await ranChain();
+    repo.write('in.txt', 'ONE\n');
+    fs.rmSync(path.join(repo.dir, 'c.txt'));
+    const snapshot = () => ['pipeline.lock', '.manifest.json', '.manifest.json.bak', 'a.txt', 'b.txt']
+      .map((f) => (repo.exists(f) ? repo.read(f) : null));
+    const before = snapshot();
+    const r = repo.run('repro', '-n', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const plan = json<ReproJson>(r);
+    expect(results(plan)).toEqual({ A: 'would_run', B: 'would_run', C: 'would_run' });
+    expect(plan.stages[0].reasons).toEqual([expect.objectContaining({ code: 'dep_changed', path: 'in.txt' })]);
+    expect(plan.stages[2].reasons).toContainEqual({ code: 'out_missing', path: 'c.txt' });
+    expect(snapshot()).toEqual(before);
+    expect(repo.exists('c.txt')).toBe(false);
+    expect(repo.takeRuns()).toEqual([]);
+  });
+
+  it('-f re-runs the target and its upstream; -f -s only the target', async () => {
+    const repo = await ranChain();
+    const r = repo.run('repro', '-f', 'B', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(results(json(r))).toEqual({ A: 'ran', B: 'ran' });
+    expect(repo.takeRuns()).toEqual(['A', 'B']);
+    expect(repo.run('repro', '-f', '-s', 'B').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['B']);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual([]);
+  });
+
+  it('a target brings only its upstream up to date; --downstream runs the target and what follows, not its upstream', async () => {
+    const repo = await ranChain();
+    repo.write('in.txt', 'ONE\n');
+    expect(repo.run('repro', 'A').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['A']);
+
+    repo.write('in.txt', 'uno\n'); // A is stale again, but not selected
+    repo.write('.pipelinerc', A_B_C.replace('cp a.txt b.txt', 'cp a.txt b.txt && echo more >> b.txt'));
+    const r = repo.run('repro', '--downstream', 'B', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(results(json(r))).toEqual({ B: 'ran', C: 'ran' });
+    expect(repo.takeRuns()).toEqual(['B', 'C']);
+    expect(repo.read('c.txt')).toBe('ONE\nmore\n');
+    expect(repo.status().stages.map((s) => s.state)).toEqual(['stale', 'stale', 'stale']);
+  });
+
+  it('an unknown target is a usage error (exit 2) with a hint', async () => {
+    const repo = await ranChain();
+    const r = repo.run('repro', 'BB');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown stage "BB"/);
+    expect(r.stderr).toMatch(/did you mean "B"/);
+  });
+});
+
+describe('repro: output and git', () => {
+  it('--json prints exactly one JSON document on stdout; stage output goes to stderr', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  loud:
+    cmd: echo to-stdout && echo to-stderr >&2 && echo x > loud.txt
+    outs: [loud.txt]
+`);
+    const r = repo.run('repro', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = json<ReproJson>(r);
+    expect(doc.ok).toBe(true);
+    expect(doc.stages).toEqual([{ name: 'loud', result: 'ran', reasons: [{ code: 'never_run' }], duration_ms: expect.any(Number) }]);
+    expect(r.stdout).not.toMatch(/to-std/);
+    expect(r.stderr).toMatch(/to-stdout/);
+    expect(r.stderr).toMatch(/to-stderr/);
+    // human mode: results on stdout, stage output prefixed with the stage name on stderr
+    const h = repo.run('repro', '-f');
+    expect(h.stdout).not.toMatch(/to-std/);
+    expect(h.stderr).toMatch(/\[loud\] to-stdout/);
+    expect(repo.read('.dvcl/logs/loud.log')).toMatch(/to-stdout\n/);
+  });
+
+  it('a fresh clone of a repository with lock, manifest and outs committed is up to date and runs nothing', async () => {
+    const repo = await ranChain();
+    repo.commitAll('outputs');
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-clone-')));
+    execFileSync('git', ['clone', '-q', repo.dir, dir]);
+    const clone = withShortcuts({
+      ...repo, dir,
+      git: (...args) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim(),
+      write: (rel, c) => fs.writeFileSync(path.join(dir, rel), c),
+      read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'),
+      exists: (rel) => fs.existsSync(path.join(dir, rel)),
+      cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    });
+    track(clone);
+    expect(clone.exists('.dvcl')).toBe(false);
+    const check = clone.run('status', '--check');
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/up to date/);
+    const lock = clone.lock();
+    expect(clone.run('repro').code).toBe(0);
+    expect(clone.takeRuns()).toEqual([]);
+    expect(clone.lock()).toBe(lock);
+    expect(clone.git('status', '--porcelain')).toBe('');
+  });
+});
