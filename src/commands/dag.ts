@@ -4,8 +4,8 @@ import type { DagJson } from '../cli/render-dag.js';
 
 export default class Dag extends DvclCommand {
   static override summary = 'Show the pipeline as a graph of stages';
-  static override description = `Stages are linked when a dep of one is, contains, or lies inside an out of another.
-The default view lists stages in the order they run; --mermaid and --dot print graphs for
+  static override description = `Stages are linked when a dep of one is, contains, or lies inside an out of another. \
+The default view lists stages in the order they run; --mermaid and --dot print graphs for \
 Mermaid (GitHub renders it in Markdown) and Graphviz; --json gives nodes and edges.`;
   static override examples = [
     '<%= config.bin %> dag',

@@ -3,8 +3,8 @@ import { driverCommand } from '../cli/self.js';
 
 export default class Init extends DvclCommand {
   static override summary = 'Set up dvcl in this folder';
-  static override description = `Creates a commented .pipelinerc when there is none (never overwrites one), adds .dvcl/ to
-.gitignore, and registers dvcl's merge driver for pipeline.lock and .manifest.json in
+  static override description = `Creates a commented .pipelinerc when there is none (never overwrites one), adds .dvcl/ to \
+.gitignore, and registers dvcl's merge driver for pipeline.lock and .manifest.json in \
 .gitattributes and the local git config. Running it again changes nothing.`;
   static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --json'];
 

@@ -178,16 +178,23 @@ function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[
   }
 }
 
+/** Where each parameter reference was written: its key, and the entry naming its file. */
+const refSites = new WeakMap<ParamRef, { key: KeyPath; file: KeyPath; fileWhich: 'key' | 'value' }>();
+
 function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string): ParamRef[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw src.error(at, 'must be a list of parameter keys, or of `{file: [keys]}`');
   const refs: ParamRef[] = [];
+  const add = (ref: ParamRef, key: KeyPath, file: KeyPath, fileWhich: 'key' | 'value') => {
+    refSites.set(ref, { key, file, fileWhich });
+    refs.push(ref);
+  };
   v.forEach((entry, i) => {
-    if (typeof entry === 'string' && entry !== '') refs.push({ file: paramsFile, key: entry });
+    if (typeof entry === 'string' && entry !== '') add({ file: paramsFile, key: entry }, [...at, i], [...at, i], 'value');
     else if (isObject(entry)) {
       for (const [file, keys] of Object.entries(entry)) {
-        const f = relPath(src, [...at, i], file);
-        for (const k of strList(src, [...at, i, file], keys)) refs.push({ file: f, key: k });
+        const f = relPath(src, [...at, i, file], file);
+        strList(src, [...at, i, file], keys).forEach((k, j) => add({ file: f, key: k }, [...at, i, file, j], [...at, i, file], 'key'));
       }
     } else throw src.error([...at, i], 'must be a parameter key (`section.key`) or `{file.yaml: [keys]}`');
   });
@@ -199,10 +206,11 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
   const files = new Map<string, { src: YamlSource; data: unknown }>();
   for (const stage of stages) {
     stage.params.forEach((ref, i) => {
+      const site = refSites.get(ref) ?? { key: ['stages', stage.name, 'params', i], file: ['stages', stage.name, 'params'], fileWhich: 'value' as const };
       let f = files.get(ref.file);
       if (!f) {
         if (!fs.existsSync(path.join(root, ref.file))) {
-          throw src.error(['stages', stage.name, 'params'], `params file ${ref.file} does not exist`, `create ${ref.file} or name another file with {file.yaml: [keys]}`);
+          throw src.error(site.file, `params file ${ref.file} does not exist`, `create ${ref.file} or name another file with {file.yaml: [keys]}`, site.fileWhich);
         }
         const psrc = readYaml(root, ref.file);
         f = { src: psrc, data: psrc.toJS() };
@@ -210,12 +218,19 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
       }
       const value = lookup(f.data, ref.key);
       if (value === undefined) {
-        throw src.error(['stages', stage.name, 'params', i], `parameter ${ref.key} is not in ${ref.file}`);
+        const near = closest(ref.key, dottedKeys(f.data));
+        throw src.error(site.key, `parameter ${ref.key} is not in ${ref.file}`, near ? `did you mean \`${near}\`?` : undefined);
       }
       (out[ref.file] ??= {})[ref.key] = value;
     });
   }
   return out;
+}
+
+/** Every key of a params file in dotted form: `{a: {b: 1}}` → `a`, `a.b`. */
+function dottedKeys(data: unknown, prefix = ''): string[] {
+  if (!isObject(data)) return [];
+  return Object.entries(data).flatMap(([k, v]) => [prefix + k, ...dottedKeys(v, `${prefix}${k}.`)]);
 }
 
 /** `prepare.split` → data.prepare.split (an exact key with a dot wins). */

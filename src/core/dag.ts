@@ -1,7 +1,8 @@
+import path from 'node:path';
 import picomatch from 'picomatch';
 import type { StageConfig } from './config.js';
 import { globBase, isGlob, isInside, overlaps } from './paths.js';
-import { templateBase, templateRegex } from './template.js';
+import { itemVars, templateBase } from './template.js';
 
 /** Why stage `to` depends on stage `from`: its input `dep` touches `from`'s output `out`. */
 export interface Edge { from: string; to: string; dep: string; out: string }
@@ -17,18 +18,24 @@ export interface Dag {
 /** A problem in the stages' wiring, located by stage and key (turned into file:line:col by config). */
 export interface WiringProblem { stage: string; key: 'deps' | 'outs' | 'out' | 'foreach'; index?: number; message: string; hint?: string }
 
-type Out = { kind: 'path'; path: string } | { kind: 'template'; tpl: string; base: string; re: RegExp };
-type In = { kind: 'path'; path: string; key: 'deps' | 'foreach'; index: number } | { kind: 'glob'; glob: string; base: string; index: number; match: (p: string) => boolean };
+type Out = { kind: 'path'; path: string } | { kind: 'template'; tpl: string; base: string; globs: string[] };
+type In = { kind: 'path'; path: string; key: 'deps' | 'foreach'; index: number } | { kind: 'glob'; glob: string; base: string; index: number };
 
 export function stageOuts(s: StageConfig): Out[] {
-  if (s.out) return [{ kind: 'template', tpl: s.out, base: templateBase(s.out), re: templateRegex(s.out) }];
+  if (s.out) {
+    // What a per-item stage writes, as one glob per foreach glob: `${dir}/${stem}.json` over
+    // `raw/*.html` is `raw/*.json`. Comparing globs, not the bare template, keeps a template that
+    // starts with `${dir}` from claiming the whole project.
+    const globs = (s.foreach ?? []).map((g) => itemVars(g, s.out!).out);
+    return [{ kind: 'template', tpl: s.out, base: templateBase(s.out), globs }];
+  }
   return s.outs.map((p) => ({ kind: 'path', path: p }));
 }
 
 function stageIns(s: StageConfig): In[] {
   const ins: In[] = s.deps.map((p, index) => ({ kind: 'path', path: p, key: 'deps', index }));
   (s.foreach ?? []).forEach((g, index) => {
-    ins.push(isGlob(g) ? { kind: 'glob', glob: g, base: globBase(g), index, match: picomatch(g) } : { kind: 'path', path: g, key: 'foreach', index });
+    ins.push(isGlob(g) ? { kind: 'glob', glob: g, base: globBase(g), index } : { kind: 'path', path: g, key: 'foreach', index });
   });
   return ins;
 }
@@ -37,34 +44,58 @@ function outLabel(o: Out): string {
   return o.kind === 'path' ? o.path : o.tpl;
 }
 
-/** Does input `i` read something output `o` writes? An error string when it reads a path inside `o` that `o` never produces. */
-function touches(i: In, o: Out): boolean | string {
-  const ip = i.kind === 'path' ? i.path : i.base;
-  if (i.kind === 'glob') {
-    if (o.kind === 'path') return isInside(ip, o.path) || (isInside(o.path, ip) && globReaches(i.glob, i.match, o.path));
-    // A per-item output a foreach glob would pick up: try a sample of what the template produces.
-    return overlaps(ip, o.base) && globReaches(i.glob, i.match, o.tpl.replace(/\$\{[a-z_]+\}/g, 'x'));
+/**
+ * How the path `p` relates to what `glob` matches, comparing whole path components (so
+ * `data/features.csv` is not inside `data/features`): 'full' when `p` itself can match, 'prefix'
+ * when `p` is a folder that can hold matches, 'none' otherwise.
+ */
+function reach(glob: string, p: string): 'full' | 'prefix' | 'none' {
+  if (p === '.') return 'prefix';
+  const gs = glob.split('/');
+  const ps = p.split('/');
+  for (let k = 0; k < ps.length; k++) {
+    if (gs[k] === '**') return picomatch.isMatch(p, glob) ? 'full' : 'prefix';
+    if (k >= gs.length || !picomatch.isMatch(ps[k], gs[k])) return 'none';
   }
-  if (o.kind === 'path') return overlaps(ip, o.path);
-  if (isInside(o.base, ip)) return true;
-  if (!isInside(ip, o.base)) return false;
-  if (o.re.test(ip) || /\$\{(dir|item)\}/.test(o.tpl)) return true;
-  return `${ip} lies inside the per-item outputs ${o.tpl}, which never produce it`;
+  return ps.length === gs.length ? 'full' : 'prefix';
 }
 
-/** Can a glob match `p`, or files inside the folder `p` (which lies inside the glob's base)? */
-function globReaches(glob: string, match: (p: string) => boolean, p: string): boolean {
-  if (match(p) || glob.includes('**')) return true;
-  const depth = (s: string) => s.split('/').length;
-  return depth(p) < depth(glob);
+/** One path a glob matches: `data/*.json` → `data/x.json`. */
+function sample(glob: string): string {
+  return glob.replace(/\{([^,}]*)[^}]*\}/g, '$1').replace(/\[[!^][^\]]*\]/g, '_').replace(/\[([^\]])[^\]]*\]/g, '$1').replace(/\*\*|\*|\?/g, 'x');
+}
+
+/** Can two globs match the same path? (Checked on a sample of each: good enough for folder layouts.) */
+function globsMeet(a: string, b: string): boolean {
+  if (!overlaps(globBase(a), globBase(b))) return false;
+  return picomatch.isMatch(sample(b), a) || picomatch.isMatch(sample(a), b);
+}
+
+/**
+ * Does input `i` read something output `o` writes? A string instead when `i` is a path where `o`
+ * writes its items (same folder) but that `o` never produces.
+ */
+function touches(i: In, o: Out): boolean | string {
+  if (i.kind === 'glob') {
+    if (o.kind === 'path') return isInside(i.base, o.path) || reach(i.glob, o.path) !== 'none';
+    return o.globs.some((g) => globsMeet(i.glob, g));
+  }
+  const ip = i.path;
+  if (o.kind === 'path') return overlaps(ip, o.path);
+  if (isInside(o.base, ip) || o.globs.some((g) => reach(g, ip) !== 'none')) return true;
+  const dir = path.posix.dirname(ip);
+  if (o.base !== '.' && isInside(ip, o.base) && o.globs.some((g) => picomatch.isMatch(dir, path.posix.dirname(g)))) {
+    return `${ip} lies among the per-item outputs ${o.tpl}, which never produce it`;
+  }
+  return false;
 }
 
 /** Two outputs that write the same files. */
 function outsClash(a: Out, b: Out): boolean {
   if (a.kind === 'path' && b.kind === 'path') return overlaps(a.path, b.path);
-  if (a.kind === 'template' && b.kind === 'template') return a.tpl === b.tpl;
+  if (a.kind === 'template' && b.kind === 'template') return a.globs.some((g) => b.globs.some((h) => globsMeet(g, h)));
   const [p, t] = a.kind === 'path' ? [a, b as Extract<Out, { kind: 'template' }>] : [b as Extract<Out, { kind: 'path' }>, a];
-  return isInside(t.base, p.path) || (isInside(p.path, t.base) && t.re.test(p.path));
+  return isInside(t.base, p.path) || t.globs.some((g) => reach(g, p.path) !== 'none');
 }
 
 /** Infer edges from deps and outs by path containment; report clashing outs and impossible deps. */
@@ -89,14 +120,21 @@ export function inferEdges(stages: StageConfig[]): { edges: Edge[]; problems: Wi
   });
   for (const b of stages) {
     for (const i of stageIns(b)) {
+      const key = i.kind === 'glob' ? 'foreach' : i.key;
+      let produced = false;
+      let stray: WiringProblem | undefined;
       stages.forEach((a, ai) => {
         for (const o of outs[ai]) {
           const t = touches(i, o);
-          const key = i.kind === 'glob' ? 'foreach' : i.key;
-          if (typeof t === 'string') problems.push({ stage: b.name, key, index: i.index, message: t, hint: `stage ${a.name} writes ${o.kind === 'template' ? o.tpl : o.path}` });
-          else if (t) edges.push({ from: a.name, to: b.name, dep: i.kind === 'path' ? i.path : i.glob, out: outLabel(o) });
+          if (typeof t === 'string') stray ??= { stage: b.name, key, index: i.index, message: t, hint: `stage ${a.name} writes ${outLabel(o)}` };
+          else if (t) {
+            produced = true;
+            edges.push({ from: a.name, to: b.name, dep: i.kind === 'path' ? i.path : i.glob, out: outLabel(o) });
+          }
         }
       });
+      // Another stage producing the path makes it legitimate (two per-item stages may share a folder).
+      if (stray && !produced) problems.push(stray);
     }
   }
   return { edges, problems };

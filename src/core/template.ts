@@ -52,22 +52,6 @@ export function templateBase(tpl: string): string {
   return slash < 0 ? '.' : lit.slice(0, slash);
 }
 
-/** A regular expression matching every path an out template can produce. */
-export function templateRegex(tpl: string): RegExp {
-  let re = '';
-  let last = 0;
-  for (const m of tpl.matchAll(TEMPLATE_RE)) {
-    re += escapeRe(tpl.slice(last, m.index)) + (m[1] === 'dir' || m[1] === 'item' ? '.+' : '[^/]+');
-    last = m.index! + m[0].length;
-  }
-  re += escapeRe(tpl.slice(last));
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** Closest candidate within edit distance 2, for "did you mean" hints. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;

@@ -27,7 +27,10 @@ export class YamlSource {
     const src = new YamlSource(file, text);
     const err = src.doc.errors[0];
     if (err) {
-      const pos = src.lines.linePos(err.pos[0]);
+      // The parser points at the start of a badly indented line; the user looks for the token.
+      let at = err.pos[0];
+      if (src.lines.linePos(at).col === 1) while (text[at] === ' ') at++;
+      const pos = src.lines.linePos(at);
       const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
       throw configError(file, pos, '', `invalid YAML: ${msg}`);
     }
