@@ -3,10 +3,10 @@ import { DvclCommand } from '../cli/base.js';
 import type { PruneResult } from '../core/prune.js';
 
 export default class Prune extends DvclCommand {
-  static override summary = 'Forget items whose input was deleted, and stages no longer in .pipelinerc';
-  static override description = `Drops from .manifest.json the items of per-item stages whose input file no longer exists,
-removes lock and manifest entries of stages that .pipelinerc no longer declares, and then run
-records that nothing refers to. Only pipeline.lock and .manifest.json change: no file of yours
+  static override summary = 'Forget deleted inputs and removed stages';
+  static override description = `Drops from .manifest.json the items of per-item stages whose input file no longer exists, \
+removes lock and manifest entries of stages that .pipelinerc no longer declares, and then run \
+records that nothing refers to. Only pipeline.lock and .manifest.json change: no file of yours \
 is deleted (the outputs of deleted inputs stay; remove them yourself if you want).`;
   static override flags = {
     deleted: Flags.boolean({ description: 'drop entries whose input or stage no longer exists (the only mode; accepted for clarity)', default: true }),

@@ -5,10 +5,10 @@ import type { ReproResult } from '../core/runner.js';
 
 export default class Repro extends DvclCommand {
   static override summary = 'Bring stages up to date, running only what changed';
-  static override description = `Runs the named stages (default: all) and their upstream, in dependency order, independent
-stages in parallel. A stage runs only when it is stale (see \`dvcl status\`); a stage whose
-upstream re-ran but produced identical outs is not re-run. Each successful stage's entry is
-written to pipeline.lock at once. Stage output goes to stderr, prefixed with the stage name,
+  static override description = `Runs the named stages (default: all) and their upstream, in dependency order, independent \
+stages in parallel. A stage runs only when it is stale (see \`dvcl status\`); a stage whose \
+upstream re-ran but produced identical outs is not re-run. Each successful stage's entry is \
+written to pipeline.lock at once. Stage output goes to stderr, prefixed with the stage name, \
 and to .dvcl/logs/STAGE.log.`;
   static override strict = false;
   static override args = { stages: Args.string({ description: 'stages to reproduce (default: all)' }) };

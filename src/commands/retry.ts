@@ -5,9 +5,9 @@ import type { ReproResult } from '../core/runner.js';
 
 export default class Retry extends DvclCommand {
   static override summary = 'Re-run only what failed: failed items and failed stages';
-  static override description = `Re-runs the items of per-item stages whose last attempt failed, and stages whose last run
-failed, and nothing else: no new or changed items, no other stale stage, no downstream stage.
-An item that has failed max_attempts times (settings.max_attempts, default 3) is given up:
+  static override description = `Re-runs the items of per-item stages whose last attempt failed, and stages whose last run \
+failed, and nothing else: no new or changed items, no other stale stage, no downstream stage. \
+An item that has failed max_attempts times (settings.max_attempts, default 3) is given up: \
 reported, not run, until its input changes or --max-attempts raises the limit.`;
   static override strict = false;
   static override args = { stages: Args.string({ description: 'stages to retry (default: every stage with failures)' }) };

@@ -4,8 +4,8 @@ import type { StatusReport } from '../core/status.js';
 
 export default class Status extends DvclCommand {
   static override summary = 'Say which stages are stale and why';
-  static override description = `Compares each stage with its entry in pipeline.lock: command, deps (by content hash),
-params and outs; per-item stages also by their items in .manifest.json. Changes nothing and
+  static override description = `Compares each stage with its entry in pipeline.lock: command, deps (by content hash), \
+params and outs; per-item stages also by their items in .manifest.json. Changes nothing and \
 takes no lock. Stages are listed in dependency order; with STAGE names, those and their upstream.`;
   static override strict = false;
   static override args = { stages: Args.string({ description: 'stages to check (default: all)' }) };
