@@ -302,6 +302,35 @@ stages:
     expect(parse(repo.lock()!).stages.split.outs[0]).toMatchObject({ path: 'parts', nfiles: 1 });
   });
 
+  it('persist: true keeps outs in place while the command runs', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  grow:
+    cmd: cat in.txt >> history.txt
+    deps: [in.txt]
+    outs: [history.txt]
+    persist: true
+`, { 'in.txt': 'a\n' });
+    expect(repo.run('repro').code).toBe(0);
+    repo.write('in.txt', 'b\n');
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.read('history.txt')).toBe('a\nb\n');
+  });
+
+  it('commands run through the shell in wdir with env, DVCL_ROOT and DVCL_STAGE; parent folders of outs are created', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  where:
+    cmd: echo "$DVCL_STAGE $GREETING $(basename "$PWD") $DVCL_ROOT" > ../deep/er/where.txt
+    wdir: sub
+    env: {GREETING: hello}
+    outs: [deep/er/where.txt]
+`, { 'sub/.keep': '' });
+    const r = repo.run('repro');
+    expect(r.code, r.stderr).toBe(0);
+    expect(repo.read('deep/er/where.txt')).toBe(`where hello sub ${repo.dir}\n`);
+  });
+
   it('a frozen stage never runs and is never reported stale', async () => {
     const repo = await ranChain();
     repo.write('.pipelinerc', A_B_C.replace('    outs: [a.txt]\n', '    outs: [a.txt]\n    frozen: true\n'));
