@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type PipelineConfig } from './config.js';
 import { DvclError } from './errors.js';
@@ -20,10 +21,19 @@ export interface Project {
 export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
   const cfg = loadConfig({ cwd: opts.cwd });
   const stateDir = path.join(cfg.root, STATE_DIR);
+  if (!opts.readOnly) ensureStateDir(stateDir);
   const lock = readLock(cfg.root);
   const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
   const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
   return { cfg, lock, manifest, hasher, stateDir };
+}
+
+/** `.dvcl/` ignores itself, so a project where `dvcl init` never ran still shows a clean `git status`. */
+export function ensureStateDir(stateDir: string): void {
+  const marker = path.join(stateDir, '.gitignore');
+  if (fs.existsSync(marker)) return;
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
 }
 
 /** Unknown stage names are a usage error (exit 2), with the closest name as a hint. */
