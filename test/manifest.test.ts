@@ -191,6 +191,28 @@ describe('journal', () => {
     expect(Object.keys(load().stage('parse')!.items!).sort()).toEqual(['a.html', 'b.html']);
   });
 
+  it('writes a deferred run record only with the first change: a run that changes nothing saves nothing', () => {
+    savedTwice();
+    const text = read(manifestFile());
+    const bak = read(`${manifestFile()}.bak`);
+    const m = load();
+    const idle = m.newRunId();
+    m.deferRun(idle, RUN);
+    m.recordRun(idle, { ...RUN, finished_at: '2026-11-22T10:16:00Z' });
+    m.save();
+    expect(read(manifestFile())).toBe(text);
+    expect(read(`${manifestFile()}.bak`)).toBe(bak);
+    expect(existsSync(journalFile())).toBe(false);
+
+    const busy = m.newRunId();
+    m.deferRun(busy, RUN);
+    m.recordItem('parse', 'data/c.html', ok('xxh128:c', busy));
+    m.close(); // crash: the journal holds the run record before the item that refers to it
+    const again = load();
+    expect(Object.keys(again.data.runs).sort()).toEqual(['r1', busy].sort());
+    expect(again.stage('parse')!.items!['data/c.html'].run).toBe(busy);
+  });
+
   it('ignores a torn last line', () => {
     const line = (item: string) => JSON.stringify({ op: 'item', stage: 'parse', item, rec: ok('h') });
     mkdirSync(join(root, '.dvcl'));
@@ -312,6 +334,7 @@ describe('recovery', () => {
 describe('save errors', () => {
   it('throws an io error naming the path when the folder cannot be written', () => {
     const m = load({ file: 'sub/.manifest.json' });
+    m.recordItem('parse', 'a.html', ok('h'));
     writeFileSync(join(root, 'sub'), 'a file where the folder should be');
     const e = thrown(() => m.save());
     expect(e.code).toBe('io');

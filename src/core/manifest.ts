@@ -57,6 +57,10 @@ export function isoTime(d: Date = new Date()): string {
 export class Manifest {
   private journaling = false;
   private livePid: number | null = null;
+  /** Changed since loaded or saved: a save without changes writes nothing (no `.bak` rotation, no diff). */
+  private dirty = false;
+  /** A run record written with the run's first change only, so a run that changes nothing leaves no trace. */
+  private deferred: { id: string; rec: RunRecord } | null = null;
 
   private constructor(
     readonly path: string,
@@ -86,7 +90,7 @@ export class Manifest {
     const m = new Manifest(path, data, journal, readOnly);
     const replayed = m.foldJournal(warn);
     if (!readOnly && restored) m.write(false); // main is corrupt: rotating it into .bak would destroy the good backup
-    else if (!readOnly && replayed) m.save();
+    else if (!readOnly && replayed) m.write(true);
     return m;
   }
 
@@ -112,9 +116,27 @@ export class Manifest {
     return `${isoTime(now).replace(/[-:]/g, '')}-${randomBytes(3).toString('hex')}`;
   }
 
-  /** Records (or updates, e.g. with `finished_at`) a run. */
+  /** Records (or updates, e.g. with `finished_at`) a run; a deferred run stays deferred. */
   recordRun(id: string, rec: RunRecord): void {
-    this.apply({ op: 'run', id, rec: { ...rec } });
+    if (this.deferred?.id === id) this.deferred = { id, rec: { ...rec } };
+    else this.apply({ op: 'run', id, rec: { ...rec } });
+  }
+
+  /**
+   * Records a run together with the first change made after this call (or {@link commitRun}): a
+   * `dvcl repro` with nothing to do must not leave a new run record, a modified `.manifest.json`,
+   * in the user's git tree.
+   */
+  deferRun(id: string, rec: RunRecord): void {
+    this.deferred = { id, rec: { ...rec } };
+  }
+
+  /** Writes a deferred run record now (e.g. because pipeline.lock is about to refer to it). */
+  commitRun(): void {
+    const d = this.deferred;
+    if (!d) return;
+    this.deferred = null;
+    this.apply({ op: 'run', id: d.id, rec: d.rec });
   }
 
   /** Records an item's result as given; see {@link recordSuccess}/{@link recordFailure} for attempts bookkeeping. */
@@ -227,6 +249,10 @@ export class Manifest {
    */
   save(): void {
     if (this.readOnly) throw new Error('Manifest was loaded read-only');
+    if (!this.dirty) {
+      if (this.livePid === null) this.journal?.discard();
+      return;
+    }
     this.write(true);
   }
 
@@ -237,12 +263,15 @@ export class Manifest {
 
   private write(keepBackup: boolean): void {
     writeManifestFile(this.path, serializeManifest(this.data), keepBackup);
+    this.dirty = false;
     if (this.livePid === null) this.journal?.discard();
   }
 
   private apply(op: JournalOp): void {
+    if (this.deferred) this.commitRun(); // the run first: the change refers to it
     if (this.journaling) this.journal!.append(op); // first: a failed append leaves memory unchanged
     applyOp(this.data, op);
+    this.dirty = true;
   }
 
   /** Replays a leftover journal; true when it held changes that should now be saved. */

@@ -12,7 +12,7 @@ import { checkTargets, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
-import { evaluateStage, isProduced, itemCommand, stageInputs, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemCommand, itemsHash, stageInputs, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -81,12 +81,14 @@ class Run {
     let selected = selectStages(cfg.dag, targets, { single: this.opts.single || this.opts.onlyFailed, downstream: this.opts.downstream });
     if (this.opts.onlyFailed) selected = selected.filter((n) => this.hasFailures(n));
     this.checkMissingDeps(selected);
+    // Before anything runs; items that upstream stages produce are checked when their stage starts.
+    for (const name of selected) if (this.byName.get(name)!.foreach) checkItemOutputs(cfg.root, this.byName.get(name)!);
     if (this.opts.dryRun) return this.dryRun(selected);
 
     const started = new Date();
     this.git = await gitInfo(cfg.root);
     this.runId = manifest.newRunId(started);
-    manifest.recordRun(this.runId, runRecord(this.opts.argv ?? [], this.git, started));
+    manifest.deferRun(this.runId, runRecord(this.opts.argv ?? [], this.git, started)); // a run that changes nothing leaves no record
     const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -186,7 +188,7 @@ class Run {
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
     if (!this.shouldRun(ev)) {
-      if (ev.items && ev.status.state === 'up_to_date') this.refreshItemsLock(stage, ev);
+      if (ev.items) this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
     const r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
@@ -316,8 +318,18 @@ class Run {
         this.slots.release();
       }
     };
-    await Promise.all(tasks.map(runOne));
-    fs.closeSync(logFd);
+    // As many workers as job slots, each taking the next item: queueing every item on the slots at
+    // once would cost O(n²) in the priority queue (minutes for 100,000 items).
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length && !this.interrupted) await runOne(tasks[next++]);
+    };
+    const workers = Math.max(1, Math.min(tasks.length, this.opts.jobs ?? this.p.cfg.settings.jobs));
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } finally {
+      fs.closeSync(logFd);
+    }
     if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})`, items: this.itemCounts(ev, done, ok, failed) };
     const counts = this.itemCounts(ev, done, ok, failed);
     const stillFailed = ev.items!.present.filter((p) => this.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
@@ -327,8 +339,7 @@ class Run {
     }
     const prev = this.p.manifest.stage(stage.name);
     this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
-    // retry --only-failed leaves other pending items alone: the stage is then not complete.
-    if (!this.opts.onlyFailed || tasks.length === ev.items!.tasks.length) this.refreshItemsLock(stage, ev);
+    this.refreshItemsLock(stage, ev);
     return { result: 'ran', reasons, items: counts };
   }
 
@@ -336,11 +347,18 @@ class Run {
     const root = this.p.cfg.root;
     const m = this.p.manifest;
     const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
+    // Item output goes to the log only (thousands of items would drown the terminal); a failure is shown.
+    const fail = (reason: string): 'failed' => {
+      m.recordFailure(stage.name, t.item, { ...base, reason });
+      const [first, ...rest] = reason.split('\n');
+      this.rep.stageOutput?.(stage.name, 'stderr', `${t.item} failed: ${first}`);
+      for (const l of rest) this.rep.stageOutput?.(stage.name, 'stderr', `    ${l}`);
+      return 'failed';
+    };
     try {
       this.prepareOuts([t.vars.out], stage.persist);
     } catch (e) {
-      m.recordFailure(stage.name, t.item, { ...base, reason: (e as Error).message });
-      return 'failed';
+      return fail((e as Error).message);
     }
     let out = '';
     for (const cmd of stage.cmd) {
@@ -351,30 +369,29 @@ class Run {
       if (this.interrupted) return 'interrupted';
       if (out) fs.writeSync(logFd, `== ${t.item}\n${out}`);
       out = '';
-      if (r.code !== 0) {
-        m.recordFailure(stage.name, t.item, { ...base, reason: failureReason(r) });
-        return 'failed';
-      }
+      if (r.code !== 0) return fail(failureReason(r));
     }
     const h = this.p.hasher.hash(t.vars.out);
-    if (!h) {
-      m.recordFailure(stage.name, t.item, { ...base, reason: `the command did not produce ${t.vars.out}` });
-      return 'failed';
-    }
+    if (!h) return fail(`the command did not produce ${t.vars.out}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
     return 'ok';
   }
 
-  /** The lock entry of a per-item stage: shared deps, params, and one hash over every item. */
+  /**
+   * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
+   * only when every present item succeeded in its present version (retry --only-failed may leave
+   * new or changed items pending: the stage is then not complete).
+   */
   private refreshItemsLock(stage: StageConfig, ev: Evaluation): void {
     const items = this.p.manifest.stage(stage.name)?.items ?? {};
-    const present = ev.items!.present;
-    if (present.some((p) => items[p.item]?.status !== 'success')) return;
-    const agg = present.map((p) => `${p.item}\0${p.hash}\0${items[p.item].output_hash ?? ''}\n`).join('');
-    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: this.p.hasher.hashString(agg) } });
+    const { present, stageHash } = ev.items!;
+    if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || items[p.item].stage_hash !== stageHash)) return;
+    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
     const old = this.ctx.lock.stages[stage.name];
     const same = old && old.items?.hash === entry.items!.hash && JSON.stringify([old.cmd, old.deps, old.params]) === JSON.stringify([entry.cmd, entry.deps, entry.params]);
-    if (!same) updateLockEntry(this.p.cfg.root, stage.name, entry);
+    if (same) return;
+    this.p.manifest.commitRun(); // the entry refers to this run
+    updateLockEntry(this.p.cfg.root, stage.name, entry);
   }
 }
 

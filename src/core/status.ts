@@ -3,7 +3,8 @@ import { globSync } from 'tinyglobby';
 import type { PipelineConfig, StageConfig } from './config.js';
 import type { Hasher } from './hash.js';
 import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './lock.js';
-import type { ItemStats, Manifest } from './manifest.js';
+import type { ItemRecord, ItemStats, Manifest } from './manifest.js';
+import { DvclError } from './errors.js';
 import { abs } from './paths.js';
 import { expand, itemVars, type ItemVars } from './template.js';
 
@@ -135,16 +136,39 @@ export function listItems(root: string, stage: StageConfig): string[] {
   return [...new Set(found)].sort(cmp);
 }
 
+/** Two items writing one file: the last to finish wins, and every run re-runs the other. */
+function sharedOutput(stage: string, a: string, b: string, out: string): DvclError {
+  return new DvclError('config', `stage ${stage}: items ${a} and ${b} both write ${out}`, {
+    suggestions: ['make `out` unique per item, e.g. with ${name} (the whole file name) instead of ${stem}, or ${dir}/ for items in several folders'],
+  });
+}
+
+/** Throws when two present items of a per-item stage would write the same output (exit 2). */
+export function checkItemOutputs(root: string, stage: StageConfig): void {
+  const writers = new Map<string, string>();
+  for (const item of listItems(root, stage)) {
+    const out = itemVars(item, stage.out!).out;
+    const other = writers.get(out);
+    if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
+    writers.set(out, item);
+  }
+}
+
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: { force?: boolean; onlyFailed?: boolean }): Evaluation {
   const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];
   let failedLeft = 0;
+  let pending = 0;
+  const writers = new Map<string, string>();
   for (const item of listItems(ctx.cfg.root, stage)) {
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const vars = itemVars(item, stage.out!);
+    const other = writers.get(vars.out);
+    if (other !== undefined) throw sharedOutput(stage.name, other, item, vars.out);
+    writers.set(vars.out, item);
     present.push({ item, hash: h.hash, output: vars.out });
     const rec = ctx.manifest.stage(stage.name)?.items?.[item];
     const outputExists = fs.existsSync(abs(ctx.cfg.root, vars.out));
@@ -152,12 +176,20 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const d = ctx.manifest.itemNeedsRun(stage.name, item, { hash: h.hash, stage_hash: stageHash, outputExists, outputHash, maxAttempts: ctx.maxAttempts, force: opts.force });
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
+    else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
     if (d.run && d.why && (!opts.onlyFailed || d.why === 'failed')) tasks.push({ item, vars, hash: h.hash, why: d.why });
   }
-  const pending = tasks.filter((t) => t.why !== 'failed' && t.why !== 'forced').length;
   const entry = ctx.lock.stages[stage.name];
-  const known = Object.keys(ctx.manifest.stage(stage.name)?.items ?? {}).length > 0;
+  const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
+  const known = Object.keys(recorded).length > 0;
   if (!entry && !known) reasons.push({ code: 'never_run' });
+  if (known && pending === 0 && failedLeft === 0 && givenUp.length === 0 && !opts.force) {
+    // Every item is done, but the lock entry is missing (lost in a merge) or describes another set of
+    // items (inputs deleted since): nothing runs, the next repro only rewrites the entry.
+    const now = itemsHash(ctx.hasher, present, recorded);
+    if (!entry) reasons.push({ code: 'never_run' });
+    else if (entry.items?.hash !== now) reasons.push({ code: 'dep_changed', path: stage.foreach!.join(' '), old: entry.items?.hash ?? null, new: now });
+  }
   if (entry && pending > 0) reasons.push(...inputReasons(ctx.cfg, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
   if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
   if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
@@ -168,6 +200,11 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const stats: ItemStats = { total: present.length, success: present.length - pending - failedNow, failed: failedNow, pending, given_up: givenUp.length };
   const state: StageState = failedLeft > 0 || givenUp.length > 0 ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
   return { status: { name: stage.name, state, reasons, items: stats }, inputs, items: { present, tasks, stageHash, givenUp } };
+}
+
+/** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
+export function itemsHash(hasher: Hasher, present: { item: string; hash: string }[], items: Record<string, ItemRecord>): string {
+  return hasher.hashString(present.map((p) => `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`).join(''));
 }
 
 export interface StatusReport { up_to_date: boolean; stages: StageStatus[] }

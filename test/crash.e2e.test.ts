@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dvcl, dvclSpawn, json } from './helpers/cli.js';
+import { gitRepo, type GitRepo } from './helpers/git-repo.js';
+
+// kill -9 in the middle of a per-item stage: the journal keeps every finished item (SPEC §6).
+
+const ITEMS = 40;
+const JOBS = 2;
+
+let repo: GitRepo | undefined;
+afterEach(() => {
+  repo?.cleanup();
+  repo = undefined;
+});
+
+const outputs = (r: GitRepo): string[] => (r.exists('out') ? fs.readdirSync(path.join(r.dir, 'out')).sort() : []);
+
+/** Items started since the last call (each item command logs its input when it starts). */
+function takeStarted(r: GitRepo): string[] {
+  if (!r.exists('runs.log')) return [];
+  const lines = r.read('runs.log').split('\n').filter(Boolean);
+  fs.rmSync(path.join(r.dir, 'runs.log'));
+  return lines;
+}
+
+describe('kill -9 during a per-item stage', () => {
+  it('loses only the items in flight: the next repro runs just the unfinished ones', async () => {
+    const files: Record<string, string> = {
+      '.pipelinerc': `version: 1
+stages:
+  slow:
+    foreach: in/*.txt
+    out: out/\${stem}.out
+    cmd: echo \${item} >> runs.log; sleep 0.07; cp \${item} \${out}
+`,
+    };
+    for (let i = 0; i < ITEMS; i++) files[`in/i${String(i).padStart(2, '0')}.txt`] = `item ${i}\n`;
+    const r = await gitRepo(files);
+    repo = r;
+
+    const run = dvclSpawn(r.dir, ['repro', '-j', String(JOBS)]);
+    const deadline = Date.now() + 30_000;
+    while (outputs(r).length < 10 && Date.now() < deadline) await sleep(10);
+    expect(outputs(r).length, run.output().stderr).toBeGreaterThanOrEqual(10);
+    run.child.kill('SIGKILL'); // the dvcl node process only: its item commands run on in their own process groups
+    const killed = await run.done;
+    expect(killed.signal).toBe('SIGKILL');
+
+    // Let the orphaned item commands (at most JOBS, ~70 ms each) finish.
+    let before: string[] = [];
+    for (let stable = 0; stable < 3;) {
+      await sleep(100);
+      const now = outputs(r);
+      stable = now.join() === before.join() ? stable + 1 : 0;
+      before = now;
+    }
+    const startedBefore = takeStarted(r);
+    expect(before.length).toBeLessThan(ITEMS);
+    expect(fs.existsSync(path.join(r.dir, '.dvcl/journal.jsonl'))).toBe(true);
+
+    // The stale run lock of the dead process does not block, and the journal is folded in.
+    const again = dvcl(r.dir, ['repro', '-j', String(JOBS), '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/recovered \d+ change\(s\) of an interrupted run/);
+    const rerun = takeStarted(r);
+    const finishedBefore = new Set(before.map((o) => `in/${o.replace(/\.out$/, '.txt')}`));
+    const notStarted = Array.from({ length: ITEMS }, (_, i) => `in/i${String(i).padStart(2, '0')}.txt`).filter((i) => !startedBefore.includes(i));
+    // Every item that had not finished runs; of those that had, only the ones in flight at the kill.
+    for (const i of notStarted) expect(rerun).toContain(i);
+    expect(rerun.filter((i) => finishedBefore.has(i)).length).toBeLessThanOrEqual(JOBS);
+    expect(rerun.length).toBe(new Set(rerun).size);
+    expect(rerun.length).toBeLessThanOrEqual(ITEMS - finishedBefore.size + JOBS);
+    expect(json(again).stages[0].items.ran).toBe(rerun.length);
+
+    expect(outputs(r)).toHaveLength(ITEMS);
+    for (let i = 0; i < ITEMS; i += 13) expect(r.read(`out/i${String(i).padStart(2, '0')}.out`)).toBe(`item ${i}\n`);
+    const items = JSON.parse(r.read('.manifest.json')).stages.slow.items;
+    expect(Object.values(items).filter((i: any) => i.status === 'success')).toHaveLength(ITEMS);
+    expect(fs.existsSync(path.join(r.dir, '.dvcl/journal.jsonl'))).toBe(false);
+    const st = dvcl(r.dir, ['status', '--check']);
+    expect(st.code, st.stdout + st.stderr).toBe(0);
+  });
+});
