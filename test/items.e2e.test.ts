@@ -15,7 +15,7 @@ const TOOL = `#!/bin/sh
 printf '%s\\n' "$1" >> runs.log
 if [ -e fail.flag ] && grep -q FAIL "$1"; then
   echo "warming up" >&2
-  echo "cannot parse $1" >&2
+  echo "cannot parse $DVCL_ROOT/$1" >&2
   exit 3
 fi
 { cat "$1"; cat suffix.txt; } > "$2"

@@ -348,7 +348,9 @@ class Run {
     const m = this.p.manifest;
     const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
     // Item output goes to the log only (thousands of items would drown the terminal); a failure is shown.
-    const fail = (reason: string): 'failed' => {
+    const fail = (why: string): 'failed' => {
+      // .manifest.json is shared through git: a path on this machine in a command's stderr becomes project-relative.
+      const reason = why.split(root + path.sep).join('').split(root).join('.');
       m.recordFailure(stage.name, t.item, { ...base, reason });
       const [first, ...rest] = reason.split('\n');
       this.rep.stageOutput?.(stage.name, 'stderr', `${t.item} failed: ${first}`);
