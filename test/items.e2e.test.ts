@@ -273,6 +273,8 @@ stages:
     cmd:
       - cat \${item} > \${out}
       - printf '%s|%s|%s|%s|%s|%s|%s\\n' \${name} \${stem} \${dir} "$DVCL_ITEM" "$DVCL_OUT" "$DVCL_STAGE" "$DVCL_ROOT" >> \${out}
+      - printf 'dq:%s\\n' "\${item}" >> "\${out}"
+      - sh -c 'printf "sq:%s\\n" \${name} >> \${out}'
 `;
     const r = await project(files, rc);
 
@@ -281,7 +283,7 @@ stages:
     for (const n of names) {
       const stem = n.slice(0, -'.txt'.length);
       const out = `out/in/${stem}.out`;
-      expect(r.read(out)).toBe(`${n}\n${n}|${stem}|in|in/${n}|${out}|copy|${r.dir}\n`);
+      expect(r.read(out)).toBe(`${n}\n${n}|${stem}|in|in/${n}|${out}|copy|${r.dir}\ndq:in/${n}\nsq:${n}\n`);
     }
     // Commands run in the project root; a name that got executed would have created INJECTED* there or in a folder below.
     const injected = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => path.basename(f).startsWith('INJECTED'));
