@@ -13,6 +13,7 @@ import { gitRepo, type GitRepo } from './helpers/git-repo.js';
  */
 const TOOL = `#!/bin/sh
 printf '%s\\n' "$1" >> runs.log
+if grep -q BROKEN "$1"; then echo "broken input" >&2; exit 4; fi
 if [ -e fail.flag ] && grep -q FAIL "$1"; then
   echo "warming up" >&2
   echo "cannot parse $DVCL_ROOT/$1" >&2
@@ -242,6 +243,30 @@ describe('per-item stages: failures', () => {
     ok(dvcl(r.dir, ['repro']));
     expect(takeRuns(r)).toEqual(['in/new.txt', 'summary']);
     ok(dvcl(r.dir, ['status', '--check']));
+  });
+});
+
+describe('retry --only-failed', () => {
+  it('re-runs a failed item once its input is fixed, and after a shared dep change only the failed items', async () => {
+    const r = await project({ 'in/a.txt': 'a\n', 'in/b.txt': 'BROKEN\n', 'in/c.txt': 'c\n' });
+    expect(dvcl(r.dir, ['repro']).code).toBe(1);
+    expect(takeRuns(r)).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
+    expect(manifest(r).stages.upper.items['in/b.txt']).toMatchObject({ status: 'failed', reason: 'exit code 4: broken input' });
+
+    r.write('in/b.txt', 'b fixed\n');
+    r.write('in/new.txt', 'new\n');
+    ok(dvcl(r.dir, ['retry', '--only-failed']));
+    expect(takeRuns(r)).toEqual(['in/b.txt']);
+    expect(r.read('out/b.out')).toBe('b fixed\n-v1\n');
+
+    r.write('in/b.txt', 'BROKEN again\n');
+    expect(dvcl(r.dir, ['repro']).code).toBe(1);
+    expect(takeRuns(r)).toEqual(['in/b.txt', 'in/new.txt']);
+    r.write('tool.sh', TOOL + '# v2\n'); // every item is now stale; retry still runs only the failed one
+    expect(dvcl(r.dir, ['retry', '--only-failed']).code).toBe(1);
+    expect(takeRuns(r)).toEqual(['in/b.txt']);
+    const st = json(dvcl(r.dir, ['status', '--json'])).stages[0];
+    expect(st.items).toMatchObject({ total: 4, success: 0, failed: 1, pending: 3 });
   });
 });
 

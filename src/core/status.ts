@@ -177,7 +177,9 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
-    if (d.run && d.why && (!opts.onlyFailed || d.why === 'failed')) tasks.push({ item, vars, hash: h.hash, why: d.why });
+    // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
+    // since (fixing the input or the script is how a failure is usually fixed).
+    if (d.run && d.why && (!opts.onlyFailed || rec?.status === 'failed')) tasks.push({ item, vars, hash: h.hash, why: d.why });
   }
   const entry = ctx.lock.stages[stage.name];
   const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
