@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CONFIG_FILE } from './config.js';
 import { getLocalConfig, gitTopLevel, setLocalConfig } from './git.js';
+import { installHooks } from './hooks.js';
 
 export const STARTER_CONFIG = `# dvcl pipeline: see .pipelinerc.example in the dvcl package for every key.
 version: 1
@@ -29,7 +30,7 @@ export const MERGE_FILES = ['pipeline.lock', '.manifest.json'];
 export interface InitResult { root: string; changes: string[]; warnings: string[] }
 
 /** `dvcl init`: idempotent set-up of a project folder. Never overwrites a file's content, only appends. */
-export async function init(opts: { cwd: string; driverCommand: string }): Promise<InitResult> {
+export async function init(opts: { cwd: string; driverCommand: string; hooks?: boolean }): Promise<InitResult> {
   const root = path.resolve(opts.cwd);
   const changes: string[] = [];
   const warnings: string[] = [];
@@ -50,8 +51,13 @@ export async function init(opts: { cwd: string; driverCommand: string }): Promis
       await setLocalConfig(root, 'merge.dvcl.driver', driver);
       changes.push('registered the dvcl merge driver in .git/config');
     }
+    if (opts.hooks) {
+      const h = await installHooks({ root, command: opts.driverCommand });
+      changes.push(...h.changes);
+      warnings.push(...h.warnings);
+    }
   } else {
-    warnings.push('not a git repository: the merge driver is not registered (run `git init`, then `dvcl init` again)');
+    warnings.push(`not a git repository: the merge driver ${opts.hooks ? 'and the hook are' : 'is'} not registered (run \`git init\`, then \`dvcl init\` again)`);
   }
   return { root, changes, warnings };
 }
