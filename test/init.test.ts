@@ -75,14 +75,14 @@ describe('dvcl init in a git repository', () => {
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).not.toContain('.pipelinerc');
     expect(r.read('.pipelinerc')).toBe(rc);
-    expect(r.read('.gitignore')).toBe('node_modules/\n*.log\n.dvcl/\n');
+    expect(r.read('.gitignore')).toBe('node_modules/\n*.log\n.dvcl/\n.manifest.json.bak\n.manifest.json.corrupt-*\n');
     expect(r.read('.gitattributes')).toBe('*.png binary\npipeline.lock merge=dvcl\n.manifest.json merge=dvcl\n');
   });
 
   it('takes an existing .dvcl ignore line as present', async () => {
     const r = await repo({ '.gitignore': '/.dvcl\n' });
     expect(dvcl(r.dir, ['init']).code).toBe(0);
-    expect(r.read('.gitignore')).toBe('/.dvcl\n');
+    expect(r.read('.gitignore')).toBe('/.dvcl\n.manifest.json.bak\n.manifest.json.corrupt-*\n');
   });
 });
 
@@ -95,7 +95,7 @@ describe('dvcl init outside git', () => {
       expect(out.stderr).toMatch(/^warning: not a git repository/m);
       expect(out.stderr).not.toContain('    at ');
       expect(fs.existsSync(path.join(dir, '.pipelinerc'))).toBe(true);
-      expect(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe('.dvcl/\n');
+      expect(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe('.dvcl/\n.manifest.json.bak\n.manifest.json.corrupt-*\n');
       expect(fs.existsSync(path.join(dir, '.git'))).toBe(false);
       expect(dvcl(dir, ['status']).code).toBe(0);
     } finally {

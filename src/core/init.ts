@@ -39,8 +39,11 @@ export async function init(opts: { cwd: string; driverCommand: string; hooks?: b
     fs.writeFileSync(cfg, STARTER_CONFIG);
     changes.push(`created ${CONFIG_FILE}`);
   }
-  if (appendMissingLines(path.join(root, '.gitignore'), ['.dvcl/'], (l) => /^\/?\.dvcl\/?$/.test(l))) {
-    changes.push('added .dvcl/ to .gitignore');
+  // .dvcl/ is local state; the manifest's backup and any corrupt copy set aside stay local too.
+  const ignored = ['.dvcl/', '.manifest.json.bak', '.manifest.json.corrupt-*'];
+  const same = (want: string, have: string) => have.replace(/^\//, '').replace(/\/$/, '') === want.replace(/\/$/, '');
+  if (appendMissingLines(path.join(root, '.gitignore'), ignored, same)) {
+    changes.push(`added ${ignored.join(', ')} to .gitignore`);
   }
   const attrs = MERGE_FILES.map((f) => `${f} merge=dvcl`);
   if (appendMissingLines(path.join(root, '.gitattributes'), attrs)) changes.push('added the dvcl merge driver to .gitattributes');
@@ -62,11 +65,11 @@ export async function init(opts: { cwd: string; driverCommand: string; hooks?: b
   return { root, changes, warnings };
 }
 
-/** Append the lines a file lacks; true when it changed. */
-function appendMissingLines(file: string, lines: string[], present?: (line: string) => boolean): boolean {
+/** Append the lines a file lacks (`same` decides equivalent spellings); true when it changed. */
+function appendMissingLines(file: string, lines: string[], same: (want: string, have: string) => boolean = (a, b) => a === b): boolean {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const have = text.split(/\r?\n/).map((l) => l.trim());
-  const missing = lines.filter((l) => !have.some((h) => h === l || (present?.(h) ?? false)));
+  const missing = lines.filter((l) => !have.some((h) => same(l, h)));
   if (missing.length === 0) return false;
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
   fs.writeFileSync(file, text + sep + missing.join('\n') + '\n');

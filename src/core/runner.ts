@@ -184,11 +184,19 @@ class Run {
     if (blocked) return finish({ result: 'not_run', reasons: [], error: `upstream stage ${blocked.name} did not complete` });
     if (this.stopped) return finish({ result: 'not_run', reasons: [], error: this.interrupted ? 'interrupted' : 'an earlier stage failed' });
     // Fresh evaluation now that upstream is done: identical upstream outs mean nothing changed here (early cutoff).
-    this.ctx.lock = readLock(this.p.cfg.root);
+    // The lock is re-read only when an upstream stage ran (and wrote it): parsing it for every stage
+    // made a no-op repro of 50 stages take seconds.
+    if (upResults.some((u) => u.result === 'ran')) this.ctx.lock = readLock(this.p.cfg.root);
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
     if (!this.shouldRun(ev)) {
       if (ev.items) this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
+      const givenUp = ev.items?.givenUp.length ?? 0;
+      if (givenUp > 0) {
+        // Nothing left to try, but the stage is not complete: downstream must not run on partial data.
+        this.stopUnlessKeepGoing();
+        return finish({ result: 'failed', reasons: ev.status.reasons, items: this.itemCounts(ev, 0, 0, 0), error: `${givenUp} item${givenUp > 1 ? 's' : ''} given up after ${this.ctx.maxAttempts} failed attempts (raise with retry --max-attempts)` });
+      }
       return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
     const r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
