@@ -3,5 +3,10 @@
 if (process.env.NO_COLOR || process.env.TERM === 'dumb' || process.argv.includes('--json')) {
   process.env.FORCE_COLOR = '0';
 }
-const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+// Past a file size limit (ulimit -f) a write must fail with EFBIG, which dvcl reports with the
+// previous file intact. Node ignores SIGXFSZ, but signal-exit (under write-file-atomic and
+// proper-lockfile) re-raises it when it is the only listener, killing dvcl mid-save.
+process.on('SIGXFSZ', () => {});
+// dist/cli/execute.js is oclif's execute(), bundled with the commands by `npm run build`.
+const { run } = await import('../dist/cli/execute.js');
+await run(import.meta.url);

@@ -7,6 +7,7 @@ import { normalizeRelPath } from './paths.js';
 import { closest, ITEM_VARS, templateNames } from './template.js';
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { checkCrossStage } from './config-graph.js';
+import { cachedConfig } from './config-cache.js';
 import type { Dag } from './dag.js';
 
 export const CONFIG_FILE = '.pipelinerc';
@@ -71,6 +72,10 @@ export function defaultSettings(): Settings {
 /** Load and validate `.pipelinerc` (+ `.pipelinerc.local` and the params files). */
 export function loadConfig(opts: { cwd: string; root?: string }): PipelineConfig {
   const root = opts.root ?? findRoot(opts.cwd);
+  return cachedConfig(root, [CONFIG_FILE, LOCAL_CONFIG_FILE], () => parseConfig(root));
+}
+
+function parseConfig(root: string): PipelineConfig {
   const src = readYaml(root, CONFIG_FILE);
   const raw = src.toJS() ?? {};
   if (!isObject(raw)) throw src.error([], 'the file must be a mapping with `stages:`');

@@ -1,4 +1,4 @@
-import { simpleGit, type SimpleGit, type SimpleGitOptions } from 'simple-git';
+import type { SimpleGit, SimpleGitOptions } from 'simple-git';
 import { DvclError } from './errors.js';
 
 /** Where the work tree stood when something ran (SPEC §8). All fields are null outside git. */
@@ -24,7 +24,7 @@ const NO_GIT: GitInfo = { commit: null, branch: null, dirty: null, user: null };
  * Never throws: outside a repository, or when git is missing or fails, the fields are null.
  */
 export async function gitInfo(cwd: string): Promise<GitInfo> {
-  const git = client(cwd);
+  const git = await client(cwd);
   if (!git) return NO_GIT;
   const [head, user] = await Promise.all([headState(git), configUser(git)]);
   return { ...head, user };
@@ -37,7 +37,7 @@ export async function isGitRepo(cwd: string): Promise<boolean> {
 
 /** Root of the work tree containing `cwd`, or null outside one (or inside `.git`). */
 export async function gitTopLevel(cwd: string): Promise<string | null> {
-  const git = client(cwd);
+  const git = await client(cwd);
   if (!git) return null;
   try {
     return (await git.revparse(['--show-toplevel'])) || null;
@@ -50,7 +50,7 @@ export async function gitTopLevel(cwd: string): Promise<string | null> {
 export async function setLocalConfig(cwd: string, key: string, value: string): Promise<void> {
   // simple-git refuses to write merge.*.driver (a command git will run) unless told to; the keys
   // and values here come from dvcl itself, not from untrusted input.
-  const git = client(cwd, { allowUnsafeMergeDriver: true });
+  const git = await client(cwd, { allowUnsafeMergeDriver: true });
   try {
     if (!git) throw new Error(`${cwd} does not exist`);
     await git.addConfig(key, value, false, 'local');
@@ -61,7 +61,7 @@ export async function setLocalConfig(cwd: string, key: string, value: string): P
 
 /** A key from the repository's own config; null when unset or outside git. */
 export async function getLocalConfig(cwd: string, key: string): Promise<string | null> {
-  const git = client(cwd);
+  const git = await client(cwd);
   if (!git) return null;
   try {
     return (await git.getConfig(key, 'local')).value;
@@ -70,7 +70,9 @@ export async function getLocalConfig(cwd: string, key: string): Promise<string |
   }
 }
 
-function client(cwd: string, unsafe: SimpleGitOptions['unsafe'] = {}): SimpleGit | null {
+async function client(cwd: string, unsafe: SimpleGitOptions['unsafe'] = {}): Promise<SimpleGit | null> {
+  // simple-git takes 25-65 ms to load: imported here, so only commands that ask git pay for it.
+  const { simpleGit } = await import('simple-git');
   try {
     return simpleGit({ baseDir: cwd, unsafe });
   } catch {

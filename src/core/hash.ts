@@ -1,8 +1,9 @@
 import { type BigIntStats, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { createBLAKE3, createMD5, createSHA256, createXXHash128, type IHasher } from 'hash-wasm';
-import writeFileAtomic from 'write-file-atomic';
+import type { IHasher } from 'hash-wasm';
+import { writeFileAtomicSync } from './atomic-write.js';
 
 /** A content hash algorithm (`settings.hash` in `.pipelinerc`). */
 export type HashAlgorithm = 'xxh128' | 'blake3' | 'sha256' | 'md5';
@@ -18,12 +19,25 @@ export interface PathHash {
   isDir: boolean;
 }
 
-const FACTORIES: Record<HashAlgorithm, () => Promise<IHasher>> = {
-  xxh128: () => createXXHash128(),
-  blake3: () => createBLAKE3(),
-  sha256: () => createSHA256(),
-  md5: () => createMD5(),
+// hash-wasm ships one small build per algorithm (~20 KB, its WASM inlined) beside the index of all
+// ~30 (~270 KB): loading only the configured one saves start-up time on every command.
+const BUILDS: Record<HashAlgorithm, { file: string; factory: string; hexLength: number }> = {
+  xxh128: { file: 'xxhash128', factory: 'createXXHash128', hexLength: 32 },
+  blake3: { file: 'blake3', factory: 'createBLAKE3', hexLength: 64 },
+  sha256: { file: 'sha256', factory: 'createSHA256', hexLength: 64 },
+  md5: { file: 'md5', factory: 'createMD5', hexLength: 32 },
 };
+
+async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
+  const { file, factory } = BUILDS[algorithm];
+  let mod: Record<string, () => Promise<IHasher>>;
+  try {
+    mod = createRequire(import.meta.url)(`hash-wasm/dist/${file}.umd.min.js`) as typeof mod;
+  } catch {
+    mod = (await import('hash-wasm')) as unknown as typeof mod; // a hash-wasm without per-algorithm builds
+  }
+  return mod[factory]();
+}
 
 // Measured on a page-cached 1 GiB file: 128 KiB, 256 KiB and 1 MiB chunks all hash at ~3.4 GB/s
 // (xxh128; the hash, not the read, is the limit), whatever their offset in the allocation. What is
@@ -53,7 +67,7 @@ export class Hasher {
 
   private readonly root: string;
   private readonly realRoot: string;
-  private readonly hasher: IHasher;
+  private hasher!: IHasher;
   private readonly buf = Buffer.allocUnsafeSlow(CHUNK);
   private readonly cacheFile: string | null;
   private readonly hexLength: number;
@@ -65,12 +79,11 @@ export class Hasher {
   private readonly walked: string[] = [];
   private dirty = false;
 
-  private constructor(root: string, algorithm: HashAlgorithm, hasher: IHasher, stateDir: string | null) {
+  private constructor(root: string, algorithm: HashAlgorithm, stateDir: string | null) {
     this.root = root;
     this.realRoot = realpathSync(root);
     this.algorithm = algorithm;
-    this.hasher = hasher;
-    this.hexLength = hasher.init().digest('hex').length;
+    this.hexLength = BUILDS[algorithm].hexLength;
     this.cacheFile = stateDir === null ? null : path.join(stateDir, 'cache', `stat-${algorithm}`);
     if (this.cacheFile) this.load(this.cacheFile);
   }
@@ -81,10 +94,14 @@ export class Hasher {
    */
   static async open(opts: { root: string; algorithm?: HashAlgorithm; stateDir?: string | null }): Promise<Hasher> {
     const algorithm = opts.algorithm ?? 'xxh128';
-    const factory = FACTORIES[algorithm];
-    if (!factory) throw new Error(`unknown hash algorithm "${algorithm}"`);
+    if (!Object.hasOwn(BUILDS, algorithm)) throw new Error(`unknown hash algorithm "${algorithm}"`);
     const stateDir = opts.stateDir === undefined ? path.join(opts.root, '.dvcl') : opts.stateDir;
-    return new Hasher(opts.root, algorithm, await factory(), stateDir);
+    // V8 compiles the WASM on background threads while this thread loads the stat cache.
+    const pending = createHasher(algorithm);
+    pending.catch(() => {}); // awaited below; a constructor error must not leave it unhandled
+    const h = new Hasher(opts.root, algorithm, stateDir);
+    h.hasher = await pending;
+    return h;
   }
 
   /**
@@ -129,7 +146,7 @@ export class Hasher {
     try {
       mkdirSync(path.dirname(this.cacheFile), { recursive: true });
       // No fsync: a file torn by a crash fails the count check and is ignored; it cannot be wrong.
-      writeFileAtomic.sync(this.cacheFile, lines.join(''), { fsync: false });
+      writeFileAtomicSync(this.cacheFile, lines.join(''), { fsync: false });
       this.dirty = false;
     } catch (err) {
       if (!isSystemError(err)) throw err;
@@ -318,7 +335,7 @@ export class Hasher {
  * ns part is 0 may come from a whole-second filesystem, one ending in zeros from a 10 or 100 ms one:
  * the window is twice the coarsest unit the ctime could have been rounded to, at least 20 ms.
  */
-function settled(ctimeNs: bigint, at: bigint): boolean {
+export function settled(ctimeNs: bigint, at: bigint): boolean {
   const frac = ctimeNs % 1_000_000_000n;
   let unit = 1n;
   if (frac === 0n) unit = 1_000_000_000n;
@@ -337,7 +354,8 @@ function linkLine(rel: string, abs: string): string {
   return `${rel}\0link:${JSON.stringify(readlinkSync(abs))}\n`;
 }
 
-function nowNs(): bigint {
+/** Now, in ns since the epoch (at ms resolution), as file times are compared. */
+export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 

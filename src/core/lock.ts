@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
 
 export const LOCK_FILE = 'pipeline.lock';
@@ -126,7 +126,7 @@ export function writeLock(root: string, data: LockData): void {
   const text = serializeLock(data);
   try {
     if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
-    writeFileAtomic.sync(file, text);
+    writeFileAtomicSync(file, text);
   } catch (e) {
     throw new DvclError('io', `cannot write ${LOCK_FILE}: ${(e as Error).message}`);
   }

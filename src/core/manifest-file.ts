@@ -1,6 +1,6 @@
 import { constants, copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
 import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } from './manifest-format.js';
 import { syncDir } from './manifest-journal.js';
@@ -15,7 +15,7 @@ import { syncDir } from './manifest-journal.js';
 export function writeManifestFile(path: string, text: string, keepBackup: boolean): void {
   try {
     if (keepBackup) backUp(path, `${path}.bak`);
-    writeFileAtomic.sync(path, text, { fsync: true });
+    writeFileAtomicSync(path, text, { fsync: true });
     syncDir(dirname(path));
   } catch (e) {
     throw new DvclError('io', `cannot save ${shown(path)} (the previous version is unchanged): ${(e as Error).message}`);

@@ -1,0 +1,391 @@
+#!/usr/bin/env node
+// `npm run bench`: dvcl side by side with its peers (make, md5sum, cat, xargs, node), in one run.
+//
+// Every scenario is built in a temporary folder; its contenders run alternately (A B, B A, ...)
+// BENCH_REPS times (default 5) after one untimed warm-up each, and the table shows medians and
+// ratios. Results go to stdout and to bench/results.md.
+//
+//   BENCH_REPS=9 npm run bench               more repetitions
+//   BENCH_ONLY=status-warm,items npm run bench   some scenarios (ids in the first column)
+//   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
+//   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const BIN = path.resolve(process.env.DVCL_BIN ?? path.join(REPO, 'bin/run.js'));
+const PKG = path.dirname(path.dirname(BIN)); // the package whose library the in-process hash uses
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const OUT = process.env.BENCH_OUT ?? path.join(HERE, 'results.md');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-bench-'));
+const ENV = { PATH: process.env.PATH, HOME: process.env.HOME ?? TMP, LANG: 'C.UTF-8', NO_COLOR: '1', CI: '1' };
+const TIME = gnuTime();
+const MEM_HOOK = path.join(TMP, 'maxrss-hook.mjs');
+const GIB = 1024 ** 3;
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const sh = (cmd, cwd) => execFileSync('sh', ['-c', cmd], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { env: ENV }).status === 0;
+
+/** GNU time measures peak memory; without it (or when it is some other `time`) node's own maxRSS is used. */
+function gnuTime() {
+  if (!fs.existsSync('/usr/bin/time')) return null;
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' });
+  return r.status === 0 && /^\d+\s*$/.test(r.stderr) ? '/usr/bin/time' : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// measuring
+
+/**
+ * Run one command; return wall time (ms) and peak RSS (KiB, when measurable). A contender is
+ * {label, argv, cwd, before?, stdin?, expect?, parse?}: `before` runs untimed, `parse` turns the
+ * output into the figure instead of the wall time (in-process measurements).
+ */
+function runOnce(c) {
+  c.before?.();
+  const memFile = path.join(TMP, 'maxrss');
+  fs.rmSync(memFile, { force: true });
+  let argv = c.argv;
+  const env = { ...ENV, ...c.env };
+  if (TIME) argv = [TIME, '-f', '%M', '-o', memFile, ...argv];
+  else if (path.basename(argv[0]) === 'node') env.NODE_OPTIONS = `--import=${pathToFileURL(MEM_HOOK)}`;
+  const stdin = c.stdin ? fs.openSync(c.stdin, 'r') : 'ignore';
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { cwd: c.cwd, env, stdio: [stdin, 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (typeof stdin === 'number') fs.closeSync(stdin);
+  const want = c.expect ?? 0;
+  if (r.status !== want) {
+    throw new Error(`${c.label}: exit ${r.status} (expected ${want}): ${c.argv.join(' ')}\n${r.stdout}\n${r.stderr}`);
+  }
+  let kb = null;
+  try {
+    kb = Number(fs.readFileSync(memFile, 'utf8').trim().split('\n').pop());
+  } catch { /* not measurable for this command */ }
+  return { ms: c.parse ? c.parse(r.stdout.toString()) : ms, kb };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Alternate the contenders rep by rep (A B, B A, ...); medians per contender. */
+function race(contenders, reps = REPS) {
+  for (const c of contenders) runOnce(c); // warm-up: page cache, stat cache, V8 code cache
+  const samples = contenders.map(() => ({ ms: [], kb: [] }));
+  for (let i = 0; i < reps; i++) {
+    const order = contenders.map((_, j) => j);
+    if (i % 2) order.reverse();
+    for (const j of order) {
+      const r = runOnce(contenders[j]);
+      samples[j].ms.push(r.ms);
+      if (r.kb !== null) samples[j].kb.push(r.kb);
+    }
+  }
+  return samples.map((s, j) => ({
+    label: contenders[j].label,
+    ms: median(s.ms),
+    min: Math.min(...s.ms),
+    max: Math.max(...s.ms),
+    mb: s.kb.length ? Math.max(...s.kb) / 1024 : null,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// building scenarios
+
+function project(name, rc, files = {}) {
+  const dir = path.join(TMP, name);
+  fs.mkdirSync(dir, { recursive: true });
+  writeFiles(dir, { '.pipelinerc': rc, '.gitignore': '.dvcl/\n', ...files });
+  // A git repository like a user's: dvcl reads HEAD, branch and dirtiness when it runs.
+  sh('git init -q -b main && git -c user.name=bench -c user.email=bench@example.org -c commit.gpgsign=false commit -q --allow-empty -m init', dir);
+  return dir;
+}
+
+function writeFiles(dir, files) {
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+}
+
+const dvcl = (...args) => ['node', BIN, ...args];
+
+function dvclOk(cwd, ...args) {
+  const r = spawnSync('node', [BIN, ...args], { cwd, env: ENV, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`dvcl ${args.join(' ')} in ${cwd}: exit ${r.status}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** 10,000 files of 1 KiB in 100 folders, the dep of one stage; the same prerequisites for make. */
+function tenThousand() {
+  const files = [];
+  const buf = Buffer.alloc(1024);
+  const dir = project('status10k', 'version: 1\nstages:\n  train:\n    cmd: echo trained > model.txt\n    deps: [data]\n    outs: [model.txt]\n');
+  for (let d = 0; d < 100; d++) {
+    const sub = `data/${String(d).padStart(2, '0')}`;
+    fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    for (let f = 0; f < 100; f++) {
+      const rel = `${sub}/${String(f).padStart(3, '0')}.csv`;
+      fs.writeFileSync(path.join(dir, rel), randomFillSync(buf));
+      files.push(rel);
+    }
+  }
+  fs.writeFileSync(path.join(dir, 'Makefile'), `DEPS := \\\n${files.map((f) => `  ${f}`).join(' \\\n')}\n\nmodel.txt: $(DEPS)\n\techo trained > model.txt\n`);
+  dvclOk(dir, 'repro');
+  sh('touch model.txt', dir); // newer than every dep: make -q answers "up to date"
+  dvclOk(dir, 'status', '--check');
+  return dir;
+}
+
+function bigFile() {
+  const dir = project('hash1g', 'version: 1\nstages:\n  fingerprint:\n    cmd: echo ok > seen.txt\n    deps: [big.bin]\n    outs: [seen.txt]\n');
+  const fd = fs.openSync(path.join(dir, 'big.bin'), 'w');
+  const chunk = Buffer.alloc(16 << 20);
+  for (let n = 0; n < GIB / chunk.length; n++) fs.writeSync(fd, randomFillSync(chunk));
+  fs.closeSync(fd);
+  sh('cat big.bin > /dev/null', dir); // into the page cache
+  fs.writeFileSync(path.join(dir, 'hash-file.mjs'), `
+const { Hasher } = await import(${JSON.stringify(pathToFileURL(path.join(PKG, 'dist/index.js')).href)});
+const h = await Hasher.open({ root: process.cwd(), stateDir: null });
+h.hashString('warm-up');
+const t0 = process.hrtime.bigint();
+const r = h.hash(process.argv[2]);
+const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+if (r.size !== ${GIB}) throw new Error('short read');
+process.stdout.write(String(ms));
+`);
+  dvclOk(dir, 'repro');
+  return dir;
+}
+
+function items(n) {
+  const dir = project('items', 'version: 1\nstages:\n  copy:\n    foreach: in/*.txt\n    out: out/${stem}.txt\n    cmd: cp ${item} ${out}\n');
+  fs.mkdirSync(path.join(dir, 'in'));
+  const pairs = [];
+  for (let i = 0; i < n; i++) {
+    const stem = String(i).padStart(5, '0');
+    fs.writeFileSync(path.join(dir, `in/${stem}.txt`), `item ${i}\n`);
+    pairs.push(`in/${stem}.txt out/${stem}.txt`);
+  }
+  fs.writeFileSync(path.join(dir, 'pairs.txt'), pairs.join('\n') + '\n');
+  return dir;
+}
+
+function fiftyStages() {
+  // A chain of 10 layers of 5 stages, each stage reading two stages of the layer before.
+  let rc = 'version: 1\nstages:\n';
+  const files = {};
+  for (let layer = 0; layer < 10; layer++) {
+    for (let k = 0; k < 5; k++) {
+      const name = `s${layer}_${k}`;
+      const deps = layer === 0 ? [`src/${k}.txt`] : [`out/s${layer - 1}_${k}.txt`, `out/s${layer - 1}_${(k + 1) % 5}.txt`];
+      if (layer === 0) files[`src/${k}.txt`] = `source ${k}\n`;
+      rc += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
+    }
+  }
+  const dir = project('stages50', rc, files);
+  dvclOk(dir, 'repro');
+  dvclOk(dir, 'status', '--check');
+  return dir;
+}
+
+/**
+ * 100,000 items recorded as processed. Running 100,000 real commands would take minutes, so two
+ * items run for real, their records are copied to the others (same content, same hashes), and one
+ * more repro (which runs nothing: every item is recorded) writes the lock entry and the stat cache.
+ */
+function hundredThousand(n = 100_000) {
+  const dir = project('manifest100k', 'version: 1\nstages:\n  copy:\n    foreach: in/*.txt\n    out: out/${stem}.txt\n    cmd: cp ${item} ${out}\n');
+  const stem = (i) => String(i).padStart(6, '0');
+  fs.mkdirSync(path.join(dir, 'in'));
+  fs.mkdirSync(path.join(dir, 'out'));
+  for (let i = 0; i < 2; i++) fs.writeFileSync(path.join(dir, `in/${stem(i)}.txt`), 'same\n');
+  dvclOk(dir, 'repro');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, '.manifest.json'), 'utf8'));
+  const itemRecs = manifest.stages.copy.items;
+  const template = itemRecs[`in/${stem(0)}.txt`];
+  for (let i = 2; i < n; i++) {
+    fs.writeFileSync(path.join(dir, `in/${stem(i)}.txt`), 'same\n');
+    fs.writeFileSync(path.join(dir, `out/${stem(i)}.txt`), 'same\n');
+    itemRecs[`in/${stem(i)}.txt`] = { ...template, output: `out/${stem(i)}.txt` };
+  }
+  fs.writeFileSync(path.join(dir, '.manifest.json'), `${JSON.stringify(sortKeys(manifest), null, 2)}\n`);
+  const repro = JSON.parse(dvclOk(dir, 'repro', '--json'));
+  const ran = repro.stages.reduce((sum, s) => sum + (s.items?.ran ?? 0), 0);
+  if (ran !== 0) throw new Error(`manifest100k: the fix-up repro ran ${ran} items`);
+  dvclOk(dir, 'status', '--check');
+  return dir;
+}
+
+function sortKeys(v) {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+  return v;
+}
+
+function sleepPair() {
+  const stage = (name) => `  ${name}:\n    cmd: sleep 2 && echo ${name} > ${name}.txt\n    outs: [${name}.txt]\n`;
+  const dir = project('sleep', `version: 1\nstages:\n${stage('left')}${stage('right')}`);
+  return dir;
+}
+
+// ---------------------------------------------------------------------------------------------
+// scenarios: each returns table rows
+
+const rows = [];
+const notes = [];
+const fmtMs = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
+const fmtMb = (mb) => (mb === null ? 'n/a' : `${mb.toFixed(0)} MB`);
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+const verdict = (ok) => (ok ? 'met' : '**missed**');
+
+const scenarios = [
+  {
+    id: 'status-warm',
+    run() {
+      const dir = tenThousand();
+      const [d, m] = race([
+        { label: 'dvcl status', argv: dvcl('status'), cwd: dir },
+        { label: 'make -rR -q', argv: ['make', '-rR', '-q', 'model.txt'], cwd: dir },
+      ]);
+      rows.push(['status-warm', 'status, 10,000-file dep, nothing changed', `dvcl status ${fmtMs(d.ms)}`, `make -rR -q ${fmtMs(m.ms)}`,
+        ratio(d.ms, m.ms), '≤ 4x make', verdict(d.ms <= 4 * m.ms), fmtMb(d.mb)]);
+      if (onPath('snakemake')) notes.push('snakemake is on PATH but no Snakefile scenario is written yet.');
+      else notes.push('`snakemake` is not installed on this machine: the snakemake comparison (target: ≥ 10x faster than `snakemake -n`) was skipped.');
+
+      const [c, m2, md5] = race([
+        { label: 'dvcl status (no .dvcl/)', argv: dvcl('status'), cwd: dir, before: () => fs.rmSync(path.join(dir, '.dvcl'), { recursive: true, force: true }) },
+        { label: 'make -rR -q', argv: ['make', '-rR', '-q', 'model.txt'], cwd: dir },
+        { label: 'md5sum of the 10,000 files', argv: ['sh', '-c', 'find data -type f -print0 | xargs -0 md5sum > /dev/null'], cwd: dir },
+      ]);
+      rows.push(['status-cold', 'status, 10,000-file dep, empty stat cache (full hashing)', `dvcl status ${fmtMs(c.ms)}`,
+        `make -rR -q ${fmtMs(m2.ms)}; md5sum ${fmtMs(md5.ms)}`, `${ratio(c.ms, m2.ms)} make; ${ratio(c.ms, md5.ms)} md5sum`, '—', '', fmtMb(c.mb)]);
+    },
+  },
+  {
+    id: 'hash',
+    run() {
+      const dir = bigFile();
+      const [inproc, cli, md5, cat] = race([
+        { label: 'dvcl Hasher', argv: ['node', 'hash-file.mjs', 'big.bin'], cwd: dir, parse: Number },
+        { label: 'dvcl status (cold)', argv: dvcl('status'), cwd: dir, before: () => fs.rmSync(path.join(dir, '.dvcl'), { recursive: true, force: true }) },
+        { label: 'md5sum', argv: ['md5sum', 'big.bin'], cwd: dir },
+        { label: 'cat > /dev/null', argv: ['sh', '-c', 'cat big.bin > /dev/null'], cwd: dir },
+      ]);
+      const gbs = (ms) => `${(GIB / 1e9 / (ms / 1000)).toFixed(2)} GB/s`;
+      rows.push(['hash', 'hash a 1 GiB file in the page cache (xxh128, in-process)', `${gbs(inproc.ms)} (${fmtMs(inproc.ms)})`,
+        `md5sum ${gbs(md5.ms)}; cat ${gbs(cat.ms)}`, `${ratio(md5.ms, inproc.ms)} md5sum's speed; ${ratio(cat.ms, inproc.ms)} cat's`,
+        '≥ 2 GB/s, ≥ 4x md5sum', verdict(GIB / 1e6 / inproc.ms >= 2 && md5.ms >= 4 * inproc.ms), '']);
+      rows.push(['hash-cli', 'the same through `dvcl status`, empty stat cache (start-up included)', `${gbs(cli.ms)} (${fmtMs(cli.ms)})`,
+        `md5sum ${fmtMs(md5.ms)}`, `${ratio(md5.ms, cli.ms)} md5sum's speed`, '—', '', fmtMb(cli.mb)]);
+    },
+  },
+  {
+    id: 'items',
+    run() {
+      const n = 2000;
+      const dir = items(n);
+      const reset = (...names) => () => { for (const f of names) fs.rmSync(path.join(dir, f), { recursive: true, force: true }); };
+      const [d, x] = race([
+        { label: 'dvcl repro -j 2', argv: dvcl('repro', '-j', '2'), cwd: dir, before: reset('out', '.dvcl', '.manifest.json', '.manifest.json.bak', 'pipeline.lock') },
+        { label: 'xargs -P2', argv: ['xargs', '-P2', '-n2', 'cp'], stdin: path.join(dir, 'pairs.txt'), cwd: dir, before: () => { reset('out')(); fs.mkdirSync(path.join(dir, 'out')); } },
+      ]);
+      rows.push(['items', `${n.toLocaleString('en')} one-process items (\`cp\`), 2 at a time, from scratch`, `dvcl repro -j 2 ${fmtMs(d.ms)}`,
+        `xargs -P2 ${fmtMs(x.ms)}`, ratio(d.ms, x.ms), '≤ 1.3x xargs', verdict(d.ms <= 1.3 * x.ms), fmtMb(d.mb)]);
+      notes.push(`items: per item, dvcl ${(d.ms / n).toFixed(2)} ms, xargs ${(x.ms / n).toFixed(2)} ms of wall time.`);
+    },
+  },
+  {
+    id: 'noop',
+    run() {
+      const dir = fiftyStages();
+      const [r, v, n] = race([
+        { label: 'dvcl repro (no-op)', argv: dvcl('repro'), cwd: dir },
+        { label: 'dvcl --version', argv: dvcl('--version'), cwd: dir },
+        { label: 'node -e 0', argv: ['node', '-e', '0'], cwd: dir },
+      ]);
+      rows.push(['noop', 'no-op `repro`, 50 stages', `dvcl repro ${fmtMs(r.ms)}`, `dvcl --version ${fmtMs(v.ms)}`, ratio(r.ms, v.ms),
+        '< 2x --version', verdict(r.ms < 2 * v.ms), fmtMb(r.mb)]);
+      rows.push(['startup', 'start-up: `dvcl --version`', `dvcl --version ${fmtMs(v.ms)}`, `node -e 0 ${fmtMs(n.ms)}`, ratio(v.ms, n.ms),
+        '—', '', fmtMb(v.mb)]);
+    },
+  },
+  {
+    id: 'manifest',
+    run() {
+      const dir = hundredThousand();
+      const [s] = race([{ label: 'dvcl status', argv: dvcl('status'), cwd: dir }]);
+      const size = fs.statSync(path.join(dir, '.manifest.json')).size;
+      rows.push(['manifest', `status, 100,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
+        '< 1.5 s, < 300 MB', verdict(s.ms < 1500 && (s.mb === null || s.mb < 300)), fmtMb(s.mb)]);
+    },
+  },
+  {
+    id: 'jobs',
+    run() {
+      const dir = sleepPair();
+      const [two, one] = race([
+        { label: 'dvcl repro -f -j 2', argv: dvcl('repro', '-f', '-j', '2'), cwd: dir },
+        { label: 'dvcl repro -f -j 1', argv: dvcl('repro', '-f', '-j', '1'), cwd: dir },
+      ], Math.min(REPS, 3));
+      rows.push(['jobs', 'two independent `sleep 2` stages', `-j 2 ${fmtMs(two.ms)}`, `-j 1 ${fmtMs(one.ms)}`, ratio(two.ms, one.ms),
+        '≈ 2 s vs ≈ 4 s', verdict(two.ms < 2600 && one.ms >= 4000 && one.ms < 4600), fmtMb(two.mb)]);
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${os.availableParallelism()} × ${cpu}, ${(os.totalmem() / GIB).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}`;
+}
+
+function table() {
+  const head = ['id', 'scenario', 'dvcl', 'peer', 'ratio', 'target', '', 'dvcl peak RSS'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+fs.writeFileSync(MEM_HOOK, "import fs from 'node:fs';\nprocess.on('exit', () => { fs.writeFileSync(" +
+  `${JSON.stringify(path.join(TMP, 'maxrss'))}, String(process.resourceUsage().maxRSS)); });\n`);
+const started = Date.now();
+const loadBefore = os.loadavg()[0];
+log(`dvcl bench: ${BIN}, ${REPS} repetitions, in ${TMP}`);
+if (!TIME) notes.push('GNU time (`/usr/bin/time`) is missing: peak memory is node\'s own `maxRSS`, read at exit, for dvcl only.');
+try {
+  for (const s of scenarios) {
+    if (ONLY && !ONLY.has(s.id)) continue;
+    const t0 = Date.now();
+    log(`- ${s.id} ...`);
+    s.run();
+    log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+} finally {
+  if (process.env.BENCH_KEEP) log(`kept ${TMP}`);
+  else fs.rmSync(TMP, { recursive: true, force: true });
+}
+const report = [
+  `Machine: ${machine()}.`,
+  `Medians of ${REPS} alternating repetitions (the sleep pair: ${Math.min(REPS, 3)}) after one warm-up each; load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+  'Ratios are dvcl / peer (time), except for hashing, where they are speed-ups over the peer.',
+  '',
+  table(),
+  '',
+  ...notes.map((n) => `- ${n}`),
+  '',
+].join('\n');
+process.stdout.write(`\n${report}`);
+if (!ONLY) fs.writeFileSync(OUT, `# dvcl benchmark results\n\n${report}`);

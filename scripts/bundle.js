@@ -1,0 +1,68 @@
+// Bundles the CLI with esbuild, over tsc's output of the same files (`npm run build` runs tsc first,
+// then this, then scripts/manifest.js). Why: loading @oclif/core and the CommonJS packages under it
+// file by file costs ~100 ms per call (resolution, one read per file, and Node's CJS export lexer
+// on every CommonJS file imported from ESM); one pre-linked ESM graph costs a fraction of that.
+//
+// Entry points are what oclif imports by path: bin/run.js's dist/cli/execute.js, the commands
+// (oclif.manifest.json names dist/commands/NAME.js) and the help class. Code splitting keeps one
+// oclif instance shared by all of them, and every `await import()` inside a command's run() a
+// separate chunk, still loaded only when that command needs it. The library (dist/index.js and
+// dist/core/*) stays tsc's output, module per module, with its .d.ts files.
+//
+// Chunks go to dist/chunks/, as deep as dist/cli/ and dist/core/: code that finds package.json or
+// bin/run.js relative to import.meta.url (core/version.ts, cli/self.ts) works unchanged.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const src = (...p) => path.join(root, 'src', ...p);
+
+const entryPoints = { 'cli/execute': src('cli/execute.ts') };
+for (const f of fs.readdirSync(src('commands'))) {
+  if (f.endsWith('.ts') && !f.endsWith('.d.ts')) entryPoints[`commands/${f.slice(0, -3)}`] = src('commands', f);
+}
+if (fs.existsSync(src('cli/help.ts'))) entryPoints['cli/help'] = src('cli/help.ts');
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints,
+  outdir: path.join(root, 'dist'),
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Whitespace and syntax only: stack traces (DEBUG=1) keep readable names.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // oclif's TypeScript support for development (ts-node, typescript) is never used by the built CLI;
+  // hash-wasm's index is only a fallback (core/hash.ts loads one algorithm's build from node_modules).
+  external: ['typescript', 'ts-node', 'hash-wasm'],
+  // CommonJS code inside an ESM bundle still calls require() for node: builtins and optional files.
+  banner: { js: "import { createRequire as __dvclRequire } from 'node:module'; const require = __dvclRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+  write: false,
+});
+
+// Tests may be running the CLI from dist/ while this builds: each file is written whole and renamed
+// into place, chunks before the entry points that import them, and chunks of earlier builds are
+// removed only once they are old enough that no run can still be loading them.
+const outputs = [...result.outputFiles].sort((a, b) => Number(!a.path.includes('/chunks/')) - Number(!b.path.includes('/chunks/')));
+for (const f of outputs) {
+  fs.mkdirSync(path.dirname(f.path), { recursive: true });
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, f.contents);
+  fs.renameSync(tmp, f.path);
+}
+const chunkDir = path.join(root, 'dist', 'chunks');
+const current = new Set(outputs.map((f) => f.path));
+for (const name of fs.readdirSync(chunkDir)) {
+  const file = path.join(chunkDir, name);
+  if (!current.has(file) && Date.now() - fs.statSync(file).mtimeMs > 15 * 60_000) fs.rmSync(file, { force: true });
+}
+const chunks = outputs.length - Object.keys(entryPoints).length;
+console.error(`bundled ${Object.keys(entryPoints).length} entry points and ${chunks} chunks into dist/`);
