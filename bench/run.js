@@ -9,6 +9,7 @@
 //   BENCH_ONLY=status-warm,items npm run bench   some scenarios (ids in the first column)
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
+//   BENCH_NO_TIME=1 ...                      measure without GNU time, as on a machine that lacks it
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,7 +36,7 @@ const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { env: EN
 
 /** GNU time measures peak memory; without it (or when it is some other `time`) node's own maxRSS is used. */
 function gnuTime() {
-  if (!fs.existsSync('/usr/bin/time')) return null;
+  if (process.env.BENCH_NO_TIME || !fs.existsSync('/usr/bin/time')) return null;
   const r = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' });
   return r.status === 0 && /^\d+\s*$/.test(r.stderr) ? '/usr/bin/time' : null;
 }
@@ -347,6 +348,14 @@ const scenarios = [
 
 // ---------------------------------------------------------------------------------------------
 
+function build() {
+  const git = (...args) => spawnSync('git', args, { cwd: PKG, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return PKG;
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'scripts').stdout.trim() !== '';
+  return `commit ${head.stdout.trim()}${dirty ? ' with uncommitted changes' : ''}`;
+}
+
 function machine() {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.availableParallelism()} × ${cpu}, ${(os.totalmem() / GIB).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}`;
@@ -378,7 +387,7 @@ try {
   else fs.rmSync(TMP, { recursive: true, force: true });
 }
 const report = [
-  `Machine: ${machine()}.`,
+  `Machine: ${machine()}. dvcl: ${build()}.`,
   `Medians of ${REPS} alternating repetitions (the sleep pair: ${Math.min(REPS, 3)}) after one warm-up each; load average ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
   'Ratios are dvcl / peer (time), except for hashing, where they are speed-ups over the peer.',
   '',

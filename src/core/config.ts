@@ -7,7 +7,7 @@ import { normalizeRelPath } from './paths.js';
 import { closest, ITEM_VARS, templateNames } from './template.js';
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { checkCrossStage } from './config-graph.js';
-import { cachedConfig } from './config-cache.js';
+import { cachedParse } from './parse-cache.js';
 import type { Dag } from './dag.js';
 
 export const CONFIG_FILE = '.pipelinerc';
@@ -72,7 +72,8 @@ export function defaultSettings(): Settings {
 /** Load and validate `.pipelinerc` (+ `.pipelinerc.local` and the params files). */
 export function loadConfig(opts: { cwd: string; root?: string }): PipelineConfig {
   const root = opts.root ?? findRoot(opts.cwd);
-  return cachedConfig(root, [CONFIG_FILE, LOCAL_CONFIG_FILE], () => parseConfig(root));
+  // Parsed once per change of its files: .dvcl/cache/config (see parse-cache.ts).
+  return cachedParse({ root, name: 'config', files: [CONFIG_FILE, LOCAL_CONFIG_FILE], parse: () => parseConfig(root), moreFiles: (cfg) => Object.keys(cfg.params) });
 }
 
 function parseConfig(root: string): PipelineConfig {
