@@ -44,6 +44,8 @@ async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
 // 2-5x slower is allocating a fresh buffer per read (first-touch page faults), so allocate once.
 const CHUNK = 128 * 1024;
 const SKIPPED_DIRS = new Set(['.git', '.dvcl']);
+/** A relative path that path.posix.normalize would change: absolute, `//`, a `.` or `..` segment, a trailing `/`, or a backslash. */
+const NOT_NORMAL = /^\/|\/\/|\/$|(?:^|\/)\.\.?(?:\/|$)|\\/;
 
 /*
  * The stat cache file, `<stateDir>/cache/stat-<algo>`, is text:
@@ -111,11 +113,12 @@ export class Hasher {
    * root: the user named it. Throws a plain Error naming the path when something cannot be read.
    */
   hash(relPath: string): PathHash | null {
-    const rel = path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
+    // Paths from .pipelinerc and item globs are normal already: then skip normalising (per item, 100,000s of calls).
+    const rel = relPath && !NOT_NORMAL.test(relPath) ? relPath : path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
     if (path.posix.isAbsolute(rel) || rel === '..' || rel.startsWith('../')) {
       throw new Error(`cannot hash ${relPath}: not inside the project root`);
     }
-    const abs = rel === '.' ? this.root : path.join(this.root, rel);
+    const abs = rel === '.' ? this.root : joinAbs(this.root, rel);
     const st = this.stat(rel, abs);
     if (st?.isFile()) return { hash: this.fileHash(rel, abs, st), size: Number(st.size), isDir: false };
     this.forget(rel);
@@ -168,40 +171,42 @@ export class Hasher {
    * would block). nfiles counts files and unfollowed links; size sums file sizes.
    */
   private hashDir(relDir: string, absDir: string): PathHash {
-    const lines: [rel: string, line: string][] = [];
+    // Each line starts with its path and a NUL, which sorts before every other character: sorting the
+    // lines themselves (default sort: UTF-16 code units, as `<`) orders them by path.
+    const lines: string[] = [];
     let size = 0;
     const stack: string[] = []; // real paths of the directories being walked
     const visit = (abs: string, rel: string, real: string): void => {
       stack.push(real);
       for (const d of this.readDir(joinRel(relDir, rel), abs)) {
         const childRel = rel ? `${rel}/${d.name}` : d.name;
-        const childAbs = path.join(abs, d.name);
+        const childAbs = joinAbs(abs, d.name);
         if (d.isDirectory()) {
-          if (!SKIPPED_DIRS.has(d.name)) visit(childAbs, childRel, path.join(real, d.name));
+          if (!SKIPPED_DIRS.has(d.name)) visit(childAbs, childRel, joinAbs(real, d.name));
           continue;
         }
         if (!d.isFile() && !d.isSymbolicLink()) continue;
         const key = joinRel(relDir, childRel);
         const st = this.stat(key, childAbs);
         if (st?.isFile()) {
-          lines.push([childRel, `${childRel}\0${this.fileHash(key, childAbs, st)}\n`]);
+          lines.push(`${childRel}\0${this.fileHash(key, childAbs, st)}\n`);
           size += Number(st.size);
         } else if (st?.isDirectory()) {
           if (SKIPPED_DIRS.has(d.name)) continue;
           const target = realpathSync(childAbs);
           const loops = stack.some((dir) => dir === target || dir.startsWith(target + path.sep));
           if (this.isInsideRoot(target) && !loops) visit(childAbs, childRel, target);
-          else lines.push([childRel, linkLine(childRel, childAbs)]);
+          else lines.push(linkLine(childRel, childAbs));
         } else if (!st) {
-          lines.push([childRel, linkLine(childRel, childAbs)]); // dangling or looping symlink
+          lines.push(linkLine(childRel, childAbs)); // dangling or looping symlink
         }
       }
       stack.pop();
     };
     visit(absDir, '', realpathSync(absDir));
     this.walked.push(relDir === '.' ? '' : `${relDir}/`);
-    lines.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const hash = this.hashString(lines.map((l) => l[1]).join(''));
+    lines.sort();
+    const hash = this.hashString(lines.join(''));
     return { hash, size, nfiles: lines.length, isDir: true };
   }
 
@@ -336,12 +341,18 @@ export class Hasher {
  * the window is twice the coarsest unit the ctime could have been rounded to, at least 20 ms.
  */
 export function settled(ctimeNs: bigint, at: bigint): boolean {
+  if (at - ctimeNs > 2_000_000_000n) return true; // older than the widest window: the common case, decided cheaply
   const frac = ctimeNs % 1_000_000_000n;
   let unit = 1n;
   if (frac === 0n) unit = 1_000_000_000n;
   else while (unit < 100_000_000n && frac % (unit * 10n) === 0n) unit *= 10n;
   const window = unit * 2n > 20_000_000n ? unit * 2n : 20_000_000n;
   return ctimeNs < at - window;
+}
+
+/** A directory's absolute path joined with an entry name (path.join, less its normalising). */
+function joinAbs(dir: string, name: string): string {
+  return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
 }
 
 /** `rel` (relative to the directory `relDir`) as a project path. */

@@ -171,8 +171,9 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     writers.set(vars.out, item);
     present.push({ item, hash: h.hash, output: vars.out });
     const rec = ctx.manifest.stage(stage.name)?.items?.[item];
-    const outputExists = fs.existsSync(abs(ctx.cfg.root, vars.out));
-    const outputHash = rec?.status === 'success' && outputExists ? ctx.hasher.hash(vars.out)?.hash ?? null : null;
+    // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
+    const outputHash = rec?.status === 'success' ? ctx.hasher.hash(vars.out)?.hash ?? null : null;
+    const outputExists = outputHash !== null || (rec?.status !== 'success' && fs.existsSync(abs(ctx.cfg.root, vars.out)));
     const d = ctx.manifest.itemNeedsRun(stage.name, item, { hash: h.hash, stage_hash: stageHash, outputExists, outputHash, maxAttempts: ctx.maxAttempts, force: opts.force });
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
