@@ -216,8 +216,11 @@ class Run {
     return { total: ev.items!.present.length, ran, succeeded: ok, failed, given_up: ev.items!.givenUp.length };
   }
 
+  /** Copied once per run: spreading process.env (one getenv per variable) for each of 2,000 items cost ~4% of the run. */
+  private readonly baseEnv = { ...process.env };
+
   private env(stage: StageConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    return { ...process.env, ...stage.env, DVCL_ROOT: this.p.cfg.root, DVCL_STAGE: stage.name, ...extra };
+    return { ...this.baseEnv, ...stage.env, DVCL_ROOT: this.p.cfg.root, DVCL_STAGE: stage.name, ...extra };
   }
 
   private openLog(stage: string): number {
