@@ -374,6 +374,10 @@ const started = Date.now();
 const loadBefore = os.loadavg()[0];
 log(`dvcl bench: ${BIN}, ${REPS} repetitions, in ${TMP}`);
 if (!TIME) notes.push('GNU time (`/usr/bin/time`) is missing: peak memory is node\'s own `maxRSS`, read at exit, for dvcl only.');
+const cleanUp = () => {
+  if (process.env.BENCH_KEEP) log(`kept ${TMP}`);
+  else fs.rmSync(TMP, { recursive: true, force: true }); // 200,000 files: ~30 s, after the report
+};
 try {
   for (const s of scenarios) {
     if (ONLY && !ONLY.has(s.id)) continue;
@@ -382,9 +386,9 @@ try {
     s.run();
     log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-} finally {
-  if (process.env.BENCH_KEEP) log(`kept ${TMP}`);
-  else fs.rmSync(TMP, { recursive: true, force: true });
+} catch (err) {
+  cleanUp();
+  throw err;
 }
 const report = [
   `Machine: ${machine()}. dvcl: ${build()}.`,
@@ -398,3 +402,5 @@ const report = [
 ].join('\n');
 process.stdout.write(`\n${report}`);
 if (!ONLY) fs.writeFileSync(OUT, `# dvcl benchmark results\n\n${report}`);
+log('removing the scenario folders ...');
+cleanUp();
