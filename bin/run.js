@@ -4,8 +4,8 @@ if (process.env.NO_COLOR || process.env.TERM === 'dumb' || process.argv.includes
   process.env.FORCE_COLOR = '0';
 }
 // Past a file size limit (ulimit -f) a write must fail with EFBIG, which dvcl reports with the
-// previous file intact. Node ignores SIGXFSZ, but signal-exit (under write-file-atomic and
-// proper-lockfile) re-raises it when it is the only listener, killing dvcl mid-save.
+// previous file intact. Node ignores SIGXFSZ, but signal-exit (under proper-lockfile) re-raises
+// it when it is the only listener, killing dvcl mid-save.
 process.on('SIGXFSZ', () => {});
 // dist/cli/execute.js is oclif's execute(), bundled with the commands by `npm run build`.
 const { run } = await import('../dist/cli/execute.js');

@@ -37,7 +37,7 @@ and to .dvcl/logs/STAGE.log.`;
       dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'], argv: ['repro', ...this.argv.filter((a) => a !== '--json')], reporter,
     });
     if (!this.jsonEnabled()) this.log(summaryText(result, flags['dry-run']));
-    process.exitCode = result.interrupted ? (result.interrupted === 'SIGTERM' ? 143 : 130) : result.ok ? 0 : 1;
+    process.exitCode = result.interrupted ? ({ SIGTERM: 143, SIGHUP: 129 }[result.interrupted as string] ?? 130) : result.ok ? 0 : 1;
     return result;
   }
 }

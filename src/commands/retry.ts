@@ -35,7 +35,7 @@ reported, not run, until its input changes or --max-attempts raises the limit.`;
     if (!this.jsonEnabled()) {
       this.log(result.stages.length === 0 && !flags['dry-run'] ? 'Nothing failed: nothing to retry.' : summaryText(result, flags['dry-run']));
     }
-    process.exitCode = result.interrupted ? (result.interrupted === 'SIGTERM' ? 143 : 130) : result.ok ? 0 : 1;
+    process.exitCode = result.interrupted ? ({ SIGTERM: 143, SIGHUP: 129 }[result.interrupted as string] ?? 130) : result.ok ? 0 : 1;
     return result;
   }
 }

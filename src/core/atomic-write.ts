@@ -1,13 +1,37 @@
-import { createRequire } from 'node:module';
-import type WriteFileAtomic from 'write-file-atomic';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 
-// write-file-atomic (and signal-exit under it) costs ~10-25 ms to load: loaded at the first write,
-// so a command that writes nothing (status, dag, a no-op repro) never pays for it. createRequire
-// rather than import(): the callers are synchronous, and a bundler leaves it to run time.
-let loaded: typeof WriteFileAtomic | undefined;
-
-/** write-file-atomic's `sync`: temporary file, optional fsync, rename. */
-export function writeFileAtomicSync(file: string, data: string | Buffer, options?: WriteFileAtomic.Options): void {
-  loaded ??= createRequire(import.meta.url)('write-file-atomic') as typeof WriteFileAtomic;
-  loaded.sync(file, data, options);
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
+ * byte, fsynced (unless `fsync: false`), renamed over `file`. On any error the temporary file is
+ * removed and `file` is left as it was. Keeps the mode of the file it replaces.
+ *
+ * Not write-file-atomic: its sync write ignores a short write, which a full disk (or a file size
+ * limit) produces, and then renames the truncated file into place. Here a short write is followed
+ * by another write, which fails with the error (ENOSPC, EFBIG); nothing is renamed. It also costs
+ * nothing to load, so a command that writes nothing never pays for it.
+ */
+export function writeFileAtomicSync(file: string, data: string | Buffer, options: { fsync?: boolean } = {}): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let mode = 0o666; // less the umask, as for any new file
+  try {
+    mode = fs.statSync(file).mode & 0o7777;
+  } catch { /* a new file */ }
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fd: number | null = fs.openSync(tmp, 'wx', mode);
+  try {
+    for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
+    if (options.fsync !== false) fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = null;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== null) {
+      try {
+        fs.closeSync(fd);
+      } catch { /* the write error is the one to report */ }
+    }
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }

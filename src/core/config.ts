@@ -208,7 +208,7 @@ function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string)
 }
 
 function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+  const out: Record<string, Record<string, unknown>> = Object.create(null); // keyed by file names: `__proto__` is one
   const files = new Map<string, { src: YamlSource; data: unknown }>();
   for (const stage of stages) {
     stage.params.forEach((ref, i) => {
@@ -227,7 +227,7 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
         const near = closest(ref.key, dottedKeys(f.data));
         throw src.error(site.key, `parameter ${ref.key} is not in ${ref.file}`, near ? `did you mean \`${near}\`?` : undefined);
       }
-      (out[ref.file] ??= {})[ref.key] = value;
+      (out[ref.file] ??= Object.create(null))[ref.key] = value;
     });
   }
   return out;
@@ -242,11 +242,11 @@ function dottedKeys(data: unknown, prefix = ''): string[] {
 /** `prepare.split` → data.prepare.split (an exact key with a dot wins). */
 export function lookup(data: unknown, key: string): unknown {
   if (!isObject(data)) return undefined;
-  if (key in data) return data[key];
+  if (Object.hasOwn(data, key)) return data[key]; // own keys only: `constructor` is not a parameter
   const parts = key.split('.');
   let cur: unknown = data;
   for (const p of parts) {
-    if (!isObject(cur) || !(p in cur)) return undefined;
+    if (!isObject(cur) || !Object.hasOwn(cur, p)) return undefined;
     cur = cur[p];
   }
   return cur;

@@ -56,6 +56,8 @@ export function configError(
   file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
 ): DvclError {
   const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-  const text = keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`;
+  // One line, whatever a key or value holds: control characters are shown escaped.
+  const text = (keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`)
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
   return new DvclError('config', text, { suggestions: hint ? [hint] : [] });
 }

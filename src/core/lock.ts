@@ -23,7 +23,7 @@ export interface LockEntry {
 export interface LockData { schema: 1; stages: Record<string, LockEntry> }
 
 export function emptyLock(): LockData {
-  return { schema: 1, stages: {} };
+  return { schema: 1, stages: Object.create(null) };
 }
 
 /** Read pipeline.lock; missing → empty. Unparseable or wrong shape → exit 2 naming the file. */
@@ -63,7 +63,8 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
     e.params ??= {};
     e.git ??= { commit: null, branch: null, dirty: null };
   }
-  return { schema: 1, stages };
+  // Stage names are the user's: a stage called `constructor` must not find Object.prototype's.
+  return { schema: 1, stages: Object.assign(Object.create(null), stages) };
 }
 
 /**
@@ -72,7 +73,7 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
  * shows exactly the stages that changed.
  */
 export function serializeLock(data: LockData): string {
-  const stages: Record<string, unknown> = {};
+  const stages: Record<string, unknown> = Object.create(null);
   for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
   const doc = new Document({ schema: 1, stages });
   const st = doc.get('stages') as YAMLMap | null;
@@ -91,7 +92,7 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
   const paths = (ps: LockPath[]) => [...ps].sort((a, b) => cmp(a.path, b.path)).map((p) => ({
     path: p.path, hash: p.hash, size: p.size, ...(p.nfiles === undefined ? {} : { nfiles: p.nfiles }),
   }));
-  const params: Record<string, Record<string, unknown>> = {};
+  const params: Record<string, Record<string, unknown>> = Object.create(null);
   for (const f of Object.keys(e.params ?? {}).sort(cmp)) {
     const keys = Object.keys(e.params[f]).sort(cmp);
     if (keys.length) params[f] = Object.fromEntries(keys.map((k) => [k, sortDeep(e.params[f][k])]));

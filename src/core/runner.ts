@@ -92,6 +92,7 @@ class Run {
     const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal); // a closed terminal: stage commands, in their own groups, would not get it
     try {
       const chain = chainLengths(cfg.dag);
       const tasks = new Map<string, Promise<StageResult>>();
@@ -103,6 +104,7 @@ class Run {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
       const run = manifest.data.runs[this.runId];
       if (run) manifest.recordRun(this.runId, { ...run, finished_at: isoTime() });
       manifest.save();
@@ -199,7 +201,14 @@ class Run {
       }
       return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
-    const r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
+    let r: Omit<StageResult, 'name' | 'duration_ms'>;
+    try {
+      r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
+    } catch (e) {
+      // An I/O error (a full disk writing pipeline.lock or the journal) fails this stage like any
+      // failure: the stages already running finish, under the run lock, before dvcl exits.
+      r = { result: 'failed', reasons: ev.status.reasons, error: (e as Error).message };
+    }
     if (r.result === 'failed') this.stopUnlessKeepGoing();
     return finish(r);
   }
@@ -233,14 +242,20 @@ class Run {
   private removeOut(rel: string): void {
     const root = fs.realpathSync(this.p.cfg.root);
     const parent = path.dirname(abs(this.p.cfg.root, rel));
-    let real: string;
-    try {
-      real = fs.realpathSync(parent);
-    } catch {
-      return; // the parent does not exist: nothing to remove
+    // The nearest folder that exists: a link on the way may lead out of the project even where the
+    // rest of the path is still to be created (by prepareOuts, through that link).
+    let dir = parent;
+    let real: string | null = null;
+    while (real === null) {
+      try {
+        real = fs.realpathSync(dir);
+      } catch {
+        if (path.dirname(dir) === dir) return;
+        dir = path.dirname(dir);
+      }
     }
-    if (!isInside(real, root)) throw new Error(`refusing to remove ${rel}: its folder resolves outside the project (${real})`);
-    fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
+    if (!isInside(real, root)) throw new Error(`refusing to write ${rel}: its folder resolves outside the project (${real})`);
+    if (dir === parent) fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
   }
 
   private prepareOuts(outs: string[], persist: boolean): void {
@@ -332,8 +347,17 @@ class Run {
     // As many workers as job slots, each taking the next item: queueing every item on the slots at
     // once would cost O(n²) in the priority queue (minutes for 100,000 items).
     let next = 0;
+    // An error (the journal cannot be written) stops the workers from taking new items; the items
+    // in flight finish before it is thrown.
+    let error: unknown;
     const worker = async (): Promise<void> => {
-      while (next < tasks.length && !this.interrupted) await runOne(tasks[next++]);
+      while (next < tasks.length && !this.interrupted && error === undefined) {
+        try {
+          await runOne(tasks[next++]);
+        } catch (e) {
+          error ??= e;
+        }
+      }
     };
     const workers = Math.max(1, Math.min(tasks.length, this.opts.jobs ?? this.p.cfg.settings.jobs));
     try {
@@ -341,6 +365,7 @@ class Run {
     } finally {
       fs.closeSync(logFd);
     }
+    if (error !== undefined) throw error;
     if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})`, items: this.itemCounts(ev, done, ok, failed) };
     const counts = this.itemCounts(ev, done, ok, failed);
     const stillFailed = ev.items!.present.filter((p) => this.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;

@@ -60,8 +60,8 @@ export function stageInputs(ctx: EvalContext, stage: StageConfig): StageInputs {
     deps.push({ path: p, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
   }
   deps.sort((a, b) => cmp(a.path, b.path));
-  const params: Record<string, Record<string, unknown>> = {};
-  for (const ref of stage.params) (params[ref.file] ??= {})[ref.key] = ctx.cfg.params[ref.file]?.[ref.key];
+  const params: Record<string, Record<string, unknown>> = Object.create(null);
+  for (const ref of stage.params) (params[ref.file] ??= Object.create(null))[ref.key] = ctx.cfg.params[ref.file]?.[ref.key];
   return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps, params, missing };
 }
 
@@ -143,11 +143,24 @@ function sharedOutput(stage: string, a: string, b: string, out: string): DvclErr
   });
 }
 
-/** Throws when two present items of a per-item stage would write the same output (exit 2). */
+/**
+ * An item whose output would leave the project (or be its root): `${stem}` of a file named
+ * `...txt` is `..`, so `out/${stem}/${stem}/${stem}.x` climbs out. Refused before anything runs.
+ */
+function outsideOutput(stage: string, item: string, out: string): DvclError | null {
+  if (out !== '.' && out !== '..' && !out.startsWith('../') && !out.startsWith('/')) return null;
+  return new DvclError('config', `stage ${stage}: the output of item ${item} would be ${out}, outside the project`, {
+    suggestions: ['rename the input file, or build `out` from ${name} rather than ${stem}'],
+  });
+}
+
+/** Throws when two present items of a per-item stage would write the same output, or one outside the project (exit 2). */
 export function checkItemOutputs(root: string, stage: StageConfig): void {
   const writers = new Map<string, string>();
   for (const item of listItems(root, stage)) {
     const out = itemVars(item, stage.out!).out;
+    const outside = outsideOutput(stage.name, item, out);
+    if (outside) throw outside;
     const other = writers.get(out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
     writers.set(out, item);
@@ -166,6 +179,8 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const vars = itemVars(item, stage.out!);
+    const outside = outsideOutput(stage.name, item, vars.out);
+    if (outside) throw outside;
     const other = writers.get(vars.out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, vars.out);
     writers.set(vars.out, item);

@@ -1,4 +1,4 @@
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isCollection, isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import { configError, type DvclError } from './errors.js';
 
 export type KeyPath = (string | number)[];
@@ -19,7 +19,7 @@ export class YamlSource {
 
   private constructor(file: string, text: string) {
     this.file = file;
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' }); // no warnings printed by the parser itself
   }
 
   /** Parse; a YAML syntax error becomes a DvclError at its position. */
@@ -27,6 +27,8 @@ export class YamlSource {
     const src = new YamlSource(file, text);
     const err = src.doc.errors[0];
     if (err) {
+      // Where the parser ran out of stack depends on the stack, not on the file: no position.
+      if (/call stack/i.test(err.message)) throw configError(file, null, '', 'invalid YAML: nested too deeply');
       // The parser points at the start of a badly indented line; the user looks for the token.
       let at = err.pos[0];
       if (src.lines.linePos(at).col === 1) while (text[at] === ' ') at++;
@@ -34,11 +36,39 @@ export class YamlSource {
       const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
       throw configError(file, pos, '', `invalid YAML: ${msg}`);
     }
+    // A list or mapping as a key (`? [a]: x`) becomes, in JS, its text as YAML: quadratic in its
+    // depth (minutes for a few thousand levels), and never a valid name here anyway.
+    visit(src.doc, {
+      Pair: (_key, pair) => {
+        if (!isCollection(pair.key)) return undefined;
+        const at = (pair.key as Node).range?.[0];
+        throw configError(file, at === undefined ? null : src.lines.linePos(at), '', 'a key must be a name, not a list or a mapping');
+      },
+    });
     return src;
   }
 
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 100 });
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // Parsing accepts an alias to an unknown anchor, and an alias bomb; resolving them fails here.
+      const msg = e instanceof RangeError ? 'nested too deeply' : (e as Error).message;
+      throw configError(this.file, e instanceof RangeError ? null : this.unresolvedAliasPos(), '', `invalid YAML: ${msg}`);
+    }
+  }
+
+  /** Where the first alias to an anchor not defined before it is, if any. */
+  private unresolvedAliasPos(): { line: number; col: number } | null {
+    let at: number | undefined;
+    visit(this.doc, {
+      Alias: (_key, node) => {
+        if (node.resolve(this.doc) !== undefined) return undefined;
+        at = node.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    return at === undefined ? null : this.lines.linePos(at);
   }
 
   /** Position of the value at `path` (or of its key, for "unknown key" errors). */

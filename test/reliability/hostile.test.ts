@@ -1,0 +1,284 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../../src/core/config.js';
+import { dvcl, json } from '../helpers/cli.js';
+import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
+import { lines, scratch, STACK, tree } from './support.js';
+
+// Issue 7, hostile input: file names that are shell code, paths that leave the project, links that
+// lead out of it, and names that collide with JavaScript's own (`constructor`, `__proto__`). dvcl
+// must run nothing a name smuggles in, refuse what leaves the root, and delete nothing outside it.
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+async function project(files: Record<string, string>): Promise<{ repo: GitRepo; ctl: string; env: Record<string, string> }> {
+  const repo = await gitRepo({ '.gitignore': '.dvcl/\n', ...files });
+  const ctl = scratch('dvcl-reli-host-');
+  cleanups.push(repo.cleanup, ctl.cleanup);
+  return { repo, ctl: ctl.dir, env: { RELI_CTL: ctl.dir } };
+}
+
+/** Names that are shell syntax, YAML syntax, glob syntax or control characters. */
+const NASTY = [
+  'a b.txt', "it's.txt", 'say "hi".txt', 'x;touch INJECTED1.txt', '$(touch INJECTED2).txt', '`touch INJECTED3`.txt',
+  'new\nline.txt', '-rf.txt', '--help.txt', 'ü€😀.txt', '${item}.txt', '$HOME.txt', '*.txt', '?.txt', '[a].txt',
+  '#hash.txt', 'key: value.txt', '- dash.txt', '& amp | pipe > gt.txt', 'back\\slash.txt', '%d %s.txt', '\ttab.txt', '{a,b}.txt',
+];
+
+describe('file names that are code', () => {
+  it('as items and as deps: each is one argument, recorded exactly, and nothing in them runs', async () => {
+    const files: Record<string, string> = {};
+    for (const n of NASTY) files[`in/${n}`] = `content of ${n}\n`;
+    const deps = NASTY.map((n) => JSON.stringify(`in/${n}`)).join(', ');
+    const { repo, ctl, env } = await project({
+      ...files,
+      '.pipelinerc': `version: 1
+stages:
+  each:
+    foreach: in/*
+    out: out/\${name}.out
+    cmd: cp \${item} \${out} && printf '%s\\0' \${name} >> "$RELI_CTL/names"
+  all:
+    cmd: cat in/* > all.txt
+    deps: [${deps}]
+    outs: [all.txt]
+`,
+    });
+    const before = new Set(Object.keys(tree(repo.dir, (r) => r === '.git')));
+    const r = dvcl(repo.dir, ['repro', '-j', '3'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const names = fs.readFileSync(path.join(ctl, 'names'), 'utf8').split('\0').filter(Boolean);
+    expect(names.sort()).toEqual([...NASTY].sort());
+    for (const n of NASTY) expect(repo.read(`out/${n}.out`)).toBe(`content of ${n}\n`);
+
+    // Nothing but the outs, the lock, the manifest and dvcl's own folder appeared, here or nearby.
+    const created = Object.keys(tree(repo.dir, (rel) => rel === '.git' || rel === '.dvcl')).filter((f) => !before.has(f));
+    expect(created.sort()).toEqual(['.manifest.json', 'all.txt', ...NASTY.map((n) => `out/${n}.out`), 'pipeline.lock'].sort());
+    for (const dir of [path.dirname(repo.dir), process.cwd(), ctl]) {
+      expect(fs.readdirSync(dir).filter((f) => f.includes('INJECTED')), dir).toEqual([]);
+    }
+
+    // Recorded exactly, in files that still parse, and read back as up to date.
+    const lock = parseYaml(repo.read('pipeline.lock'));
+    expect(lock.stages.all.deps.map((d: { path: string }) => d.path).sort()).toEqual(NASTY.map((n) => `in/${n}`).sort());
+    expect(Object.keys(JSON.parse(repo.read('.manifest.json')).stages.each.items).sort()).toEqual(NASTY.map((n) => `in/${n}`).sort());
+    expect(dvcl(repo.dir, ['status', '--check']).code).toBe(0);
+    for (const args of [['dag', '--json'], ['dag', '--dot'], ['dag', '--mermaid'], ['status', '--json']]) {
+      const out = dvcl(repo.dir, args);
+      expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(0);
+      if (args.includes('--json')) json(out);
+    }
+
+    // A change to one of them is reported under its exact name.
+    fs.appendFileSync(path.join(repo.dir, 'in/new\nline.txt'), 'more\n');
+    const st = json(dvcl(repo.dir, ['status', '--json']));
+    const all = st.stages.find((s: { name: string }) => s.name === 'all');
+    expect(all.reasons).toContainEqual(expect.objectContaining({ code: 'dep_changed', path: 'in/new\nline.txt' }));
+    fs.rmSync(path.join(ctl, 'names'));
+    expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+    expect(fs.readFileSync(path.join(ctl, 'names'), 'utf8')).toBe('new\nline.txt\0');
+  });
+
+  it('stage, item and parameter names that JavaScript objects already have', async () => {
+    const { repo, env } = await project({
+      '.pipelinerc': `version: 1
+stages:
+  __proto__:
+    cmd: echo p > p.txt
+    outs: [p.txt]
+  constructor:
+    cmd: cat p.txt > c.txt
+    deps: [p.txt]
+    outs: [c.txt]
+    params: [constructor.x, {__proto__: [toString]}]
+  toString:
+    foreach: in/*
+    out: o/\${name}
+    cmd: cp \${item} \${out}
+`,
+      'params.yaml': 'constructor: {x: 1}\nhasOwnProperty: 2\n',
+      ['__proto__']: 'toString: 3\n', // computed: a plain `__proto__:` would set the prototype, not a key
+      'in/constructor': 'a\n',
+      'in/__proto__': 'b\n',
+      'in/valueOf': 'c\n',
+    });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(Object.keys(parseYaml(repo.read('pipeline.lock')).stages).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.keys(JSON.parse(repo.read('.manifest.json')).stages.toString.items).sort()).toEqual(['in/__proto__', 'in/constructor', 'in/valueOf']);
+    expect(dvcl(repo.dir, ['status', '--check']).code).toBe(0);
+
+    repo.write('params.yaml', 'constructor: {x: 2}\nhasOwnProperty: 2\n');
+    const st = json(dvcl(repo.dir, ['status', '--json']));
+    expect(st.stages.find((s: { name: string }) => s.name === 'constructor').reasons)
+      .toEqual([{ code: 'param_changed', file: 'params.yaml', key: 'constructor.x', old: 1, new: 2 }]);
+    // A key an object inherits is not a parameter the file sets.
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace('constructor.x', 'constructor.x, toString'));
+    const missing = dvcl(repo.dir, ['status']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^Error: \.pipelinerc:\d+:\d+: stages\.constructor\.params\[1\]: parameter toString is not in params\.yaml/m);
+  });
+});
+
+describe('paths that leave the project', () => {
+  const stage = (body: string) => `version: 1\nstages:\n  s:\n${body}`;
+  const CASES: Record<string, string> = {
+    'a dep through ..': stage('    cmd: x\n    deps: [../secret.txt]\n'),
+    'a dep climbing out from inside': stage('    cmd: x\n    deps: [data/../../secret.txt]\n'),
+    'an absolute dep': stage('    cmd: x\n    deps: [/etc/passwd]\n'),
+    'an absolute out': stage('    cmd: x\n    outs: [/tmp/dvcl-out.txt]\n'),
+    'an out through ..': stage('    cmd: x\n    outs: [../out.txt]\n'),
+    'wdir ..': stage('    cmd: x\n    wdir: ..\n'),
+    'foreach through ..': stage('    cmd: x\n    foreach: ../*.txt\n    out: o/${stem}\n'),
+    'an absolute foreach': stage('    cmd: x\n    foreach: [/tmp/*.txt]\n    out: o/${stem}\n'),
+    'an item out template through ..': stage('    cmd: x\n    foreach: in/*.txt\n    out: ../o/${stem}\n'),
+    'an item out template climbing past its variable': stage('    cmd: x\n    foreach: in/*.txt\n    out: o/${stem}/../../../x\n'),
+    'a params file through ..': stage('    cmd: x\n    params: [{../params.yaml: [a]}]\n'),
+    'the default params file through ..': 'version: 1\nparams: ../params.yaml\nstages:\n  s:\n    cmd: x\n',
+    'a Windows drive path': stage('    cmd: x\n    deps: ["C:\\\\Windows\\\\win.ini"]\n'),
+  };
+
+  it('are configuration errors (exit 2) at their line and column', () => {
+    const dir = scratch('dvcl-reli-paths-');
+    cleanups.push(dir.cleanup);
+    for (const [name, rc] of Object.entries(CASES)) {
+      fs.writeFileSync(path.join(dir.dir, '.pipelinerc'), rc);
+      let err: { name?: string; exit?: number; message?: string } | undefined;
+      try {
+        loadConfig({ cwd: dir.dir, root: dir.dir });
+      } catch (e) {
+        err = e as typeof err;
+      }
+      expect(err?.name, name).toBe('DvclError');
+      expect(err?.exit, name).toBe(2);
+      expect(err?.message, name).toMatch(/^\.pipelinerc:\d+:\d+: stages\.s\.|^\.pipelinerc:\d+:\d+: params: /);
+      expect(err?.message, name).toMatch(/absolute|climbs out/);
+    }
+  });
+
+  it('through the CLI: exit 2 and one line, nothing run', async () => {
+    const { repo, ctl, env } = await project({ '.pipelinerc': stage(`    cmd: touch "$RELI_CTL/ran"\n    outs: [../escaped.txt]\n`) });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/^Error: \.pipelinerc:5:12: stages\.s\.outs\[0\]: "\.\.\/escaped\.txt" climbs out of the project root$/);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(fs.existsSync(path.join(ctl, 'ran'))).toBe(false);
+  });
+
+  it('an item whose name makes its output climb out (`${stem}` of `...txt` is `..`) is refused before anything runs', async () => {
+    const { repo, ctl, env } = await project({
+      '.pipelinerc': `version: 1
+stages:
+  copy:
+    foreach: [in/a.txt, in/...txt]
+    out: out/\${stem}/\${stem}/\${stem}/x.out
+    cmd: cp \${item} \${out} && echo \${item} >> "$RELI_CTL/ran"
+`,
+      'in/a.txt': 'a\n',
+      'in/...txt': 'dots\n',
+    });
+    for (const args of [['status'], ['repro']]) {
+      const r = dvcl(repo.dir, args, { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^Error: stage copy: the output of item in\/\.\.\.txt would be \.\.\/\.\.\/x\.out, outside the project/m);
+    }
+    expect(lines(path.join(ctl, 'ran'))).toEqual([]);
+    expect(fs.existsSync(path.join(path.dirname(repo.dir), 'x.out'))).toBe(false);
+  });
+});
+
+describe('links that lead out of the project', () => {
+  async function withOutside(rc: string, files: Record<string, string> = {}) {
+    const outside = scratch('dvcl-reli-outside-');
+    cleanups.push(outside.cleanup);
+    fs.writeFileSync(path.join(outside.dir, 'o.txt'), 'SENTINEL o\n');
+    fs.writeFileSync(path.join(outside.dir, 'a.out'), 'SENTINEL a\n');
+    fs.mkdirSync(path.join(outside.dir, 'data'));
+    fs.writeFileSync(path.join(outside.dir, 'data', 'keep.txt'), 'SENTINEL data\n');
+    const p = await project({ '.pipelinerc': rc, ...files });
+    const before = tree(outside.dir);
+    return { ...p, outside: outside.dir, unchanged: () => expect(tree(outside.dir), 'outside the project').toEqual(before) };
+  }
+
+  it('an out whose folder is a link out of the project: refused, the file outside survives', async () => {
+    const p = await withOutside(`version: 1
+stages:
+  a:
+    cmd: echo new > link/o.txt
+    outs: [link/o.txt]
+  b:
+    cmd: mkdir -p deep/link2/sub && echo new > deep/link2/sub/o.txt
+    outs: [deep/link2/sub/o.txt]
+`);
+    fs.symlinkSync(p.outside, path.join(p.repo.dir, 'link'));
+    fs.mkdirSync(path.join(p.repo.dir, 'deep'));
+    fs.symlinkSync(p.outside, path.join(p.repo.dir, 'deep', 'link2'));
+    const r = dvcl(p.repo.dir, ['repro', '-k'], { env: p.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a failed: refusing to write link\/o\.txt: its folder resolves outside the project/);
+    // Not yet existing below the link: refused too, rather than created outside through it.
+    expect(r.stderr).toMatch(/b failed: refusing to write deep\/link2\/sub\/o\.txt: its folder resolves outside the project/);
+    p.unchanged();
+    expect(p.repo.exists('pipeline.lock')).toBe(false); // neither stage completed
+  });
+
+  it('an out that is itself a link out of the project: the link is replaced, never followed', async () => {
+    const p = await withOutside(`version: 1
+stages:
+  dir:
+    cmd: mkdir data && echo x > data/made.txt
+    outs: [data]
+  file:
+    cmd: echo mine > res.txt
+    outs: [res.txt]
+`);
+    fs.symlinkSync(path.join(p.outside, 'data'), path.join(p.repo.dir, 'data'));
+    fs.symlinkSync(path.join(p.outside, 'o.txt'), path.join(p.repo.dir, 'res.txt'));
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(0);
+    p.unchanged();
+    expect(fs.lstatSync(path.join(p.repo.dir, 'data')).isDirectory()).toBe(true);
+    expect(p.repo.read('data/made.txt')).toBe('x\n');
+    expect(fs.lstatSync(path.join(p.repo.dir, 'res.txt')).isFile()).toBe(true);
+    expect(p.repo.read('res.txt')).toBe('mine\n');
+  });
+
+  it('per-item outputs under a link out of the project: every item is refused, nothing outside changes', async () => {
+    const p = await withOutside(`version: 1
+stages:
+  copy:
+    foreach: in/*.txt
+    out: link/\${stem}.out
+    cmd: cp \${item} \${out}
+`, { 'in/a.txt': 'a\n', 'in/b.txt': 'b\n' });
+    fs.symlinkSync(p.outside, path.join(p.repo.dir, 'link'));
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(1);
+    p.unchanged();
+    const items = JSON.parse(p.repo.read('.manifest.json')).stages.copy.items;
+    for (const i of ['in/a.txt', 'in/b.txt']) {
+      expect(items[i].status).toBe('failed');
+      expect(items[i].reason).toMatch(/refusing to write link\/\w\.out: its folder resolves outside the project/);
+    }
+  });
+
+  it('a project reached through a link is not outside itself: its outs are replaced as usual', async () => {
+    const p = await withOutside(`version: 1
+stages:
+  a:
+    cmd: echo new > out/o.txt
+    outs: [out/o.txt]
+`, { 'out/o.txt': 'old\n' });
+    const via = path.join(p.outside, 'via-link');
+    fs.symlinkSync(p.repo.dir, via);
+    const r = dvcl(via, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(p.repo.read('out/o.txt')).toBe('new\n');
+  });
+});
