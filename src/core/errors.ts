@@ -56,8 +56,10 @@ export function configError(
   file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
 ): DvclError {
   const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-  // One line, whatever a key or value holds: control characters are shown escaped.
+  // One line, whatever a key or value holds, and no invisible text: control characters, a BOM,
+  // zero-width and bidirectional controls (which could reorder what the terminal shows) are escaped.
   const text = (keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`)
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+    .replace(/[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
+      (c) => (JSON.stringify(c).length > 3 ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   return new DvclError('config', text, { suggestions: hint ? [hint] : [] });
 }

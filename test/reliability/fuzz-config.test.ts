@@ -159,7 +159,7 @@ function show(c: FuzzCase, o: Outcome | null, why: string): string {
     + `--- outcome ---\n${o ? JSON.stringify(o, null, 2) : 'none'}`;
 }
 
-const FILES = /^(\.pipelinerc|\.pipelinerc\.local|params\.yaml|other\.yaml)(:\d+:\d+)?: \S/;
+const FILES = /^(\.pipelinerc|\.pipelinerc\.local|params\.yaml|other\.yaml)(:\d+:\d+)?: ./;
 
 /** The contract for one case's outcome; returns a reason when broken. */
 function broken(o: Outcome): string | null {
@@ -168,6 +168,7 @@ function broken(o: Outcome): string | null {
   if (o.exit !== 2) return `exit ${o.exit}, not 2`;
   if (!FILES.test(o.message!)) return 'message does not start with the file (and line:col)';
   if (/[\n\r]/.test(o.message!)) return 'message is more than one line';
+  if (/[\u202a-\u202e\u2066-\u2069\ufeff]/.test(o.message!)) return 'message holds invisible or reordering characters';
   return null;
 }
 
