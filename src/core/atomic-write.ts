@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /**
  * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
@@ -25,6 +26,7 @@ export function writeFileAtomicSync(file: string, data: string | Buffer, options
     fs.closeSync(fd);
     fd = null;
     fs.renameSync(tmp, file);
+    if (options.fsync !== false) syncDir(path.dirname(file));
   } catch (e) {
     if (fd !== null) {
       try {
@@ -33,5 +35,18 @@ export function writeFileAtomicSync(file: string, data: string | Buffer, options
     }
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** fsyncs a directory so a rename or a new entry in it survives a power cut; not supported everywhere. */
+export function syncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some systems cannot open or fsync a directory; durability of the entry is then up to the file system.
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
 }

@@ -1,9 +1,8 @@
 import { constants, copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative } from 'node:path';
+import { basename, isAbsolute, relative } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
 import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } from './manifest-format.js';
-import { syncDir } from './manifest-journal.js';
 
 // The manifest on disk: reading with recovery from the backup, and atomic writes that keep one.
 
@@ -16,7 +15,6 @@ export function writeManifestFile(path: string, text: string, keepBackup: boolea
   try {
     if (keepBackup) backUp(path, `${path}.bak`);
     writeFileAtomicSync(path, text, { fsync: true });
-    syncDir(dirname(path));
   } catch (e) {
     throw new DvclError('io', `cannot save ${shown(path)} (the previous version is unchanged): ${(e as Error).message}`);
   }

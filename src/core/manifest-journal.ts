@@ -1,4 +1,5 @@
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { syncDir } from './atomic-write.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DvclError } from './errors.js';
@@ -193,18 +194,5 @@ function isLive(h: JournalHeader): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
-
-/** fsyncs a directory so a rename or a new entry in it is durable; not supported everywhere. */
-export function syncDir(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Windows cannot open directories; durability of the entry is then up to the file system.
-  } finally {
-    if (fd !== null) closeSync(fd);
   }
 }
