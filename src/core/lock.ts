@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
+import { cachedParse } from './parse-cache.js';
 
 export const LOCK_FILE = 'pipeline.lock';
 
@@ -26,8 +27,16 @@ export function emptyLock(): LockData {
   return { schema: 1, stages: Object.create(null) };
 }
 
-/** Read pipeline.lock; missing → empty. Unparseable or wrong shape → exit 2 naming the file. */
+/**
+ * Read pipeline.lock; missing → empty. Unparseable or wrong shape → exit 2 naming the file.
+ * The parsed lock is cached in .dvcl/ while the file is unchanged: YAML parsing was most of a
+ * no-op repro of a 50-stage pipeline.
+ */
 export function readLock(root: string): LockData {
+  return cachedParse({ root, name: 'lock', files: [LOCK_FILE], parse: () => readLockFile(root) });
+}
+
+function readLockFile(root: string): LockData {
   const file = path.join(root, LOCK_FILE);
   let text: string;
   try {

@@ -68,6 +68,8 @@ class Run {
   private stopped = false;
   private interrupted: NodeJS.Signals | undefined;
   private runId = '';
+  private started = new Date();
+  private gitReady: Promise<void> | undefined;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
   constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter) {
@@ -85,10 +87,8 @@ class Run {
     for (const name of selected) if (this.byName.get(name)!.foreach) checkItemOutputs(cfg.root, this.byName.get(name)!);
     if (this.opts.dryRun) return this.dryRun(selected);
 
-    const started = new Date();
-    this.git = await gitInfo(cfg.root);
-    this.runId = manifest.newRunId(started);
-    manifest.deferRun(this.runId, runRecord(this.opts.argv ?? [], this.git, started)); // a run that changes nothing leaves no record
+    this.started = new Date();
+    this.runId = manifest.newRunId(this.started);
     const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -114,6 +114,19 @@ class Run {
     // Items given up after max_attempts are failures too: they are reported, not run, and the exit is 1.
     const ok = !this.interrupted && stages.every((s) => s.result !== 'failed' && s.result !== 'not_run' && !s.items?.given_up);
     return { ok, interrupted: this.interrupted, run: this.runId, stages };
+  }
+
+  /**
+   * Git info and the run record, on the first stage that runs or writes: a no-op repro never loads
+   * simple-git nor starts git. Taken before that stage touches the tree, so `dirty` describes the
+   * tree the run started from. The record itself is written with the run's first change.
+   */
+  private ensureRun(): Promise<void> {
+    this.gitReady ??= gitInfo(this.p.cfg.root).then((git) => {
+      this.git = git;
+      this.p.manifest.deferRun(this.runId, runRecord(this.opts.argv ?? [], git, this.started));
+    });
+    return this.gitReady;
   }
 
   private hasFailures(name: string): boolean {
@@ -192,7 +205,7 @@ class Run {
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
     if (!this.shouldRun(ev)) {
-      if (ev.items) this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
+      if (ev.items) await this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       const givenUp = ev.items?.givenUp.length ?? 0;
       if (givenUp > 0) {
         // Nothing left to try, but the stage is not complete: downstream must not run on partial data.
@@ -281,6 +294,7 @@ class Run {
     try {
       // Waited for a slot while another stage failed (without -k) or a signal came: start nothing new.
       if (this.stopped) return { result: 'not_run', reasons, error: this.interrupted ? 'interrupted' : 'an earlier stage failed' };
+      await this.ensureRun();
       this.rep.stageStart?.(stage.name, ev);
       const fail = (error: string) => {
         this.recordStageFailure(stage.name, error);
@@ -322,6 +336,7 @@ class Run {
   private async runItems(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
     const { tasks, stageHash } = ev.items!;
     const reasons = ev.status.reasons;
+    await this.ensureRun();
     this.rep.stageStart?.(stage.name, ev, tasks.length);
     const logFd = this.openLog(stage.name);
     let done = 0;
@@ -375,7 +390,7 @@ class Run {
     }
     const prev = this.p.manifest.stage(stage.name);
     this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
-    this.refreshItemsLock(stage, ev);
+    await this.refreshItemsLock(stage, ev);
     return { result: 'ran', reasons, items: counts };
   }
 
@@ -420,7 +435,7 @@ class Run {
    * only when every present item succeeded in its present version (retry --only-failed may leave
    * new or changed items pending: the stage is then not complete).
    */
-  private refreshItemsLock(stage: StageConfig, ev: Evaluation): void {
+  private async refreshItemsLock(stage: StageConfig, ev: Evaluation): Promise<void> {
     const items = this.p.manifest.stage(stage.name)?.items ?? {};
     const { present, stageHash } = ev.items!;
     if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || items[p.item].stage_hash !== stageHash)) return;
@@ -428,8 +443,9 @@ class Run {
     const old = this.ctx.lock.stages[stage.name];
     const same = old && old.items?.hash === entry.items!.hash && JSON.stringify([old.cmd, old.deps, old.params]) === JSON.stringify([entry.cmd, entry.deps, entry.params]);
     if (same) return;
+    await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run
-    updateLockEntry(this.p.cfg.root, stage.name, entry);
+    updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
   }
 }
 
