@@ -29,15 +29,10 @@ and to .dvcl/logs/STAGE.log.`;
 
   async run(): Promise<ReproResult> {
     const { argv, flags } = await this.parse(Repro);
-    const { repro } = await import('../core/runner.js');
-    const { humanReporter, summaryText } = await import('../cli/reporter.js');
-    const reporter = humanReporter({ json: this.jsonEnabled(), dryRun: flags['dry-run'] });
-    const result = await repro({
-      cwd: process.cwd(), targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
-      dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'], argv: ['repro', ...this.argv.filter((a) => a !== '--json')], reporter,
+    const { runAndReport } = await import('../cli/run-repro.js');
+    return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'repro', {
+      targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
+      dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'],
     });
-    if (!this.jsonEnabled()) this.log(summaryText(result, flags['dry-run']));
-    process.exitCode = result.interrupted ? ({ SIGTERM: 143, SIGHUP: 129 }[result.interrupted as string] ?? 130) : result.ok ? 0 : 1;
-    return result;
   }
 }

@@ -25,17 +25,10 @@ reported, not run, until its input changes or --max-attempts raises the limit.`;
 
   async run(): Promise<ReproResult> {
     const { argv, flags } = await this.parse(Retry);
-    const { repro } = await import('../core/runner.js');
-    const { humanReporter, summaryText } = await import('../cli/reporter.js');
-    const reporter = humanReporter({ json: this.jsonEnabled(), dryRun: flags['dry-run'] });
-    const result = await repro({
-      cwd: process.cwd(), targets: argv as string[], onlyFailed: true, maxAttempts: flags['max-attempts'], jobs: flags.jobs,
-      dryRun: flags['dry-run'], keepGoing: true, argv: ['retry', ...this.argv.filter((a) => a !== '--json')], reporter,
-    });
-    if (!this.jsonEnabled()) {
-      this.log(result.stages.length === 0 && !flags['dry-run'] ? 'Nothing failed: nothing to retry.' : summaryText(result, flags['dry-run']));
-    }
-    process.exitCode = result.interrupted ? ({ SIGTERM: 143, SIGHUP: 129 }[result.interrupted as string] ?? 130) : result.ok ? 0 : 1;
-    return result;
+    const { runAndReport } = await import('../cli/run-repro.js');
+    return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'retry', {
+      targets: argv as string[], onlyFailed: true, maxAttempts: flags['max-attempts'], jobs: flags.jobs,
+      dryRun: flags['dry-run'], keepGoing: true,
+    }, 'Nothing failed: nothing to retry.');
   }
 }

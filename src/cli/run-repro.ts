@@ -1,0 +1,25 @@
+import type { ReproOptions, ReproResult } from '../core/runner.js';
+
+/** Exit status of a run: 1 on a failure, 128 + the signal number when a signal stopped it. */
+export function runExitCode(r: ReproResult): number {
+  if (r.interrupted) return ({ SIGTERM: 143, SIGHUP: 129 } as Record<string, number>)[r.interrupted] ?? 130;
+  return r.ok ? 0 : 1;
+}
+
+/** `repro` and `retry`: run with the human reporter, print the summary, set the exit status. */
+export async function runAndReport(
+  cmd: { json: boolean; argv: string[]; log(msg: string): void },
+  name: 'repro' | 'retry',
+  opts: Omit<ReproOptions, 'cwd' | 'reporter' | 'argv'>,
+  nothingText?: string,
+): Promise<ReproResult> {
+  const { repro } = await import('../core/runner.js');
+  const { humanReporter, summaryText } = await import('./reporter.js');
+  const result = await repro({
+    ...opts, cwd: process.cwd(), argv: [name, ...cmd.argv.filter((a) => a !== '--json')],
+    reporter: humanReporter({ json: cmd.json, dryRun: opts.dryRun }),
+  });
+  if (!cmd.json) cmd.log(result.stages.length === 0 && !opts.dryRun && nothingText ? nothingText : summaryText(result, opts.dryRun));
+  process.exitCode = runExitCode(result);
+  return result;
+}
