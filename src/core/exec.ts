@@ -128,7 +128,8 @@ export function directArgv(cmd: string): string[] | null {
   return words;
 }
 
-function lastLines(text: string): string {
+/** The last lines of a command's stderr, for a failure reason. */
+export function lastLines(text: string): string {
   const lines = text.replace(/\s+$/, '').split('\n');
   return lines.slice(-TAIL_LINES).join('\n').slice(-TAIL_BYTES);
 }
@@ -148,6 +149,12 @@ export function killAll(signal: NodeJS.Signals): number {
     } catch { /* already gone */ }
   }
   return running.size;
+}
+
+/** Count a process group dvcl started elsewhere (the item shells) among those a signal stops; returns its untrack. */
+export function trackGroup(child: ChildProcess): () => void {
+  running.add(child);
+  return () => running.delete(child);
 }
 
 export function runningCount(): number {

@@ -12,6 +12,8 @@ import { checkTargets, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
+import { ItemShell } from './item-shell.js';
+import { shellQuote } from './template.js';
 import { checkItemOutputs, evaluateStage, isProduced, itemCommand, itemsHash, stageInputs, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
@@ -342,11 +344,11 @@ class Run {
     let done = 0;
     let ok = 0;
     let failed = 0;
-    const runOne = async (t: ItemTask): Promise<void> => {
+    const runOne = async (t: ItemTask, shell: ShellSlot): Promise<void> => {
       await this.slots.acquire(prio);
       try {
         if (this.interrupted) return;
-        const r = await this.runItem(stage, t, stageHash, logFd);
+        const r = await this.runItem(stage, t, stageHash, logFd, shell);
         if (r === 'interrupted') return;
         done++;
         if (r === 'ok') ok++;
@@ -365,13 +367,18 @@ class Run {
     // An error (the journal cannot be written) stops the workers from taking new items; the items
     // in flight finish before it is thrown.
     let error: unknown;
-    const worker = async (): Promise<void> => {
-      while (next < tasks.length && !this.interrupted && error === undefined) {
-        try {
-          await runOne(tasks[next++]);
-        } catch (e) {
-          error ??= e;
+    const worker = async (_: unknown, n: number): Promise<void> => {
+      const shell = this.shellSlot(stage, n);
+      try {
+        while (next < tasks.length && !this.interrupted && error === undefined) {
+          try {
+            await runOne(tasks[next++], shell);
+          } catch (e) {
+            error ??= e;
+          }
         }
+      } finally {
+        shell.close();
       }
     };
     const workers = Math.max(1, Math.min(tasks.length, this.opts.jobs ?? this.p.cfg.settings.jobs));
@@ -394,7 +401,26 @@ class Run {
     return { result: 'ran', reasons, items: counts };
   }
 
-  private async runItem(stage: StageConfig, t: ItemTask, stageHash: string, logFd: number): Promise<'ok' | 'failed' | 'interrupted'> {
+  /** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
+  private shellSlot(stage: StageConfig, n: number): ShellSlot {
+    let shell: ItemShell | null = null;
+    const enabled = process.env.DVCL_ITEM_SHELL !== '0';
+    return {
+      get: () => {
+        if (!enabled) return null;
+        if (!shell || shell.dead) {
+          shell = new ItemShell({
+            shell: this.p.cfg.settings.shell, cwd: abs(this.p.cfg.root, stage.wdir), env: this.env(stage),
+            tmpDir: path.join(this.p.stateDir, 'tmp'), id: `${process.pid}-${stage.name}-${n}`,
+          });
+        }
+        return shell;
+      },
+      close: () => shell?.close(),
+    };
+  }
+
+  private async runItem(stage: StageConfig, t: ItemTask, stageHash: string, logFd: number, shell: ShellSlot): Promise<'ok' | 'failed' | 'interrupted'> {
     const root = this.p.cfg.root;
     const m = this.p.manifest;
     const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
@@ -415,6 +441,18 @@ class Run {
     }
     let out = '';
     for (const cmd of stage.cmd) {
+      const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${itemCommand(cmd, t.vars)}`;
+      const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
+      if (sh) {
+        const r = await sh.run(line);
+        if (this.interrupted) return 'interrupted';
+        const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
+        out = lines(r.stdout, ' ') + lines(r.stderr, '!');
+        if (out) fs.writeSync(logFd, `== ${t.item}\n${out}`);
+        out = '';
+        if (r.code !== 0) return fail(failureReason(r));
+        continue;
+      }
       const r = await runShell({
         shell: this.p.cfg.settings.shell, cmd: itemCommand(cmd, t.vars), cwd: abs(root, stage.wdir),
         env: this.env(stage, { DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { out += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
@@ -446,7 +484,13 @@ class Run {
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run
     updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
+    // Every item succeeded, but a run killed after its last item never recorded the stage itself.
+    if (!this.p.manifest.stage(stage.name)?.run) {
+      this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: 1, last_processed: isoTime() });
+    }
   }
 }
+
+interface ShellSlot { get(): ItemShell | null; close(): void }
 
 export { stageInputs };
