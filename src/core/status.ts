@@ -132,8 +132,47 @@ export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStal
 
 /** The sorted input files of a per-item stage. */
 export function listItems(root: string, stage: StageConfig): string[] {
+  const simple = listSimple(root, stage.foreach!);
+  if (simple) return simple;
   const found = globSync(stage.foreach!, { cwd: root, onlyFiles: true, dot: false, expandDirectories: false, ignore: ['.git/**', '.dvcl/**'] });
   return [...new Set(found)].sort(cmp);
+}
+
+/**
+ * `dir/*.ext` or `dir/*`: a folder whose segments hold no glob syntax and do not start with a dot
+ * (so neither `.git` nor `.dvcl`), then `*` with an optional literal extension.
+ */
+const SIMPLE_GLOB = /^((?:[\w-][\w.-]*\/)*)\*((?:\.[\w-]+)*)$/;
+
+/**
+ * The files that simple globs match, with one readdir per glob instead of tinyglobby (100,000
+ * items: ~5x faster, and no per-name matcher call). The same result as globSync with the options
+ * above: `*` matches no name starting with a dot, and only regular files count. Null (use tinyglobby)
+ * when a glob is not simple, or a matching entry is neither a regular file nor a directory
+ * (a symlink, or a file system that reports no types), or the folder cannot be read.
+ */
+function listSimple(root: string, globs: string[]): string[] | null {
+  const found: string[] = [];
+  for (const g of globs) {
+    const m = SIMPLE_GLOB.exec(g);
+    if (!m) return null;
+    const [, dir, ext] = m;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir ? abs(root, dir.slice(0, -1)) : root, { withFileTypes: true });
+    } catch {
+      return null;
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const d = entries[i];
+      const name = d.name;
+      if (name.charCodeAt(0) === 0x2e || !name.endsWith(ext)) continue; // `.` : dotfiles
+      if (d.isFile()) found.push(dir + name);
+      else if (!d.isDirectory()) return null;
+    }
+  }
+  // Sorting without a comparator orders by UTF-16 code units, as cmp does, and is faster.
+  return globs.length > 1 ? [...new Set(found)].sort() : found.sort();
 }
 
 /** Two items writing one file: the last to finish wins, and every run re-runs the other. */
