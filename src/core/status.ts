@@ -3,10 +3,10 @@ import { globSync } from 'tinyglobby';
 import type { PipelineConfig, StageConfig } from './config.js';
 import type { Hasher } from './hash.js';
 import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './lock.js';
-import type { ItemRecord, ItemStats, Manifest } from './manifest.js';
+import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js';
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
-import { expand, itemVars, type ItemVars } from './template.js';
+import { expand, itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
 
 /** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
 export type Reason =
@@ -214,27 +214,34 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   let failedLeft = 0;
   let pending = 0;
   const writers = new Map<string, string>();
+  // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
+  // items, and the argument of itemNeedsRun (which keeps no reference to it).
+  const outputOf = prepareOutput(stage.out!);
+  const records = ctx.manifest.stage(stage.name)?.items;
+  const now: PresentItem = { hash: '', stage_hash: stageHash, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
   for (const item of listItems(ctx.cfg.root, stage)) {
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
-    const vars = itemVars(item, stage.out!);
-    const outside = outsideOutput(stage.name, item, vars.out);
+    const out = outputOf(item);
+    const outside = outsideOutput(stage.name, item, out);
     if (outside) throw outside;
-    const other = writers.get(vars.out);
-    if (other !== undefined) throw sharedOutput(stage.name, other, item, vars.out);
-    writers.set(vars.out, item);
-    present.push({ item, hash: h.hash, output: vars.out });
-    const rec = ctx.manifest.stage(stage.name)?.items?.[item];
+    const other = writers.get(out);
+    if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
+    writers.set(out, item);
+    present.push({ item, hash: h.hash, output: out });
+    const rec = records?.[item];
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
-    const outputHash = rec?.status === 'success' ? ctx.hasher.hash(vars.out)?.hash ?? null : null;
-    const outputExists = outputHash !== null || (rec?.status !== 'success' && fs.existsSync(abs(ctx.cfg.root, vars.out)));
-    const d = ctx.manifest.itemNeedsRun(stage.name, item, { hash: h.hash, stage_hash: stageHash, outputExists, outputHash, maxAttempts: ctx.maxAttempts, force: opts.force });
+    const outputHash = rec?.status === 'success' ? ctx.hasher.hash(out)?.hash ?? null : null;
+    now.hash = h.hash;
+    now.outputHash = outputHash;
+    now.outputExists = outputHash !== null || (rec?.status !== 'success' && fs.existsSync(abs(ctx.cfg.root, out)));
+    const d = ctx.manifest.itemNeedsRun(stage.name, item, now);
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
     // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
     // since (fixing the input or the script is how a failure is usually fixed).
-    if (d.run && d.why && (!opts.onlyFailed || rec?.status === 'failed')) tasks.push({ item, vars, hash: h.hash, why: d.why });
+    if (d.run && d.why && (!opts.onlyFailed || rec?.status === 'failed')) tasks.push({ item, vars: itemVars(item, stage.out!), hash: h.hash, why: d.why });
   }
   const entry = ctx.lock.stages[stage.name];
   const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
