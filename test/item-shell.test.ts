@@ -45,6 +45,17 @@ describe('the resident item shell', () => {
     sh.close();
   });
 
+  it('takes the next command while one runs, and keeps their results apart', async () => {
+    const { sh } = shell();
+    const first = sh.run('sleep 0.2; echo first; echo e1 >&2; exit 4');
+    const second = sh.run('echo second');
+    const third = first.then(() => sh.run('echo third >&2'));
+    expect(await first).toMatchObject({ code: 4, stdout: 'first\n', stderr: 'e1\n' });
+    expect(await second).toMatchObject({ code: 0, stdout: 'second\n', stderr: '' });
+    expect(await third).toMatchObject({ code: 0, stdout: '', stderr: 'third\n' });
+    sh.close();
+  });
+
   it('refuses command text with a newline (the caller starts it the ordinary way)', () => {
     expect(ItemShell.acceptsCommand("cp 'a\nb' out")).toBe(false);
     expect(ItemShell.acceptsCommand("cp 'a b' out")).toBe(true);

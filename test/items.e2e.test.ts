@@ -412,3 +412,27 @@ describe('prune --deleted', () => {
     ok(dvcl(r.dir, ['status', '--check']));
   });
 });
+
+describe('per-item command lists', () => {
+  it('run in order, each in its own subshell, and stop at the first failure with its exit code', async () => {
+    const r = await project({ 'in/a.txt': 'a\n', 'in/b.txt': 'b\n' }, `version: 1
+stages:
+  two:
+    foreach: in/*.txt
+    out: out/\${stem}.out
+    cmd:
+      - cd out && touch cd-leaked-\${stem}
+      - grep -q b \${item} && { echo "no b wanted" >&2; exit 6; } || true
+      - cp \${item} \${out}
+`);
+    const res = dvcl(r.dir, ['repro', '--json']);
+    expect(res.code).toBe(1);
+    // the first command's `cd` did not carry over: the second and third ran in the project root
+    expect(r.read('out/a.out')).toBe('a\n');
+    expect(r.exists('out/b.out')).toBe(false);
+    const items = JSON.parse(r.read('.manifest.json')).stages.two.items;
+    expect(items['in/a.txt'].status).toBe('success');
+    expect(items['in/b.txt']).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(items['in/b.txt'].reason).toMatch(/^exit code 6: no b wanted$/);
+  });
+});

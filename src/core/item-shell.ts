@@ -10,17 +10,19 @@ import { lastLines, trackGroup, type ExecResult } from './exec.js';
  * exec'd: ~2 ms of the main thread per item, whatever -j says, so 2,000 short items took 2.3x what
  * `xargs -P2` takes. A small shell forks a subshell per item instead, in parallel with dvcl.
  *
- * Protocol: one line per item on the shell's stdin, the command text; the shell runs it in a
- * subshell, with stdin from /dev/null and stdout/stderr into two files of this slot, and answers
- * with the exit status on a line of its stdout. The subshell keeps a command's `cd`, `exit` and
+ * Protocol: one line per item on the shell's stdin, `K command`; the shell runs the command in a
+ * subshell, with stdin from /dev/null and stdout/stderr into the files `<base>.K.out`/`.err`, and
+ * answers with the exit status on a line of its stdout. K alternates between 0 and 1, so the next
+ * item can be queued while one runs and its output is read while the next one writes its own. The subshell keeps a command's `cd`, `exit` and
  * variables from leaking into the next item. What differs from a fresh `sh -c`: a command killed
  * by a signal shows as exit code 128+N (as any shell reports it), and an item's stdout and stderr
  * reach the log one after the other rather than interleaved. A command text with a newline cannot
  * be sent as one line: the caller starts those the ordinary way (`acceptsCommand`).
  */
-const DRIVER = `__dvcl_o=$1; __dvcl_e=$2; set --
+const DRIVER = `__dvcl_b=$1; set --
 while IFS= read -r __dvcl_line; do
-  (eval "$__dvcl_line") </dev/null >"$__dvcl_o" 2>"$__dvcl_e"
+  __dvcl_k=\${__dvcl_line%% *}
+  (eval "\${__dvcl_line#* }") </dev/null >"$__dvcl_b.$__dvcl_k.out" 2>"$__dvcl_b.$__dvcl_k.err"
   echo "$?"
 done`;
 
@@ -28,9 +30,10 @@ export interface ItemResult extends ExecResult { stdout: string; stderr: string 
 
 export class ItemShell {
   private readonly child: ChildProcess;
-  private readonly outFile: string;
-  private readonly errFile: string;
-  private waiting: ((code: number | null) => void) | null = null;
+  private readonly base: string;
+  /** Sent and not yet answered, oldest first (at most two: see the protocol). */
+  private readonly waiting: ((code: number | null) => void)[] = [];
+  private sent = 0;
   private buffered = '';
   /** The shell has exited: {@link run} can no longer be used. */
   dead = false;
@@ -38,26 +41,28 @@ export class ItemShell {
   /** Start a shell in `cwd` with `env`; its item output files go into `tmpDir`. */
   constructor(opts: { shell: string; cwd: string; env: NodeJS.ProcessEnv; tmpDir: string; id: string }) {
     fs.mkdirSync(opts.tmpDir, { recursive: true });
-    this.outFile = path.join(opts.tmpDir, `${opts.id}.out`);
-    this.errFile = path.join(opts.tmpDir, `${opts.id}.err`);
-    this.child = spawn(opts.shell, ['-c', DRIVER, 'dvcl-items', this.outFile, this.errFile], {
+    this.base = path.join(opts.tmpDir, opts.id);
+    this.child = spawn(opts.shell, ['-c', DRIVER, 'dvcl-items', this.base], {
       cwd: opts.cwd, env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'ignore'],
     });
     const untrack = trackGroup(this.child);
     this.child.stdin!.on('error', () => { /* the shell died: handled on close */ });
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       this.buffered += s;
-      const nl = this.buffered.indexOf('\n');
-      if (nl < 0) return;
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      this.settle(Number.parseInt(line, 10));
+      for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        this.waiting.shift()?.(Number.parseInt(line, 10));
+      }
     });
-    this.child.on('error', () => this.settle(null));
+    const died = () => {
+      this.dead = true;
+      for (const w of this.waiting.splice(0)) w(null);
+    };
+    this.child.on('error', died);
     this.child.on('close', () => {
       untrack();
-      this.dead = true;
-      this.settle(null);
+      died();
     });
   }
 
@@ -66,18 +71,16 @@ export class ItemShell {
     return !cmd.includes('\n') && !cmd.includes('\r');
   }
 
-  private settle(code: number | null): void {
-    const w = this.waiting;
-    this.waiting = null;
-    w?.(code);
-  }
-
-  /** Run one command; `code` null (and `spawnError`) when the shell itself died: start another. */
+  /**
+   * Run one command; a second may be sent before the first ends (never more). `code` null (and
+   * `spawnError`) when the shell itself died: start another.
+   */
   async run(cmd: string): Promise<ItemResult> {
     const start = Date.now();
+    const k = this.sent++ % 2;
     const code = this.dead ? null : await new Promise<number | null>((resolve) => {
-      this.waiting = resolve;
-      this.child.stdin!.write(`${cmd}\n`);
+      this.waiting.push(resolve);
+      this.child.stdin!.write(`${k} ${cmd}\n`);
     });
     const read = (f: string) => {
       try {
@@ -86,8 +89,8 @@ export class ItemShell {
         return '';
       }
     };
-    const stdout = read(this.outFile);
-    const stderr = read(this.errFile);
+    const stdout = read(`${this.base}.${k}.out`);
+    const stderr = read(`${this.base}.${k}.err`);
     return {
       code, signal: null, tail: lastLines(stderr), durationMs: Date.now() - start, stdout, stderr,
       ...(code === null ? { spawnError: 'the shell running the items ended unexpectedly' } : {}),
@@ -97,7 +100,6 @@ export class ItemShell {
   /** End the shell (it exits at the end of its input) and remove its files. */
   close(): void {
     if (!this.dead) this.child.stdin!.end();
-    fs.rmSync(this.outFile, { force: true });
-    fs.rmSync(this.errFile, { force: true });
+    for (const f of ['0.out', '0.err', '1.out', '1.err']) fs.rmSync(`${this.base}.${f}`, { force: true });
   }
 }

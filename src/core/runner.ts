@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
-import { failureReason, killAll, runShell } from './exec.js';
+import { failureReason, killAll, runShell, type ExecResult } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
@@ -344,22 +344,16 @@ class Run {
     let done = 0;
     let ok = 0;
     let failed = 0;
-    const runOne = async (t: ItemTask, shell: ShellSlot): Promise<void> => {
-      await this.slots.acquire(prio);
-      try {
-        if (this.interrupted) return;
-        const r = await this.runItem(stage, t, stageHash, logFd, shell);
-        if (r === 'interrupted') return;
-        done++;
-        if (r === 'ok') ok++;
-        else {
-          failed++;
-          this.stopUnlessKeepGoing(); // the stage will fail: start no other stage
-        }
-        this.rep.itemDone?.(stage.name, done, tasks.length, failed);
-      } finally {
-        this.slots.release();
+    const finish = async (started: StartedItem): Promise<void> => {
+      const r = await this.finishItem(stage, started, stageHash, logFd);
+      if (r === 'interrupted') return;
+      done++;
+      if (r === 'ok') ok++;
+      else {
+        failed++;
+        this.stopUnlessKeepGoing(); // the stage will fail: start no other stage
       }
+      this.rep.itemDone?.(stage.name, done, tasks.length, failed);
     };
     // As many workers as job slots, each taking the next item: queueing every item on the slots at
     // once would cost O(n²) in the priority queue (minutes for 100,000 items).
@@ -367,14 +361,27 @@ class Run {
     // An error (the journal cannot be written) stops the workers from taking new items; the items
     // in flight finish before it is thrown.
     let error: unknown;
+    const more = () => next < tasks.length && !this.interrupted && error === undefined;
     const worker = async (_: unknown, n: number): Promise<void> => {
       const shell = this.shellSlot(stage, n);
       try {
-        while (next < tasks.length && !this.interrupted && error === undefined) {
+        while (more()) {
+          await this.slots.acquire(prio);
           try {
-            await runOne(tasks[next++], shell);
-          } catch (e) {
-            error ??= e;
+            // While an item runs, the next one is already queued in the worker's shell, so the shell
+            // never waits for dvcl to record a result — unless another stage waits for this slot.
+            let cur: StartedItem | null = more() ? this.startItem(stage, tasks[next++], shell) : null;
+            while (cur) {
+              const nxt: StartedItem | null = cur.queued && more() && !this.slots.contended() ? this.startItem(stage, tasks[next++], shell) : null;
+              try {
+                await finish(cur);
+              } catch (e) {
+                error ??= e;
+              }
+              cur = nxt;
+            }
+          } finally {
+            this.slots.release();
           }
         }
       } finally {
@@ -420,7 +427,46 @@ class Run {
     };
   }
 
-  private async runItem(stage: StageConfig, t: ItemTask, stageHash: string, logFd: number, shell: ShellSlot): Promise<'ok' | 'failed' | 'interrupted'> {
+  /**
+   * Start an item: remove its old output, then send its command (a list joined with `&&`, each in
+   * its own subshell) to the worker's shell, or start it on its own when the shell cannot carry it.
+   */
+  private startItem(stage: StageConfig, t: ItemTask, shell: ShellSlot): StartedItem {
+    try {
+      this.prepareOuts([t.vars.out], stage.persist);
+    } catch (e) {
+      return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
+    }
+    const cmds = stage.cmd.map((c) => itemCommand(c, t.vars));
+    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${cmds.length === 1 ? cmds[0] : cmds.map((c) => `(${c})`).join(' && ')}`;
+    const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
+    if (sh) {
+      const result = sh.run(line).then((r) => {
+        const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
+        return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!') };
+      });
+      return { t, queued: true, result };
+    }
+    return { t, queued: false, result: this.runItemAlone(stage, t, cmds) };
+  }
+
+  /** The commands of an item one by one, each in its own process (text the item shell cannot carry). */
+  private async runItemAlone(stage: StageConfig, t: ItemTask, cmds: string[]): Promise<ItemOutcome> {
+    let log = '';
+    let last: ExecResult | undefined;
+    for (const cmd of cmds) {
+      last = await runShell({
+        shell: this.p.cfg.settings.shell, cmd, cwd: abs(this.p.cfg.root, stage.wdir),
+        env: this.env(stage, { DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
+      });
+      if (last.code !== 0) break;
+    }
+    return { exec: last!, log };
+  }
+
+  /** Wait for a started item and record its result in the manifest (journaled at once). */
+  private async finishItem(stage: StageConfig, started: StartedItem, stageHash: string, logFd: number): Promise<'ok' | 'failed' | 'interrupted'> {
+    const { t } = started;
     const root = this.p.cfg.root;
     const m = this.p.manifest;
     const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
@@ -434,39 +480,17 @@ class Run {
       for (const l of rest) this.rep.stageOutput?.(stage.name, 'stderr', `    ${l}`);
       return 'failed';
     };
-    try {
-      this.prepareOuts([t.vars.out], stage.persist);
-    } catch (e) {
-      return fail((e as Error).message);
-    }
-    let out = '';
-    for (const cmd of stage.cmd) {
-      const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${itemCommand(cmd, t.vars)}`;
-      const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
-      if (sh) {
-        const r = await sh.run(line);
-        if (this.interrupted) return 'interrupted';
-        const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
-        out = lines(r.stdout, ' ') + lines(r.stderr, '!');
-        if (out) fs.writeSync(logFd, `== ${t.item}\n${out}`);
-        out = '';
-        if (r.code !== 0) return fail(failureReason(r));
-        continue;
-      }
-      const r = await runShell({
-        shell: this.p.cfg.settings.shell, cmd: itemCommand(cmd, t.vars), cwd: abs(root, stage.wdir),
-        env: this.env(stage, { DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { out += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
-      });
-      if (this.interrupted) return 'interrupted';
-      if (out) fs.writeSync(logFd, `== ${t.item}\n${out}`);
-      out = '';
-      if (r.code !== 0) return fail(failureReason(r));
-    }
+    const r = await started.result;
+    if ('error' in r) return fail(r.error);
+    if (this.interrupted) return 'interrupted';
+    if (r.log) fs.writeSync(logFd, `== ${t.item}\n${r.log}`);
+    if (r.exec.code !== 0) return fail(failureReason(r.exec));
     const h = this.p.hasher.hash(t.vars.out);
     if (!h) return fail(`the command did not produce ${t.vars.out}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
     return 'ok';
   }
+
 
   /**
    * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
@@ -492,5 +516,8 @@ class Run {
 }
 
 interface ShellSlot { get(): ItemShell | null; close(): void }
+type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
+/** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
+interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
 
 export { stageInputs };

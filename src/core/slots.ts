@@ -22,6 +22,11 @@ export class Slots {
     });
   }
 
+  /** Someone is waiting for a slot: a holder that could keep it should give it back. */
+  contended(): boolean {
+    return this.waiting.length > 0;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next.go();
