@@ -145,9 +145,10 @@ describe('kill -9 of repro during a per-item stage, at seeded random moments', (
         expect(ran.filter((i) => before.has(i)), `${why(k)}: re-ran finished items`).toEqual([]);
         checkReadable(repo.dir, why(k));
         const after = recorded(repo.dir);
-        // Items whose command completed but which dvcl had not yet recorded: at most one per job slot.
+        // Items whose command completed but which dvcl had not yet recorded: at most two per job slot
+        // (the one running and the one queued behind it in the slot's item shell).
         const lost = ran.filter((i) => !after.has(i));
-        expect(lost.length, `${why(k)}: lost ${lost.join(', ')}`).toBeLessThanOrEqual(jobs);
+        expect(lost.length, `${why(k)}: lost ${lost.join(', ')}`).toBeLessThanOrEqual(2 * jobs);
         lostInFlight += lost.length;
         for (const i of before) expect(after.has(i), `${why(k)}: forgot ${i}`).toBe(true);
       }
