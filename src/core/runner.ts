@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
-import { failureReason, killAll, runShell, type ExecResult } from './exec.js';
+import { directArgv, failureReason, killAll, runShell, type ExecResult } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
@@ -438,7 +438,9 @@ class Run {
       return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
     }
     const cmds = stage.cmd.map((c) => itemCommand(c, t.vars));
-    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${cmds.length === 1 ? cmds[0] : cmds.map((c) => `(${c})`).join(' && ')}`;
+    // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
+    const body = cmds.length > 1 ? cmds.map((c) => `(${c})`).join(' && ') : directArgv(cmds[0]) ? `exec ${cmds[0]}` : cmds[0];
+    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${body}`;
     const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
     if (sh) {
       const result = sh.run(line).then((r) => {
