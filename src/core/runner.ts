@@ -253,8 +253,11 @@ class Run {
     return fs.openSync(path.join(dir, `${stage}.log`), 'w');
   }
 
-  /** Remove an out before its stage runs, never following a link out of the project. */
-  private removeOut(rel: string): void {
+  /**
+   * Check that an out's folder stays inside the project (a link may lead out of it), then remove
+   * the out unless `persist`: dvcl never deletes, nor creates folders, through such a link.
+   */
+  private clearOut(rel: string, persist: boolean): void {
     const root = fs.realpathSync(this.p.cfg.root);
     const parent = path.dirname(abs(this.p.cfg.root, rel));
     // The nearest folder that exists: a link on the way may lead out of the project even where the
@@ -270,12 +273,12 @@ class Run {
       }
     }
     if (!isInside(real, root)) throw new Error(`refusing to write ${rel}: its folder resolves outside the project (${real})`);
-    if (dir === parent) fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
+    if (dir === parent && !persist) fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
   }
 
   private prepareOuts(outs: string[], persist: boolean): void {
     for (const o of outs) {
-      if (!persist) this.removeOut(o);
+      this.clearOut(o, persist);
       fs.mkdirSync(path.dirname(abs(this.p.cfg.root, o)), { recursive: true });
     }
   }

@@ -228,6 +228,21 @@ stages:
     expect(p.repo.exists('pipeline.lock')).toBe(false); // neither stage completed
   });
 
+  it('a persist out under a link out of the project: refused too (no folder is created through it)', async () => {
+    const p = await withOutside(`version: 1
+stages:
+  a:
+    cmd: echo kept
+    outs: [link/new/o.txt]
+    persist: true
+`);
+    fs.symlinkSync(p.outside, path.join(p.repo.dir, 'link'));
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a failed: refusing to write link\/new\/o\.txt: its folder resolves outside the project/);
+    p.unchanged();
+  });
+
   it('an out that is itself a link out of the project: the link is replaced, never followed', async () => {
     const p = await withOutside(`version: 1
 stages:
