@@ -156,7 +156,3 @@ export function trackGroup(child: ChildProcess): () => void {
   running.add(child);
   return () => running.delete(child);
 }
-
-export function runningCount(): number {
-  return running.size;
-}

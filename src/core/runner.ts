@@ -14,7 +14,7 @@ import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
 import { ItemShell } from './item-shell.js';
 import { shellQuote } from './template.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemCommand, itemsHash, stageInputs, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemCommand, itemsHash, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -525,4 +525,3 @@ type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
 /** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
 interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
 
-export { stageInputs };
