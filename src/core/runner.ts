@@ -3,18 +3,18 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
-import { directArgv, failureReason, killAll, runShell, type ExecResult } from './exec.js';
+import { failureReason, killAll, runShell } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
-import { abs, isInside } from './paths.js';
+import { abs } from './paths.js';
 import { checkTargets, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
-import { ItemShell } from './item-shell.js';
-import { shellQuote } from './template.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemCommand, itemsHash, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
+import { ItemExecutor, type StartedItem } from './item-exec.js';
+import { prepareOuts } from './outs.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type Evaluation, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -253,36 +253,6 @@ class Run {
     return fs.openSync(path.join(dir, `${stage}.log`), 'w');
   }
 
-  /**
-   * Check that an out's folder stays inside the project (a link may lead out of it), then remove
-   * the out unless `persist`: dvcl never deletes, nor creates folders, through such a link.
-   */
-  private clearOut(rel: string, persist: boolean): void {
-    const root = fs.realpathSync(this.p.cfg.root);
-    const parent = path.dirname(abs(this.p.cfg.root, rel));
-    // The nearest folder that exists: a link on the way may lead out of the project even where the
-    // rest of the path is still to be created (by prepareOuts, through that link).
-    let dir = parent;
-    let real: string | null = null;
-    while (real === null) {
-      try {
-        real = fs.realpathSync(dir);
-      } catch {
-        if (path.dirname(dir) === dir) return;
-        dir = path.dirname(dir);
-      }
-    }
-    if (!isInside(real, root)) throw new Error(`refusing to write ${rel}: its folder resolves outside the project (${real})`);
-    if (dir === parent && !persist) fs.rmSync(path.join(real, path.basename(rel)), { recursive: true, force: true });
-  }
-
-  private prepareOuts(outs: string[], persist: boolean): void {
-    for (const o of outs) {
-      this.clearOut(o, persist);
-      fs.mkdirSync(path.dirname(abs(this.p.cfg.root, o)), { recursive: true });
-    }
-  }
-
   private lockEntry(ev: Evaluation, outs: LockPath[], extra: Partial<LockEntry> = {}): LockEntry {
     return { cmd: ev.inputs.cmd, deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
@@ -307,7 +277,7 @@ class Run {
         return { result: 'failed' as const, reasons, error };
       };
       try {
-        this.prepareOuts(stage.outs, stage.persist);
+        prepareOuts(this.p.cfg.root, stage.outs, stage.persist);
       } catch (e) {
         return fail((e as Error).message);
       }
@@ -344,11 +314,20 @@ class Run {
     await this.ensureRun();
     this.rep.stageStart?.(stage.name, ev, tasks.length);
     const logFd = this.openLog(stage.name);
+    const exec = new ItemExecutor({
+      root: this.p.cfg.root, stateDir: this.p.stateDir, shell: this.p.cfg.settings.shell, stage, env: (extra) => this.env(stage, extra),
+      hasher: this.p.hasher, manifest: this.p.manifest, runId: this.runId, stageHash, logFd, interrupted: () => Boolean(this.interrupted),
+      onFailure: (item, reason) => {
+        const [first, ...rest] = reason.split('\n');
+        this.rep.stageOutput?.(stage.name, 'stderr', `${item} failed: ${first}`);
+        for (const l of rest) this.rep.stageOutput?.(stage.name, 'stderr', `    ${l}`);
+      },
+    });
     let done = 0;
     let ok = 0;
     let failed = 0;
     const finish = async (started: StartedItem): Promise<void> => {
-      const r = await this.finishItem(stage, started, stageHash, logFd);
+      const r = await exec.finish(started);
       if (r === 'interrupted') return;
       done++;
       if (r === 'ok') ok++;
@@ -366,16 +345,16 @@ class Run {
     let error: unknown;
     const more = () => next < tasks.length && !this.interrupted && error === undefined;
     const worker = async (_: unknown, n: number): Promise<void> => {
-      const shell = this.shellSlot(stage, n);
+      const shell = exec.shellSlot(n);
       try {
         while (more()) {
           await this.slots.acquire(prio);
           try {
             // While an item runs, the next one is already queued in the worker's shell, so the shell
             // never waits for dvcl to record a result — unless another stage waits for this slot.
-            let cur: StartedItem | null = more() ? this.startItem(stage, tasks[next++], shell) : null;
+            let cur: StartedItem | null = more() ? exec.start(tasks[next++], shell) : null;
             while (cur) {
-              const nxt: StartedItem | null = cur.queued && more() && !this.slots.contended() ? this.startItem(stage, tasks[next++], shell) : null;
+              const nxt: StartedItem | null = cur.queued && more() && !this.slots.contended() ? exec.start(tasks[next++], shell) : null;
               try {
                 await finish(cur);
               } catch (e) {
@@ -411,92 +390,6 @@ class Run {
     return { result: 'ran', reasons, items: counts };
   }
 
-  /** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
-  private shellSlot(stage: StageConfig, n: number): ShellSlot {
-    let shell: ItemShell | null = null;
-    const enabled = process.env.DVCL_ITEM_SHELL !== '0';
-    return {
-      get: () => {
-        if (!enabled) return null;
-        if (!shell || shell.dead) {
-          shell = new ItemShell({
-            shell: this.p.cfg.settings.shell, cwd: abs(this.p.cfg.root, stage.wdir), env: this.env(stage),
-            tmpDir: path.join(this.p.stateDir, 'tmp'), id: `${process.pid}-${stage.name}-${n}`,
-          });
-        }
-        return shell;
-      },
-      close: () => shell?.close(),
-    };
-  }
-
-  /**
-   * Start an item: remove its old output, then send its command (a list joined with `&&`, each in
-   * its own subshell) to the worker's shell, or start it on its own when the shell cannot carry it.
-   */
-  private startItem(stage: StageConfig, t: ItemTask, shell: ShellSlot): StartedItem {
-    try {
-      this.prepareOuts([t.vars.out], stage.persist);
-    } catch (e) {
-      return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
-    }
-    const cmds = stage.cmd.map((c) => itemCommand(c, t.vars));
-    // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
-    const body = cmds.length > 1 ? cmds.map((c) => `(${c})`).join(' && ') : directArgv(cmds[0]) ? `exec ${cmds[0]}` : cmds[0];
-    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${body}`;
-    const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
-    if (sh) {
-      const result = sh.run(line).then((r) => {
-        const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
-        return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!') };
-      });
-      return { t, queued: true, result };
-    }
-    return { t, queued: false, result: this.runItemAlone(stage, t, cmds) };
-  }
-
-  /** The commands of an item one by one, each in its own process (text the item shell cannot carry). */
-  private async runItemAlone(stage: StageConfig, t: ItemTask, cmds: string[]): Promise<ItemOutcome> {
-    let log = '';
-    let last: ExecResult | undefined;
-    for (const cmd of cmds) {
-      last = await runShell({
-        shell: this.p.cfg.settings.shell, cmd, cwd: abs(this.p.cfg.root, stage.wdir),
-        env: this.env(stage, { DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
-      });
-      if (last.code !== 0) break;
-    }
-    return { exec: last!, log };
-  }
-
-  /** Wait for a started item and record its result in the manifest (journaled at once). */
-  private async finishItem(stage: StageConfig, started: StartedItem, stageHash: string, logFd: number): Promise<'ok' | 'failed' | 'interrupted'> {
-    const { t } = started;
-    const root = this.p.cfg.root;
-    const m = this.p.manifest;
-    const base = { hash: t.hash, stage_hash: stageHash, output: t.vars.out, run: this.runId };
-    // Item output goes to the log only (thousands of items would drown the terminal); a failure is shown.
-    const fail = (why: string): 'failed' => {
-      // .manifest.json is shared through git: a path on this machine in a command's stderr becomes project-relative.
-      const reason = why.split(root + path.sep).join('').split(root).join('.');
-      m.recordFailure(stage.name, t.item, { ...base, reason });
-      const [first, ...rest] = reason.split('\n');
-      this.rep.stageOutput?.(stage.name, 'stderr', `${t.item} failed: ${first}`);
-      for (const l of rest) this.rep.stageOutput?.(stage.name, 'stderr', `    ${l}`);
-      return 'failed';
-    };
-    const r = await started.result;
-    if ('error' in r) return fail(r.error);
-    if (this.interrupted) return 'interrupted';
-    if (r.log) fs.writeSync(logFd, `== ${t.item}\n${r.log}`);
-    if (r.exec.code !== 0) return fail(failureReason(r.exec));
-    const h = this.p.hasher.hash(t.vars.out);
-    if (!h) return fail(`the command did not produce ${t.vars.out}`);
-    m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
-    return 'ok';
-  }
-
-
   /**
    * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
    * only when every present item succeeded in its present version (retry --only-failed may leave
@@ -520,8 +413,4 @@ class Run {
   }
 }
 
-interface ShellSlot { get(): ItemShell | null; close(): void }
-type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
-/** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
-interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
 

@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StageConfig } from './config.js';
+import { directArgv, failureReason, runShell, type ExecResult } from './exec.js';
+import type { Hasher } from './hash.js';
+import { ItemShell } from './item-shell.js';
+import type { Manifest } from './manifest.js';
+import { prepareOuts } from './outs.js';
+import { abs } from './paths.js';
+import { itemCommand, type ItemTask } from './status.js';
+import { shellQuote } from './template.js';
+
+type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
+/** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
+export interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
+/** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
+export interface ShellSlot { get(): ItemShell | null; close(): void }
+
+export interface ItemExecOptions {
+  root: string;
+  stateDir: string;
+  shell: string;
+  stage: StageConfig;
+  /** The stage's environment, with `extra` on top. */
+  env(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  hasher: Hasher;
+  manifest: Manifest;
+  runId: string;
+  stageHash: string;
+  logFd: number;
+  interrupted(): boolean;
+  /** A failed item's reason, for the terminal. */
+  onFailure(item: string, reason: string): void;
+}
+
+/** Runs the items of one per-item stage and records each result in the manifest as it ends. */
+export class ItemExecutor {
+  constructor(private readonly o: ItemExecOptions) {}
+
+  shellSlot(n: number): ShellSlot {
+    let shell: ItemShell | null = null;
+    const enabled = process.env.DVCL_ITEM_SHELL !== '0';
+    return {
+      get: () => {
+        if (!enabled) return null;
+        if (!shell || shell.dead) {
+          shell = new ItemShell({
+            shell: this.o.shell, cwd: abs(this.o.root, this.o.stage.wdir), env: this.o.env(),
+            tmpDir: path.join(this.o.stateDir, 'tmp'), id: `${process.pid}-${this.o.stage.name}-${n}`,
+          });
+        }
+        return shell;
+      },
+      close: () => shell?.close(),
+    };
+  }
+
+  /**
+   * Start an item: remove its old output, then send its command (a list joined with `&&`, each in
+   * its own subshell) to the worker's shell, or start it on its own when the shell cannot carry it.
+   */
+  start(t: ItemTask, shell: ShellSlot): StartedItem {
+    try {
+      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);
+    } catch (e) {
+      return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
+    }
+    const cmds = this.o.stage.cmd.map((c) => itemCommand(c, t.vars));
+    // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
+    const body = cmds.length > 1 ? cmds.map((c) => `(${c})`).join(' && ') : directArgv(cmds[0]) ? `exec ${cmds[0]}` : cmds[0];
+    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${body}`;
+    const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
+    if (sh) {
+      const result = sh.run(line).then((r) => {
+        const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
+        return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!') };
+      });
+      return { t, queued: true, result };
+    }
+    return { t, queued: false, result: this.runAlone(t, cmds) };
+  }
+
+  /** The commands of an item one by one, each in its own process (text the item shell cannot carry). */
+  private async runAlone(t: ItemTask, cmds: string[]): Promise<ItemOutcome> {
+    let log = '';
+    let last: ExecResult | undefined;
+    for (const cmd of cmds) {
+      last = await runShell({
+        shell: this.o.shell, cmd, cwd: abs(this.o.root, this.o.stage.wdir),
+        env: this.o.env({ DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
+      });
+      if (last.code !== 0) break;
+    }
+    return { exec: last!, log };
+  }
+
+  /** Wait for a started item and record its result in the manifest (journaled at once). */
+  async finish(started: StartedItem): Promise<'ok' | 'failed' | 'interrupted'> {
+    const { t } = started;
+    const { root, manifest: m, stage } = this.o;
+    const base = { hash: t.hash, stage_hash: this.o.stageHash, output: t.vars.out, run: this.o.runId };
+    // Item output goes to the log only (thousands of items would drown the terminal); a failure is shown.
+    const fail = (why: string): 'failed' => {
+      // .manifest.json is shared through git: a path on this machine in a command's stderr becomes project-relative.
+      const reason = why.split(root + path.sep).join('').split(root).join('.');
+      m.recordFailure(stage.name, t.item, { ...base, reason });
+      this.o.onFailure(t.item, reason);
+      return 'failed';
+    };
+    const r = await started.result;
+    if ('error' in r) return fail(r.error);
+    if (this.o.interrupted()) return 'interrupted';
+    if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
+    if (r.exec.code !== 0) return fail(failureReason(r.exec));
+    const h = this.o.hasher.hash(t.vars.out);
+    if (!h) return fail(`the command did not produce ${t.vars.out}`);
+    m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
+    return 'ok';
+  }
+}
