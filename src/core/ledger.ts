@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gitInfo } from './git.js';
 import { Hasher, type HashAlgorithm } from './hash.js';
-import { Manifest as ManifestStore, type ItemRecord, type ItemStats } from './manifest.js';
+import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from './manifest.js';
 import { relFromRoot } from './paths.js';
 import { runRecord } from './run-record.js';
 import { DvclError } from './errors.js';
@@ -111,7 +111,7 @@ export class Manifest {
   /** Write .manifest.json atomically (keeping .manifest.json.bak) and the stat cache. */
   save(): void {
     const run = this.store.data.runs[this.runId];
-    if (run) this.store.recordRun(this.runId, { ...run, finished_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    if (run) this.store.recordRun(this.runId, { ...run, finished_at: isoTime() });
     this.store.save();
     this.hasher.save();
   }

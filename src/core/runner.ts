@@ -257,9 +257,13 @@ class Run {
     return { cmd: ev.inputs.cmd, deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
 
-  private recordStageFailure(stage: string, reason: string): void {
+  /** A stage's own record: attempts count the failures in a row, and the success that ends them. */
+  private recordStageResult(stage: string, failure?: string): void {
     const prev = this.p.manifest.stage(stage);
-    this.p.manifest.recordStage(stage, { status: 'failed', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, reason, last_attempt: isoTime(), last_processed: prev?.last_processed });
+    const attempts = (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1;
+    this.p.manifest.recordStage(stage, failure === undefined
+      ? { status: 'success', run: this.runId, attempts, last_processed: isoTime() }
+      : { status: 'failed', run: this.runId, attempts, reason: failure, last_attempt: isoTime(), last_processed: prev?.last_processed });
   }
 
   private async runStage(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
@@ -272,7 +276,7 @@ class Run {
       await this.ensureRun();
       this.rep.stageStart?.(stage.name, ev);
       const fail = (error: string) => {
-        this.recordStageFailure(stage.name, error);
+        this.recordStageResult(stage.name, error);
         this.stopUnlessKeepGoing();
         return { result: 'failed' as const, reasons, error };
       };
@@ -299,8 +303,7 @@ class Run {
       }
       outs.sort((a, b) => cmp(a.path, b.path));
       updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
-      const prev = this.p.manifest.stage(stage.name);
-      this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
+      this.recordStageResult(stage.name);
       return { result: 'ran', reasons };
     } finally {
       if (logFd !== undefined) fs.closeSync(logFd);
@@ -381,11 +384,10 @@ class Run {
     const counts = this.itemCounts(ev, done, ok, failed);
     const stillFailed = ev.items!.present.filter((p) => this.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
     if (stillFailed > 0) {
-      this.recordStageFailure(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
+      this.recordStageResult(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
       return { result: 'failed', reasons, items: counts, error: `${stillFailed} of ${ev.items!.present.length} items failed` };
     }
-    const prev = this.p.manifest.stage(stage.name);
-    this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1, last_processed: isoTime() });
+    this.recordStageResult(stage.name);
     await this.refreshItemsLock(stage, ev);
     return { result: 'ran', reasons, items: counts };
   }
@@ -408,7 +410,7 @@ class Run {
     updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
     // Every item succeeded, but a run killed after its last item never recorded the stage itself.
     if (!this.p.manifest.stage(stage.name)?.run) {
-      this.p.manifest.recordStage(stage.name, { status: 'success', run: this.runId, attempts: 1, last_processed: isoTime() });
+      this.recordStageResult(stage.name);
     }
   }
 }
