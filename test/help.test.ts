@@ -19,6 +19,7 @@ const COMMANDS: [string, string][] = [
   ['repro', 'Bring stages up to date, running only what changed'],
   ['retry', 'Re-run only what failed: failed items and failed stages'],
   ['prune', 'Forget deleted inputs and removed stages'],
+  ['log', 'Show which commits changed each stage, newest first'],
 ];
 
 describe.concurrent('--help', () => {

@@ -3,7 +3,7 @@ import { DvclCommand } from '../cli/base.js';
 import type { LogResult } from '../core/history.js';
 
 export default class Log extends DvclCommand {
-  static override summary = 'Show the commits that changed stage entries in pipeline.lock, newest first';
+  static override summary = 'Show which commits changed each stage, newest first';
   static override description = `Reads the committed versions of pipeline.lock, newest first, and lists every commit that \
 changed a stage's entry: the commit, its author and date, the run that wrote the entry (with the \
 commit it ran at) and what changed: cmd, deps, params, outs, items. With STAGE, only the commits \
