@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { json } from './helpers/cli.js';
+import { dvcl, json } from './helpers/cli.js';
+import { gitRepo } from './helpers/git-repo.js';
 import { A_B_C, cleanupRepos, pipelineRepo, type StatusJson } from './helpers/pipeline.js';
 
 afterEach(cleanupRepos);
@@ -54,6 +55,17 @@ describe('status', () => {
     expect(st.stages[0].reasons[0].new).not.toBe(oldHash);
     expect(repo.lock()).toBe(lock);
     expect(repo.manifest()).toBe(manifest);
+  });
+
+  it('leaves git status clean in a project where `dvcl init` never ran (.dvcl/ ignores itself)', async () => {
+    const repo = await gitRepo({ '.pipelinerc': A_B_C, 'in.txt': 'one\n' });
+    try {
+      expect(dvcl(repo.dir, ['status']).code).toBe(0);
+      expect(repo.exists('.dvcl/cache')).toBe(true); // the stat cache was written…
+      expect(repo.git('status', '--porcelain')).toBe(''); // …and git does not see it
+    } finally {
+      repo.cleanup();
+    }
   });
 
   it('with stage names: those and their upstream only', async () => {

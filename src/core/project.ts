@@ -21,7 +21,7 @@ export interface Project {
 export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
   const cfg = loadConfig({ cwd: opts.cwd });
   const stateDir = path.join(cfg.root, STATE_DIR);
-  if (!opts.readOnly) ensureStateDir(stateDir);
+  ensureStateDir(stateDir); // even read-only commands keep the stat cache there
   const lock = readLock(cfg.root);
   const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
   const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
