@@ -12,7 +12,7 @@ export function describeReason(r: Reason): string {
     case 'dep_changed': return r.new === null ? `dep ${r.path} removed or not yet produced` : r.old === null ? `dep ${r.path} is new` : `dep ${r.path} changed (${short(r.old)} → ${short(r.new)})`;
     case 'dep_missing': return `dep ${r.path} is missing and no stage produces it`;
     case 'param_changed': return `param ${r.key} changed (${val(r.old)} → ${val(r.new)})`;
-    case 'out_missing': return `out ${r.path} is missing${'ignored' in r && r.ignored ? ' (git-ignored, so clones do not get it: `dvcl repro` re-creates it, or copy it from where your team keeps data)' : ''}`;
+    case 'out_missing': return `out ${r.path} is missing${r.ignored ? ' (git-ignored, so clones do not get it: `dvcl repro` re-creates it, or copy it from where your team keeps data)' : ''}`;
     case 'out_changed': return r.new === null ? `out ${r.path} is no longer declared` : r.old === null ? `out ${r.path} is new` : `out ${r.path} was modified`;
     case 'upstream_stale': return `upstream stage ${r.stage} is not up to date`;
     case 'always_changed': return 'marked always_changed';

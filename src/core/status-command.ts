@@ -27,5 +27,5 @@ async function markIgnoredOuts(root: string, report: StatusReport): Promise<void
     child.stdin?.on('error', () => undefined).end(missing.map((r) => r.path).join('\0') + '\0');
   });
   const ignored = new Set(out.split('\0').filter(Boolean));
-  for (const r of missing) if (ignored.has(r.path)) Object.assign(r, { ignored: true });
+  for (const r of missing) if (ignored.has(r.path)) r.ignored = true;
 }

@@ -15,7 +15,7 @@ export type Reason =
   | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
   | { code: 'dep_missing'; path: string }
   | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
-  | { code: 'out_missing'; path: string }
+  | { code: 'out_missing'; path: string; /** git ignores it: a fresh clone never has it */ ignored?: true }
   | { code: 'out_changed'; path: string; old: string | null; new: string | null }
   | { code: 'upstream_stale'; stage: string }
   | { code: 'always_changed' }
