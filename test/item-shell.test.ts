@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll } from '../src/core/exec.js';
-import { ItemShell } from '../src/core/item-shell.js';
+import { ItemShell, queueFor } from '../src/core/item-shell.js';
 
 let dirs: string[] = [];
 afterEach(() => {
@@ -56,9 +56,11 @@ describe('the resident item shell', () => {
     sh.close();
   });
 
-  it('refuses command text with a newline (the caller starts it the ordinary way)', () => {
-    expect(ItemShell.acceptsCommand("cp 'a\nb' out")).toBe(false);
-    expect(ItemShell.acceptsCommand("cp 'a b' out")).toBe(true);
+  it('carries command text with newlines and quotes of every kind', async () => {
+    const { sh } = shell();
+    const r = await sh.run(`printf '%s|' 'a\nb'\necho "it's" 'say "hi"'`);
+    expect(r).toMatchObject({ code: 0, stdout: `a\nb|it's say "hi"\n` });
+    sh.close();
   });
 
   it('reports a killed shell as an error, not a success, and is marked dead', async () => {
@@ -70,6 +72,63 @@ describe('the resident item shell', () => {
     expect(r.code).toBeNull();
     expect(r.spawnError).toMatch(/ended unexpectedly/);
     expect(sh.dead).toBe(true);
+    sh.close();
+  });
+
+  it('queues more of short items, two of long ones, so long items are shared out between the slots', async () => {
+    expect(queueFor(1000)).toBe(2);
+    expect(queueFor(25)).toBe(2);
+    expect(queueFor(5)).toBe(6);
+    expect(queueFor(0)).toBe(32);
+    const { sh } = shell();
+    expect(sh.capacity()).toBe(2);
+    for (let i = 0; i < 5; i++) await Promise.all([sh.run(':'), sh.run(':')]);
+    expect(sh.capacity()).toBeGreaterThan(2);
+    const slow = shell().sh;
+    for (let i = 0; i < 2; i++) await Promise.all([slow.run('sleep 0.05'), slow.run('sleep 0.05')]);
+    expect(slow.capacity()).toBe(2);
+    sh.close();
+    slow.close();
+  });
+
+  it('gives back the items queued behind a running one; they never run, later ones do', async () => {
+    const { sh, dir } = shell();
+    const long = sh.run('sleep 0.3; echo long');
+    const queued = [1, 2, 3].map((i) => sh.run(`echo ran > q${i}.txt`));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sh.giveBack()).toBe(3);
+    expect(sh.giveBack()).toBe(0); // nothing left behind the running one
+    const next = sh.run('echo next'); // sent after: runs once the given-back ones are skipped
+    expect((await long).stdout).toBe('long\n');
+    expect(await next).toMatchObject({ code: 0, stdout: 'next\n' });
+    expect(sh.stopped).toBe(false);
+    expect((await sh.run('echo again')).stdout).toBe('again\n');
+    for (const i of [1, 2, 3]) expect(fs.existsSync(path.join(dir, `q${i}.txt`))).toBe(false);
+    let settled = false;
+    void Promise.race(queued).then(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false); // given back: their results are for whoever runs them now
+    sh.close();
+  });
+
+  it('runs the oldest item after all if it had not started when the others were given back', async () => {
+    const { sh, dir } = shell();
+    const first = sh.run('echo one > one.txt; echo one');
+    const second = sh.run('echo two > two.txt');
+    // At once: the shell has most likely not reached the first item yet.
+    expect(sh.giveBack()).toBe(1);
+    expect(await first).toMatchObject({ code: 0, stdout: 'one\n' });
+    expect(fs.existsSync(path.join(dir, 'one.txt'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'two.txt'))).toBe(false);
+    void second;
+    sh.close();
+  });
+
+  it('runs commands with the shell\'s usual options: > overwrites a file (no noclobber)', async () => {
+    const { sh, dir } = shell();
+    const r = await sh.run('echo a > f.txt; echo b > f.txt; cat f.txt');
+    expect(r).toMatchObject({ code: 0, stdout: 'b\n' });
+    expect(fs.readFileSync(path.join(dir, 'f.txt'), 'utf8')).toBe('b\n');
     sh.close();
   });
 });

@@ -166,6 +166,22 @@ describe('per-item stages: incremental runs', () => {
     const again = json(ok(dvcl(r.dir, ['repro', '-j', '4', '--json'])));
     expect(again.stages[0]).toMatchObject({ result: 'skipped', items: { ran: 0 } });
   });
+
+  it('runs long items side by side even when they come after many short ones (-j 2)', async () => {
+    // 60 quick items make the slots queue several items at once; the two slow ones come last, and
+    // would run one after the other if one slot kept both queued while the other had nothing to do.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 60; i++) files[`in/a${String(i).padStart(2, '0')}.txt`] = `${i}\n`;
+    files['in/s1.txt'] = 's1\n';
+    files['in/s2.txt'] = 's2\n';
+    const cmd = `case \${name} in s*) echo "start \${name}" >> slow.log; sleep 1; echo "end \${name}" >> slow.log;; esac; cp \${item} \${out}`;
+    const r = await project(files, PIPELINE().replace('cmd: sh tool.sh ${item} ${out}', `cmd: '${cmd}'`));
+    const res = json(ok(dvcl(r.dir, ['repro', '-j', '2', '--json'])));
+    expect(res.stages[0]).toMatchObject({ result: 'ran', items: { ran: 62, succeeded: 62 } });
+    // Both started before either ended.
+    expect(r.read('slow.log').split('\n').slice(0, 2).map((l) => l.split(' ')[0])).toEqual(['start', 'start']);
+    expect(fs.readdirSync(path.join(r.dir, 'out'))).toHaveLength(62);
+  });
 });
 
 describe('per-item stages: failures', () => {

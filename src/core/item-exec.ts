@@ -14,7 +14,14 @@ type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
 /** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
 export interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
 /** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
-export interface ShellSlot { get(): ItemShell | null; close(): void }
+export interface ShellSlot {
+  get(): ItemShell | null;
+  /** Whether another item may be started while `inFlight` of this slot's have not ended. */
+  room(inFlight: number): boolean;
+  /** Take back the items queued behind the one that may be running (ItemShell.giveBack): how many, from the last sent. */
+  giveBack(): number;
+  close(): void;
+}
 
 export interface ItemExecOptions {
   root: string;
@@ -51,13 +58,19 @@ export class ItemExecutor {
         }
         return shell;
       },
+      room: (inFlight) => {
+        if (!enabled) return inFlight === 0;
+        if (!shell || shell.dead) return inFlight < 2;
+        return inFlight < shell.capacity() && shell.queued < shell.capacity();
+      },
+      giveBack: () => (shell ? shell.giveBack() : 0),
       close: () => shell?.close(),
     };
   }
 
   /**
    * Start an item: remove its old output, then send its command (a list joined with `&&`, each in
-   * its own subshell) to the worker's shell, or start it on its own when the shell cannot carry it.
+   * its own subshell) to the worker's shell, or start it on its own with DVCL_ITEM_SHELL=0.
    */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
@@ -69,7 +82,7 @@ export class ItemExecutor {
     // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
     const body = cmds.length > 1 ? cmds.map((c) => `(${c})`).join(' && ') : directArgv(cmds[0]) ? `exec ${cmds[0]}` : cmds[0];
     const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${body}`;
-    const sh = ItemShell.acceptsCommand(line) ? shell.get() : null;
+    const sh = shell.get();
     if (sh) {
       const result = sh.run(line).then((r) => {
         const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
@@ -80,7 +93,7 @@ export class ItemExecutor {
     return { t, queued: false, result: this.runAlone(t, cmds) };
   }
 
-  /** The commands of an item one by one, each in its own process (text the item shell cannot carry). */
+  /** The commands of an item one by one, each in its own process (DVCL_ITEM_SHELL=0). */
   private async runAlone(t: ItemTask, cmds: string[]): Promise<ItemOutcome> {
     let log = '';
     let last: ExecResult | undefined;
