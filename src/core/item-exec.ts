@@ -42,6 +42,9 @@ export interface ItemExecOptions {
 
 /** Runs the items of one per-item stage and records each result in the manifest as it ends. */
 export class ItemExecutor {
+  /** Output folders checked to lie inside the project and created (see prepareOuts). */
+  private readonly checkedFolders = new Set<string>();
+
   constructor(private readonly o: ItemExecOptions) {}
 
   shellSlot(n: number): ShellSlot {
@@ -74,7 +77,7 @@ export class ItemExecutor {
    */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
-      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);
+      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist, this.checkedFolders);
     } catch (e) {
       return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
     }

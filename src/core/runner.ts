@@ -14,7 +14,7 @@ import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
 import { ItemExecutor, type ShellSlot, type StartedItem } from './item-exec.js';
 import { prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type Evaluation, type ItemTask, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type EvalOptions, type Evaluation, type ItemTask, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -72,6 +72,10 @@ class Run {
   private runId = '';
   private started = new Date();
   private gitReady: Promise<void> | undefined;
+  /** Each selected per-item stage's items, listed (and checked) before anything ran. */
+  private readonly listed = new Map<string, string[]>();
+  /** A stage has started running: files may have changed since the items were listed. */
+  private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
   constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter) {
@@ -86,7 +90,7 @@ class Run {
     if (this.opts.onlyFailed) selected = selected.filter((n) => this.hasFailures(n));
     this.checkMissingDeps(selected);
     // Before anything runs; items that upstream stages produce are checked when their stage starts.
-    for (const name of selected) if (this.byName.get(name)!.foreach) checkItemOutputs(cfg.root, this.byName.get(name)!);
+    for (const name of selected) if (this.byName.get(name)!.foreach) this.listed.set(name, checkItemOutputs(cfg.root, this.byName.get(name)!));
     if (this.opts.dryRun) return this.dryRun(selected);
 
     this.started = new Date();
@@ -171,7 +175,7 @@ class Run {
     const stages: StageResult[] = [];
     for (const name of selected) {
       const ups = [...this.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
-      const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
+      const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, this.evalOptions(name));
       const runs = this.shouldRun(ev);
       if (runs) willRun.add(name);
       const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0 };
@@ -180,6 +184,11 @@ class Run {
       stages.push(r);
     }
     return { ok: true, stages };
+  }
+
+  /** The per-item stage's items listed before the run are still its items while no stage has started. */
+  private evalOptions(name: string): EvalOptions {
+    return { force: this.opts.force, onlyFailed: this.opts.onlyFailed, items: this.anyStarted ? undefined : this.listed.get(name) };
   }
 
   private shouldRun(ev: Evaluation): boolean {
@@ -205,7 +214,7 @@ class Run {
     // made a no-op repro of 50 stages take seconds.
     if (upResults.some((u) => u.result === 'ran')) this.ctx.lock = readLock(this.p.cfg.root);
     const stage = this.byName.get(name)!;
-    const ev = evaluateStage(this.ctx, stage, [], { force: this.opts.force, onlyFailed: this.opts.onlyFailed });
+    const ev = evaluateStage(this.ctx, stage, [], this.evalOptions(name));
     if (!this.shouldRun(ev)) {
       if (ev.items) await this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       const givenUp = ev.items?.givenUp.length ?? 0;
@@ -217,6 +226,7 @@ class Run {
       return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
     let r: Omit<StageResult, 'name' | 'duration_ms'>;
+    this.anyStarted = true;
     try {
       r = ev.items ? await this.runItems(stage, ev, prio) : await this.runStage(stage, ev, prio);
     } catch (e) {
@@ -314,7 +324,8 @@ class Run {
   private async runItems(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
     const { tasks, stageHash } = ev.items!;
     const reasons = ev.status.reasons;
-    await this.ensureRun();
+    // The run record (git state) is read while the first items run; they are recorded after it.
+    const runReady = this.ensureRun();
     this.rep.stageStart?.(stage.name, ev, tasks.length);
     const logFd = this.openLog(stage.name);
     const exec = new ItemExecutor({
@@ -330,6 +341,7 @@ class Run {
     let ok = 0;
     let failed = 0;
     const finish = async (started: StartedItem): Promise<void> => {
+      await runReady;
       const r = await exec.finish(started);
       if (r === 'interrupted') return;
       done++;

@@ -102,7 +102,14 @@ function inputReasons(cfg: PipelineConfig, inputs: StageInputs, entry: LockEntry
  * What state is this stage in, and why? `upstreamStale` names direct upstream stages that are
  * not up to date (status) — the runner passes none, having brought them up to date first.
  */
-export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStale: string[], opts: { force?: boolean; onlyFailed?: boolean } = {}): Evaluation {
+export interface EvalOptions {
+  force?: boolean;
+  onlyFailed?: boolean;
+  /** A per-item stage's items as listed by checkItemOutputs, when nothing can have changed them since. */
+  items?: string[];
+}
+
+export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStale: string[], opts: EvalOptions = {}): Evaluation {
   const inputs = stageInputs(ctx, stage);
   const reasons: Reason[] = [];
   for (const p of inputs.missing) if (!isProduced(ctx.cfg, p)) reasons.push({ code: 'dep_missing', path: p });
@@ -193,20 +200,26 @@ function outsideOutput(stage: string, item: string, out: string): DvclError | nu
   });
 }
 
-/** Throws when two present items of a per-item stage would write the same output, or one outside the project (exit 2). */
-export function checkItemOutputs(root: string, stage: StageConfig): void {
+/**
+ * Throws when two present items of a per-item stage would write the same output, or one outside
+ * the project (exit 2). Returns the items, for evaluateStage while nothing has run since.
+ */
+export function checkItemOutputs(root: string, stage: StageConfig): string[] {
   const writers = new Map<string, string>();
-  for (const item of listItems(root, stage)) {
-    const out = itemVars(item, stage.out!).out;
+  const outputOf = prepareOutput(stage.out!);
+  const items = listItems(root, stage);
+  for (const item of items) {
+    const out = outputOf(item);
     const outside = outsideOutput(stage.name, item, out);
     if (outside) throw outside;
     const other = writers.get(out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
     writers.set(out, item);
   }
+  return items;
 }
 
-function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: { force?: boolean; onlyFailed?: boolean }): Evaluation {
+function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
   const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
@@ -219,7 +232,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const outputOf = prepareOutput(stage.out!);
   const records = ctx.manifest.stage(stage.name)?.items;
   const now: PresentItem = { hash: '', stage_hash: stageHash, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
-  for (const item of listItems(ctx.cfg.root, stage)) {
+  for (const item of opts.items ?? listItems(ctx.cfg.root, stage)) {
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const out = outputOf(item);
@@ -234,7 +247,8 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const outputHash = rec?.status === 'success' ? ctx.hasher.hash(out)?.hash ?? null : null;
     now.hash = h.hash;
     now.outputHash = outputHash;
-    now.outputExists = outputHash !== null || (rec?.status !== 'success' && fs.existsSync(abs(ctx.cfg.root, out)));
+    // Only a successful record looks at its output: a new or failed item runs whether it exists or not.
+    now.outputExists = outputHash !== null;
     const d = ctx.manifest.itemNeedsRun(stage.name, item, now);
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
