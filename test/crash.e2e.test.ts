@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,5 +84,24 @@ stages:
     expect(fs.existsSync(path.join(r.dir, '.dvcl/journal.jsonl'))).toBe(false);
     const st = dvcl(r.dir, ['status', '--check']);
     expect(st.code, st.stdout + st.stderr).toBe(0);
+  });
+});
+
+describe('temporary files of a writer killed mid-save', () => {
+  it('are removed by the next repro or prune when their process is gone, never while it lives', async () => {
+    const r = (repo = await gitRepo({ '.pipelinerc': 'version: 1\nstages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n' }));
+    const dead = spawnSync('true').pid; // exited: its pid names no process (until the system reuses it)
+    const left = [`pipeline.lock.tmp-${dead}-0a1b2c3d`, `.manifest.json.tmp-${dead}-99aa00ff`, `.manifest.json.bak.tmp-${dead}`];
+    const live = `pipeline.lock.tmp-${process.pid}-deadbeef`; // this test's own pid: a write in progress
+    const unrelated = `notes.txt.tmp-${dead}-0a1b2c3d`; // not a file dvcl writes
+    for (const f of [...left, live, unrelated]) r.write(f, 'half a file');
+    const res = dvcl(r.dir, ['repro']);
+    expect(res.code, res.stderr).toBe(0);
+    for (const f of left) expect(r.exists(f), f).toBe(false);
+    expect(r.exists(live)).toBe(true);
+    expect(r.exists(unrelated)).toBe(true);
+    r.write(`.manifest.json.tmp-${dead}-12345678`, 'half');
+    expect(dvcl(r.dir, ['prune', '--deleted']).code).toBe(0);
+    expect(r.exists(`.manifest.json.tmp-${dead}-12345678`)).toBe(false);
   });
 });

@@ -50,3 +50,36 @@ export function syncDir(dir: string): void {
     if (fd !== null) fs.closeSync(fd);
   }
 }
+
+/**
+ * Remove the temporary files that {@link writeFileAtomicSync} left next to `names` in `dir` when
+ * its process was killed mid-write (`<name>.tmp-<pid>-…`): only those of processes that no longer
+ * exist, so a write in progress elsewhere is never disturbed.
+ */
+export function removeStaleTemporaries(dir: string, names: string[]): string[] {
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    const m = /^(.+)\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(e);
+    if (!m || !names.includes(m[1]) || isAlive(Number(m[2]))) continue;
+    try {
+      fs.rmSync(path.join(dir, e), { force: true });
+      removed.push(e);
+    } catch { /* not ours to fight over */ }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { removeStaleTemporaries } from './atomic-write.js';
 import { loadConfig, type PipelineConfig } from './config.js';
 import { DvclError } from './errors.js';
 import { Hasher } from './hash.js';
-import { readLock, type LockData } from './lock.js';
+import { LOCK_FILE, readLock, type LockData } from './lock.js';
 import { Manifest } from './manifest.js';
+import { acquireRunLock, type RunLock } from './runlock.js';
 import { closest } from './template.js';
 
 export const STATE_DIR = '.dvcl';
@@ -16,6 +18,17 @@ export interface Project {
   manifest: Manifest;
   hasher: Hasher;
   stateDir: string;
+}
+
+/**
+ * Take the run lock for a command that writes pipeline.lock and .manifest.json, then remove the
+ * temporary files a writer killed mid-save left next to them (`pipeline.lock.tmp-<pid>-…`).
+ */
+export async function lockForWriting(p: Project, command: string): Promise<RunLock> {
+  const lock = await acquireRunLock({ stateDir: p.stateDir, command });
+  const m = path.basename(p.manifest.path);
+  removeStaleTemporaries(p.cfg.root, [LOCK_FILE, m, `${m}.bak`]);
+  return lock;
 }
 
 export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {

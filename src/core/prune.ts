@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import { readLock, writeLock } from './lock.js';
-import { openProject } from './project.js';
+import { lockForWriting, openProject } from './project.js';
 import { abs } from './paths.js';
-import { acquireRunLock } from './runlock.js';
 
 export interface PruneResult {
   dry_run: boolean;
@@ -21,7 +20,7 @@ export interface PruneResult {
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
   const p = await openProject({ cwd: opts.cwd, readOnly: dry, onWarning: opts.onWarning });
-  const runLock = dry ? null : await acquireRunLock({ stateDir: p.stateDir, command: 'dvcl prune --deleted' });
+  const runLock = dry ? null : await lockForWriting(p, 'dvcl prune --deleted');
   try {
     const known = new Set(p.cfg.stages.map((s) => s.name));
     const m = p.manifest;

@@ -8,9 +8,8 @@ import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
 import { abs } from './paths.js';
-import { checkTargets, openProject, type Project } from './project.js';
+import { checkTargets, lockForWriting, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
-import { acquireRunLock } from './runlock.js';
 import { Slots } from './slots.js';
 import { ItemExecutor, type ShellSlot, type StartedItem } from './item-exec.js';
 import { prepareOuts } from './outs.js';
@@ -54,7 +53,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const { cfg } = project;
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
-  const runLock = readOnly ? null : await acquireRunLock({ stateDir: project.stateDir, command: `dvcl ${(opts.argv ?? []).join(' ')}`.trim() });
+  const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim());
   try {
     return await new Run(project, opts, rep).go(targets);
   } finally {
