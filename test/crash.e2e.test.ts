@@ -87,6 +87,35 @@ stages:
   });
 });
 
+describe('kill -9 of dvcl while items are queued in its item shells', () => {
+  it('lets the items running finish and starts none of those queued', async () => {
+    const files: Record<string, string> = {
+      '.pipelinerc': `version: 1
+stages:
+  slow:
+    foreach: in/*.txt
+    out: out/\${stem}.out
+    cmd: echo \${item} >> runs.log; sleep 0.4; cp \${item} \${out}
+`,
+    };
+    for (let i = 0; i < 8; i++) files[`in/i${i}.txt`] = `item ${i}\n`;
+    const r = (repo = await gitRepo(files));
+    const run = dvclSpawn(r.dir, ['repro', '-j', '2']);
+    const deadline = Date.now() + 30_000;
+    while (takeStartedCount(r) < 2 && Date.now() < deadline) await sleep(10);
+    await sleep(100); // both slots busy with their first item, the next one queued behind it
+    run.child.kill('SIGKILL');
+    await run.done;
+    const atKill = takeStartedCount(r);
+    await sleep(1200); // the running items end at ~0.4 s; queued ones would have started and ended by now
+    expect(takeStartedCount(r)).toBe(atKill);
+    expect(atKill).toBe(2);
+    expect(outputs(r)).toHaveLength(2);
+  });
+});
+
+const takeStartedCount = (r: GitRepo): number => (r.exists('runs.log') ? r.read('runs.log').split('\n').filter(Boolean).length : 0);
+
 describe('temporary files of a writer killed mid-save', () => {
   it('are removed by the next repro or prune when their process is gone, never while it lives', async () => {
     const r = (repo = await gitRepo({ '.pipelinerc': 'version: 1\nstages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n' }));

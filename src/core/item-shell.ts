@@ -32,6 +32,9 @@ import { shellQuote } from './template.js';
  * yet answered when the file appeared may or may not have started: if it is skipped, dvcl sends
  * it again.
  *
+ * Before each item the shell checks that dvcl is still there (`kill -0 $PPID`, a builtin): after
+ * a `kill -9` of dvcl it finishes the item running and starts none of those queued.
+ *
  * What differs from a fresh `sh -c`: a command killed by a signal shows as exit code 128+N (as any
  * shell reports it), and an item's stdout and stderr reach the log one after the other rather
  * than interleaved.
@@ -41,6 +44,7 @@ __dvcl_r() {
   if [ -e "$__dvcl_b.stop" ]; then echo skip; else __dvcl_f "$@"; fi
 }
 __dvcl_f() {
+  kill -0 "$PPID" || exit 0
   (__dvcl_x=$2; set --; eval "$__dvcl_x") </dev/null >"$__dvcl_b.$1.out" 2>"$__dvcl_b.$1.err"
   __dvcl_c=$?; __dvcl_s=
   [ -s "$__dvcl_b.$1.out" ] && __dvcl_s=o
