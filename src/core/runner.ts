@@ -11,9 +11,10 @@ import { abs } from './paths.js';
 import { checkTargets, lockForWriting, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { Slots } from './slots.js';
-import { ItemExecutor, type ShellSlot, type StartedItem } from './item-exec.js';
+import { ItemExecutor, type StartedItem } from './item-exec.js';
+import { runItemPool } from './item-pool.js';
 import { prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type EvalOptions, type Evaluation, type ItemTask, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type EvalOptions, type Evaluation, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -351,77 +352,14 @@ class Run {
       }
       this.rep.itemDone?.(stage.name, done, tasks.length, failed);
     };
-    // As many workers as job slots, each taking the next item: queueing every item on the slots at
-    // once would cost O(n²) in the priority queue (minutes for 100,000 items).
-    let next = 0;
-    // An error (the journal cannot be written) stops the workers from taking new items; the items
-    // in flight finish before it is thrown.
-    let error: unknown;
-    // Items given back by a worker's shell (stealing, below), taken before new ones.
-    const givenBack: ItemTask[] = [];
-    const more = () => (givenBack.length > 0 || next < tasks.length) && !this.interrupted && error === undefined;
-    const take = () => givenBack.pop() ?? tasks[next++];
-    // Each worker's shell and what it has started and not yet finished, oldest first.
-    const workersState: { shell: ShellSlot; inFlight: StartedItem[] }[] = [];
-    /**
-     * With nothing left to start, take back the items queued behind another worker's running one
-     * (the longest queue), so a long item does not hold up those behind it while this slot idles.
-     * Once every item has been handed out queues only shrink, so when there is nothing to take back
-     * now, there never will be.
-     */
-    const steal = (self: StartedItem[]): boolean => {
-      for (const w of [...workersState].sort((a, b) => b.inFlight.length - a.inFlight.length)) {
-        if (w.inFlight === self || w.inFlight.length === 0) continue;
-        const n = w.shell.giveBack();
-        if (n > 0) {
-          for (const s of w.inFlight.splice(-n)) givenBack.push(s.t);
-          return true;
-        }
-      }
-      return false;
-    };
-    const worker = async (_: unknown, n: number): Promise<void> => {
-      const shell = exec.shellSlot(n);
-      const inFlight: StartedItem[] = [];
-      workersState.push({ shell, inFlight });
-      try {
-        while (more()) {
-          await this.slots.acquire(prio);
-          try {
-            // Items are queued in the worker's shell ahead of the one running (see ItemShell.capacity),
-            // so the shell never waits for dvcl to record a result — unless another stage waits for
-            // this slot: then the queue drains and the slot is given up.
-            let fresh = true; // the slot was just taken: it runs at least one item
-            const room = () => inFlight.length === 0 || (shell.room(inFlight.length) && inFlight[inFlight.length - 1].queued);
-            for (;;) {
-              while (more() && (fresh || (room() && !this.slots.contended()))) {
-                fresh = false;
-                inFlight.push(exec.start(take(), shell));
-              }
-              if (inFlight.length === 0 && !more() && !this.interrupted && error === undefined && steal(inFlight)) continue;
-              const cur = inFlight.shift();
-              if (!cur) break;
-              try {
-                await finish(cur);
-              } catch (e) {
-                error ??= e;
-              }
-            }
-          } finally {
-            this.slots.release();
-          }
-        }
-      } finally {
-        shell.close();
-      }
-    };
-    const workers = Math.max(1, Math.min(tasks.length, this.opts.jobs ?? this.p.cfg.settings.jobs));
     try {
-      await Promise.all(Array.from({ length: workers }, worker));
+      await runItemPool({
+        tasks, workers: this.opts.jobs ?? this.p.cfg.settings.jobs, exec, slots: this.slots, prio,
+        stopped: () => Boolean(this.interrupted), finish,
+      });
     } finally {
       fs.closeSync(logFd);
     }
-    if (error !== undefined) throw error;
     if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})`, items: this.itemCounts(ev, done, ok, failed) };
     const counts = this.itemCounts(ev, done, ok, failed);
     const stillFailed = ev.items!.present.filter((p) => this.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
