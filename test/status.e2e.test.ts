@@ -90,6 +90,20 @@ describe('status', () => {
     expect(ok.stdout.trim()).toBe('Everything is up to date (3 stages).');
   });
 
+  it('warns when pipeline.lock is empty (every stage then counts as never run), not when it is missing', async () => {
+    const repo = await pipelineRepo(A_B_C, { 'in.txt': 'one\n' });
+    expect(repo.run('status').stderr).not.toMatch(/empty/);
+    expect(repo.run('repro').code).toBe(0);
+    repo.write('pipeline.lock', '');
+    const st = repo.run('status', '--json');
+    expect(st.stderr).toMatch(/warning: pipeline\.lock is empty: every stage counts as never run \(`git checkout -- pipeline\.lock`/);
+    expect(json<StatusJson>(st).stages[0].reasons).toEqual([{ code: 'never_run' }]);
+    const again = repo.run('repro');
+    expect(again.stderr).toMatch(/pipeline\.lock is empty/);
+    expect(repo.lock()).toMatch(/^schema: 1\n/);
+    expect(repo.run('status').stderr).not.toMatch(/empty/);
+  });
+
   it('human output groups reasons under each stale stage and ends with a summary line', async () => {
     const repo = await pipelineRepo(A_B_C, { 'in.txt': 'one\n' });
     expect(repo.run('repro').code).toBe(0);

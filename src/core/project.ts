@@ -36,6 +36,12 @@ export async function openProject(opts: { cwd: string; readOnly?: boolean; onWar
   const stateDir = path.join(cfg.root, STATE_DIR);
   ensureStateDir(stateDir); // even read-only commands keep the stat cache there
   const lock = readLock(cfg.root);
+  if (Object.keys(lock.stages).length === 0 && fs.statSync(path.join(cfg.root, LOCK_FILE), { throwIfNoEntry: false })?.size === 0) {
+    // dvcl never writes an empty lock: a merge or a tool emptied it, and every stage now looks new.
+    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
+      `${LOCK_FILE} is empty: every stage counts as never run (\`git checkout -- ${LOCK_FILE}\` restores the committed one)`,
+    );
+  }
   const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
   const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
   return { cfg, lock, manifest, hasher, stateDir };
