@@ -63,14 +63,16 @@ describe('the resident item shell', () => {
     sh.close();
   });
 
-  it('reports a killed shell as an error, not a success, and is marked dead', async () => {
+  it('reports a killed shell as an error, not a success, and is marked dead; items behind never started', async () => {
     const { sh } = shell();
-    const pending = sh.run('sleep 30');
+    const pending = sh.run('echo begun >&2; sleep 30');
+    const behind = sh.run('echo never');
     await new Promise((r) => setTimeout(r, 200));
     killAll('SIGKILL'); // what a second Ctrl-C does: the shell's whole process group
     const r = await pending;
-    expect(r.code).toBeNull();
-    expect(r.spawnError).toMatch(/ended unexpectedly/);
+    expect(r).toMatchObject({ code: null, signal: 'SIGKILL', stderr: 'begun\n' });
+    expect(r.notStarted).toBeUndefined();
+    expect(await behind).toMatchObject({ code: null, notStarted: true, stdout: '' });
     expect(sh.dead).toBe(true);
     sh.close();
   });

@@ -452,3 +452,27 @@ stages:
     expect(items['in/b.txt'].reason).toMatch(/^exit code 6: no b wanted$/);
   });
 });
+
+describe('an item that kills its item shell', () => {
+  it('fails alone; the items queued behind it run in a new shell, and no shell file is left behind', async () => {
+    const files: Record<string, string> = { 'kill.flag': '' };
+    for (let i = 0; i < 12; i++) files[`in/f${String(i).padStart(2, '0')}.txt`] = `${i}\n`;
+    // $$ in a subshell is the shell that started it: the item shell itself.
+    const cmd = `case \${name} in f05.txt) if [ -e kill.flag ]; then echo "going down" >&2; kill -9 $$; fi;; esac; cp \${item} \${out}`;
+    const r = await project(files, PIPELINE().replace('cmd: sh tool.sh ${item} ${out}', () => `cmd: '${cmd}'`));
+    const res = dvcl(r.dir, ['repro', '-j', '2', '--json']);
+    expect(res.code, res.stderr).toBe(1);
+    const items = manifest(r).stages.upper.items;
+    expect(items['in/f05.txt']).toMatchObject({ status: 'failed', attempts: 1, reason: 'killed by SIGKILL: going down' });
+    for (const [k, v] of Object.entries(items) as [string, any][]) {
+      if (k === 'in/f05.txt') continue;
+      expect(v.status, k).toBe('success');
+      expect(r.read(v.output)).toBe(r.read(k));
+    }
+    expect(Object.keys(items)).toHaveLength(12);
+    expect(fs.readdirSync(path.join(r.dir, '.dvcl/tmp'))).toEqual([]);
+    fs.rmSync(path.join(r.dir, 'kill.flag'));
+    const again = json(ok(dvcl(r.dir, ['repro', '--json'])));
+    expect(again.stages[0].items).toMatchObject({ ran: 1, succeeded: 1 });
+  });
+});

@@ -10,7 +10,7 @@ import { abs } from './paths.js';
 import { itemCommand, type ItemTask } from './status.js';
 import { shellQuote } from './template.js';
 
-type ItemOutcome = { exec: ExecResult; log: string } | { error: string };
+type ItemOutcome = { exec: ExecResult; log: string; notStarted?: boolean } | { error: string };
 /** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
 export interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
 /** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
@@ -54,6 +54,7 @@ export class ItemExecutor {
       get: () => {
         if (!enabled) return null;
         if (!shell || shell.dead) {
+          shell?.close(); // a shell that died: its files go before the next one reuses their names
           shell = new ItemShell({
             shell: this.o.shell, cwd: abs(this.o.root, this.o.stage.wdir), env: this.o.env(),
             tmpDir: path.join(this.o.stateDir, 'tmp'), id: `${process.pid}-${this.o.stage.name}-${n}`,
@@ -89,7 +90,7 @@ export class ItemExecutor {
     if (sh) {
       const result = sh.run(line).then((r) => {
         const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
-        return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!') };
+        return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!'), notStarted: r.notStarted };
       });
       return { t, queued: true, result };
     }
@@ -110,8 +111,12 @@ export class ItemExecutor {
     return { exec: last!, log };
   }
 
-  /** Wait for a started item and record its result in the manifest (journaled at once). */
-  async finish(started: StartedItem): Promise<'ok' | 'failed' | 'interrupted'> {
+  /**
+   * Wait for a started item and record its result in the manifest (journaled at once); nothing is
+   * recorded when it was interrupted, or never started because its shell died first (`not_started`:
+   * the caller runs it again).
+   */
+  async finish(started: StartedItem): Promise<'ok' | 'failed' | 'interrupted' | 'not_started'> {
     const { t } = started;
     const { root, manifest: m, stage } = this.o;
     const base = { hash: t.hash, stage_hash: this.o.stageHash, output: t.vars.out, run: this.o.runId };
@@ -126,6 +131,7 @@ export class ItemExecutor {
     const r = await started.result;
     if ('error' in r) return fail(r.error);
     if (this.o.interrupted()) return 'interrupted';
+    if (r.notStarted) return 'not_started';
     if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
     if (r.exec.code !== 0) return fail(failureReason(r.exec));
     const h = this.o.hasher.hash(t.vars.out);

@@ -12,8 +12,11 @@ export interface ItemPoolOptions {
   prio: number;
   /** Start no more items (a signal arrived). */
   stopped(): boolean;
-  /** Wait for a started item and record it; an error stops the pool from starting items. */
-  finish(started: StartedItem): Promise<void>;
+  /**
+   * Wait for a started item and record it; false when it never started (its shell died first):
+   * the pool runs it again. An error stops the pool from starting items.
+   */
+  finish(started: StartedItem): Promise<boolean>;
 }
 
 /**
@@ -74,7 +77,7 @@ export async function runItemPool(o: ItemPoolOptions): Promise<void> {
             const cur = inFlight.shift();
             if (!cur) break;
             try {
-              await o.finish(cur);
+              if (!(await o.finish(cur))) givenBack.push(cur.t);
             } catch (e) {
               error ??= e;
             }

@@ -68,7 +68,12 @@ export function queueFor(itemMs: number): number {
   return Math.min(MAX_QUEUE, Math.max(2, Math.ceil(QUEUE_MS / Math.max(itemMs, 0.05)) + 1));
 }
 
-export interface ItemResult extends ExecResult { stdout: string; stderr: string }
+export interface ItemResult extends ExecResult {
+  stdout: string;
+  stderr: string;
+  /** The shell died before it started this item: nothing ran, it can be sent again. */
+  notStarted?: boolean;
+}
 
 interface Waiting { k: number; cmd: string; sentAt: number; givenBack: boolean; resolve: (r: ItemResult) => void }
 
@@ -117,7 +122,7 @@ export class ItemShell {
     const untrack = trackGroup(this.child);
     this.child.stdin!.on('error', () => { /* the shell died: handled on exit */ });
     this.child.stdin!.write(DRIVER);
-    const died = () => {
+    const died = (_code?: number | null, signal?: NodeJS.Signals | null) => {
       if (this.dead) return;
       this.dead = true;
       untrack();
@@ -127,10 +132,18 @@ export class ItemShell {
       } else {
         this.poll(); // what it answered before it ended
       }
-      for (const w of this.waiting.splice(0)) if (!w.givenBack) w.resolve(this.result(w, null, ''));
+      // The oldest item not answered was running (or about to): it fails, with what it wrote to
+      // stderr, killed by the signal that killed its shell. Those behind it never started: they
+      // say so, to be run again.
+      this.waiting.splice(0).forEach((w, i) => {
+        if (w.givenBack) return;
+        if (i > 0) w.resolve({ ...this.result(w, null, ''), notStarted: true });
+        else if (signal) w.resolve({ ...this.result(w, null, 'oe'), signal, spawnError: undefined });
+        else w.resolve(this.result(w, null, 'oe'));
+      });
       this.stopTimer();
     };
-    this.child.on('error', died);
+    this.child.on('error', () => died());
     this.child.on('exit', died);
   }
 

@@ -340,10 +340,11 @@ class Run {
     let done = 0;
     let ok = 0;
     let failed = 0;
-    const finish = async (started: StartedItem): Promise<void> => {
+    const finish = async (started: StartedItem): Promise<boolean> => {
       await runReady;
       const r = await exec.finish(started);
-      if (r === 'interrupted') return;
+      if (r === 'not_started') return false;
+      if (r === 'interrupted') return true;
       done++;
       if (r === 'ok') ok++;
       else {
@@ -351,6 +352,7 @@ class Run {
         this.stopUnlessKeepGoing(); // the stage will fail: start no other stage
       }
       this.rep.itemDone?.(stage.name, done, tasks.length, failed);
+      return true;
     };
     try {
       await runItemPool({
