@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -132,5 +132,55 @@ describe('temporary files of a writer killed mid-save', () => {
     r.write(`.manifest.json.tmp-${dead}-12345678`, 'half');
     expect(dvcl(r.dir, ['prune', '--deleted']).code).toBe(0);
     expect(r.exists(`.manifest.json.tmp-${dead}-12345678`)).toBe(false);
+  });
+});
+
+describe('commands left running by a dvcl that was killed', () => {
+  /** Running, not a zombie waiting for its new parent to reap it. */
+  const alive = (pid: number): boolean => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+
+  it('are stopped by the next repro, with a warning, before it runs the stage again', async () => {
+    const r = (repo = await gitRepo({
+      '.pipelinerc': 'version: 1\nstages:\n  long:\n    cmd: echo $$ > pid.txt; sleep 30; echo done > out.txt\n    outs: [out.txt]\n',
+    }));
+    const run = dvclSpawn(r.dir, ['repro']);
+    const deadline = Date.now() + 20_000;
+    while (!r.exists('pid.txt') && Date.now() < deadline) await sleep(20);
+    const pid = Number(r.read('pid.txt'));
+    run.child.kill('SIGKILL');
+    await run.done;
+    expect(alive(pid)).toBe(true); // the stage's shell outlived dvcl
+    r.write('.pipelinerc', 'version: 1\nstages:\n  long:\n    cmd: echo done > out.txt\n    outs: [out.txt]\n');
+    const next = dvcl(r.dir, ['repro']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(new RegExp(`warning: stopped 1 command still running from dvcl \\(pid ${run.child.pid}\\), which was killed`));
+    expect(alive(pid)).toBe(false);
+    expect(r.read('out.txt')).toBe('done\n');
+    expect(fs.readdirSync(path.join(r.dir, '.dvcl/groups'))).toEqual([]);
+  });
+
+  it('never stops a process that merely reuses a listed pid', async () => {
+    const r = (repo = await gitRepo({ '.pipelinerc': 'version: 1\nstages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n' }));
+    const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      const dead = spawnSync('true').pid;
+      fs.mkdirSync(path.join(r.dir, '.dvcl/groups'), { recursive: true });
+      // Listed by a dvcl that is gone, but with another start time: the pid now names someone else.
+      r.write(`.dvcl/groups/${dead}`, `${other.pid} 1\n`);
+      const res = dvcl(r.dir, ['repro']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stderr).not.toMatch(/stopped/);
+      expect(alive(other.pid!)).toBe(true);
+      expect(r.exists(`.dvcl/groups/${dead}`)).toBe(false);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });

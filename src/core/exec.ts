@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { noteGroup } from './orphans.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; tail: string; durationMs: number; spawnError?: string }
 
@@ -49,6 +50,7 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
       return;
     }
     running.add(child);
+    noteGroup(child.pid);
     let tail = '';
     const pending = { stdout: '', stderr: '' };
     const feed = (stream: 'stdout' | 'stderr') => (buf: Buffer) => {
@@ -154,5 +156,6 @@ export function killAll(signal: NodeJS.Signals): number {
 /** Count a process group dvcl started elsewhere (the item shells) among those a signal stops; returns its untrack. */
 export function trackGroup(child: ChildProcess): () => void {
   running.add(child);
+  noteGroup(child.pid);
   return () => running.delete(child);
 }

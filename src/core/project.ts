@@ -6,6 +6,7 @@ import { DvclError } from './errors.js';
 import { Hasher } from './hash.js';
 import { LOCK_FILE, readLock, type LockData } from './lock.js';
 import { Manifest } from './manifest.js';
+import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from './orphans.js';
 import { acquireRunLock, type RunLock } from './runlock.js';
 import { closest } from './template.js';
 
@@ -21,14 +22,29 @@ export interface Project {
 }
 
 /**
- * Take the run lock for a command that writes pipeline.lock and .manifest.json, then remove the
- * temporary files a writer killed mid-save left next to them (`pipeline.lock.tmp-<pid>-…`).
+ * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
+ * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`)
+ * and commands still running (see orphans.ts). From then on the groups this run starts are noted,
+ * until the lock is released.
  */
-export async function lockForWriting(p: Project, command: string): Promise<RunLock> {
+export async function lockForWriting(p: Project, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
   const lock = await acquireRunLock({ stateDir: p.stateDir, command });
   const m = path.basename(p.manifest.path);
   removeStaleTemporaries(p.cfg.root, [LOCK_FILE, m, `${m}.bak`]);
-  return lock;
+  for (const s of await stopLeftoverGroups(p.stateDir)) {
+    onWarning?.(`stopped ${s.groups} command${s.groups > 1 ? 's' : ''} still running from dvcl (pid ${s.pid}), which was killed before it finished`);
+  }
+  noteGroupsIn(p.stateDir);
+  return {
+    release: () => {
+      stopNotingGroups();
+      return lock.release();
+    },
+    releaseSync: () => {
+      stopNotingGroups();
+      lock.releaseSync();
+    },
+  };
 }
 
 export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {

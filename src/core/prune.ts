@@ -20,7 +20,7 @@ export interface PruneResult {
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
   const p = await openProject({ cwd: opts.cwd, readOnly: dry, onWarning: opts.onWarning });
-  const runLock = dry ? null : await lockForWriting(p, 'dvcl prune --deleted');
+  const runLock = dry ? null : await lockForWriting(p, 'dvcl prune --deleted', opts.onWarning);
   try {
     const known = new Set(p.cfg.stages.map((s) => s.name));
     const m = p.manifest;

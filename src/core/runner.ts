@@ -54,7 +54,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const { cfg } = project;
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
-  const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim());
+  const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
     return await new Run(project, opts, rep).go(targets);
   } finally {

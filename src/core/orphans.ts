@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/*
+ * Stage commands and item shells lead process groups of their own, so that a signal reaches a
+ * command's whole tree. After a `kill -9` of dvcl (or an OOM kill) nothing stops those groups: a
+ * stage command goes on writing its outs while the next `dvcl repro` starts the same stage again.
+ *
+ * So a writing run notes each group it starts in `.dvcl/groups/<its pid>` (the group id and the
+ * leader's start time, one line each, appended as they start; the file goes when the run ends).
+ * The next writing run, once it holds the run lock, stops the groups listed by runs that are gone:
+ * SIGTERM, then SIGKILL after a second. The start time, from /proc, makes sure a reused pid is
+ * never taken for a leftover group, so this works where /proc does (Linux); elsewhere nothing is
+ * noted or stopped.
+ */
+
+let file: string | null = null;
+
+const PROC = '/proc';
+
+/** Start noting groups in `<stateDir>/groups/<pid>` (a writing run, under the run lock). */
+export function noteGroupsIn(stateDir: string): void {
+  if (!fs.existsSync(path.join(PROC, 'self', 'stat'))) return;
+  const dir = path.join(stateDir, 'groups');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    file = path.join(dir, String(process.pid));
+    fs.writeFileSync(file, '');
+  } catch {
+    file = null; // best effort: a state folder that cannot be written only loses this safety net
+  }
+}
+
+/** Stop noting, and forget the groups noted: the run ended and stopped what it started. */
+export function stopNotingGroups(): void {
+  if (file) fs.rmSync(file, { force: true });
+  file = null;
+}
+
+/** Note a group this run started (its leader's pid). */
+export function noteGroup(pid: number | undefined): void {
+  if (!file || !pid) return;
+  const start = startTime(pid);
+  if (start === null) return; // already gone
+  try {
+    fs.appendFileSync(file, `${pid} ${start}\n`);
+  } catch { /* best effort, as above */ }
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stop the process groups left running by writing runs that are gone (see above). Returns how many
+ * groups were stopped, per dead dvcl pid.
+ */
+export async function stopLeftoverGroups(stateDir: string): Promise<{ pid: number; groups: number }[]> {
+  const dir = path.join(stateDir, 'groups');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stopped: { pid: number; groups: number }[] = [];
+  for (const name of names) {
+    const owner = Number(name);
+    if (!/^\d+$/.test(name) || owner === process.pid || alive(owner)) continue;
+    const f = path.join(dir, name);
+    let lines: string[] = [];
+    try {
+      lines = fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
+    } catch { /* unreadable: nothing to stop */ }
+    const groups = lines
+      .map((l) => l.split(' '))
+      .filter(([pid, start]) => /^\d+$/.test(pid) && startTime(Number(pid)) === start)
+      .map(([pid]) => Number(pid));
+    if (groups.length) {
+      for (const g of groups) signalGroup(g, 'SIGTERM');
+      for (let waited = 0; waited < 1000 && groups.some(running); waited += 50) await sleep(50);
+      for (const g of groups) signalGroup(g, 'SIGKILL');
+      stopped.push({ pid: owner, groups: groups.length });
+    }
+    fs.rmSync(f, { force: true });
+  }
+  return stopped;
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch { /* gone */ }
+}
+
+/** The process exists and is not a zombie (an orphan's parent may be slow to reap it). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
