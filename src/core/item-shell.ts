@@ -53,8 +53,12 @@ __dvcl_f() {
 }
 `;
 
-/** How often dvcl reads the results file while items are queued. */
+/**
+ * How often dvcl reads the results file while items are queued: every POLL_MS, or for long items
+ * every quarter of an item's time up to MAX_POLL_MS (hours of minute-long items need no 100 Hz).
+ */
 const POLL_MS = 10;
+const MAX_POLL_MS = 250;
 /** Queue enough items to keep the shell busy for this long between two polls. */
 const QUEUE_MS = 25;
 /** Never more items queued in one shell (each has its own output files). */
@@ -193,7 +197,7 @@ export class ItemShell {
       });
     }
     stdin.write(`${this.stopped ? '__dvcl_f' : '__dvcl_r'} ${w.k} ${shellQuote(w.cmd)}\n`);
-    this.timer ??= setInterval(() => this.tick(), POLL_MS);
+    this.timer ??= setTimeout(() => this.tick(), POLL_MS);
   }
 
   /**
@@ -248,11 +252,15 @@ export class ItemShell {
     }
   }
 
-  /** Every POLL_MS while items are queued. */
+  /** Every POLL_MS or more (see there) while items are queued. */
   private tick(): void {
+    this.timer = null;
     this.poll();
     if (this.stopped && !this.waiting.some((w) => w.givenBack)) this.unstop();
-    if (this.waiting.length === 0) this.stopTimer();
+    if (this.waiting.length === 0) return;
+    const perItem = this.answered < 2 ? 0 : this.busyMs / this.answered;
+    // (poll may have set one already, sending an item again)
+    this.timer ??= setTimeout(() => this.tick(), Math.min(MAX_POLL_MS, Math.max(POLL_MS, perItem / 4)));
   }
 
   private result(w: Waiting, code: number | null, flags: string): ItemResult {
@@ -277,7 +285,7 @@ export class ItemShell {
   }
 
   private stopTimer(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 
