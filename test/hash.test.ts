@@ -5,6 +5,8 @@ import path from 'node:path';
 import { blake3, xxhash128 } from 'hash-wasm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hash.js';
+import type { ItemRecord } from '../src/core/manifest.js';
+import { itemsHash } from '../src/core/status.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,6 +69,21 @@ describe('file hashes', () => {
     expect(x.hashString('hello dvcl\n')).toBe('xxh128:00091bc8803a47e0406c263d07b7f240');
   });
 
+  it('of a sequence of strings (hashParts) are the hash of their concatenation, pieces cut anywhere', async () => {
+    const h = await Hasher.open({ root: project(), stateDir: null });
+    const emoji = '\u{1F600}'; // a surrogate pair in UTF-16, 4 bytes in UTF-8
+    const cases: string[][] = [
+      [],
+      [''],
+      ['one', 'two', 'ü €'],
+      // 64 Ki characters and the first half of a pair, then its second half: a piece ends between them.
+      ['a'.repeat(64 * 1024 - 1) + emoji[0], emoji[1] + 'b'],
+      Array.from({ length: 20_000 }, (_, i) => `line ${i} ${i % 7 ? 'é' : emoji}\n`),
+      ['\ud83d', 'lone surrogates', '\ude00'],
+    ];
+    for (const parts of cases) expect(h.hashParts(parts)).toBe(h.hashString(parts.join('')));
+  });
+
   it('are null for a missing path or a dangling symlink', async () => {
     const root = project({ 'a.txt': 'a' });
     fs.symlinkSync('nowhere', path.join(root, 'dangling'));
@@ -86,6 +103,27 @@ describe('file hashes', () => {
   it('refuse paths outside the root', async () => {
     const h = await open(project());
     expect(() => h.hash('../etc/passwd')).toThrow(/outside|not inside/);
+  });
+});
+
+describe('itemsHash (the items.hash of a per-item lock entry)', () => {
+  const rec = (output_hash?: string): ItemRecord => ({ status: 'success', hash: 'xxh128:i', attempts: 1, run: 'r', ...(output_hash ? { output_hash } : {}) });
+
+  it('is the hash of one line per present item, as it always was', async () => {
+    const h = await Hasher.open({ root: project(), stateDir: null });
+    const present = [{ item: 'in/a.txt', hash: 'xxh128:1' }, { item: 'in/ü €.txt', hash: 'xxh128:2' }, { item: 'in/\u{1F600}.txt', hash: 'xxh128:3' }];
+    const items = { 'in/a.txt': rec('xxh128:o1'), 'in/\u{1F600}.txt': rec('xxh128:o3'), 'in/ü €.txt': rec() };
+    // Recorded in pipeline.lock files: it must never change for the same items.
+    expect(itemsHash(h, present, items)).toBe('xxh128:9f540c88825e2ea298f3ec04ea8ad88c');
+  });
+
+  it('equals the hash of all the lines joined, for 100,000 items', async () => {
+    const h = await Hasher.open({ root: project(), stateDir: null });
+    const present = Array.from({ length: 100_000 }, (_, i) => ({ item: `in/${i % 3 ? 'é' : '\u{1F600}'}${i}.txt`, hash: `xxh128:${i}` }));
+    const items: Record<string, ItemRecord> = {};
+    for (const [i, p] of present.entries()) if (i % 5) items[p.item] = rec(i % 2 ? `xxh128:o${i}` : undefined);
+    const joined = present.map((p) => `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`).join('');
+    expect(itemsHash(h, present, items)).toBe(h.hashString(joined));
   });
 });
 
@@ -290,6 +328,67 @@ describe('stat cache', () => {
     expect(cached).toContain('data/a.txt\t');
     expect(cached).toContain('other.txt\t');
     expect(cached).not.toContain('data/b.txt');
+  });
+
+  it('answers lookups in any order, and repeated ones, from the loaded file', async () => {
+    const names = ['a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.txt'];
+    const root = project(Object.fromEntries(names.map((n) => [n, n])));
+    await settle();
+    const first = await open(root);
+    const hashes = names.map((n) => first.hash(n));
+    first.save();
+    const again = await open(root);
+    const order = ['c.txt', 'd.txt', 'a.txt', 'e.txt', 'b.txt', 'b.txt', 'a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.txt'];
+    for (const n of order) expect(again.hash(n)).toEqual(hashes[names.indexOf(n)]);
+    expect(again.stats).toMatchObject({ hashedFiles: 0, cachedFiles: order.length });
+  });
+
+  it('reads a changed file once in a run, however often it is looked up', async () => {
+    const root = project({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+    await settle();
+    const first = await open(root);
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) first.hash(n);
+    first.save();
+    write(root, 'b.txt', 'B');
+    await settle();
+    const h = await open(root);
+    // In the order of the file, twice: the second time, b's line in the file is out of date.
+    for (const n of ['a.txt', 'b.txt', 'c.txt', 'a.txt', 'b.txt', 'c.txt']) h.hash(n);
+    expect(h.hash('b.txt')!.hash).toBe(h.hashString('B'));
+    expect(h.stats).toMatchObject({ hashedFiles: 1, cachedFiles: 6 });
+  });
+
+  it('takes the last line of a path the file lists twice, and trusts a file only when its count matches', async () => {
+    const root = project({ 'a.txt': 'a' });
+    await settle();
+    const h1 = await open(root);
+    const real = h1.hash('a.txt')!.hash;
+    h1.save();
+    const [head, line] = fs.readFileSync(cacheFile(root), 'utf8').split('\n');
+    const hex = real.slice('xxh128:'.length);
+    const twice = (count: number) => `${head.replace(/\t1$/, `\t${count}`)}\n${line.replace(hex, 'e'.repeat(32))}\n${line.replace(hex, 'f'.repeat(32))}\n`;
+    fs.writeFileSync(cacheFile(root), twice(1)); // one path: the count is right
+    expect((await open(root)).hash('a.txt')!.hash).toBe(`xxh128:${'f'.repeat(32)}`);
+    fs.writeFileSync(cacheFile(root), twice(2)); // two lines, one path: not a file dvcl wrote
+    expect((await open(root)).hash('a.txt')!.hash).toBe(real);
+  });
+
+  it('writes the entries it did not change back as they were', async () => {
+    const root = project({ 'a.txt': 'a', 'tab\there.txt': 't', 'c.txt': 'c' });
+    await settle();
+    const first = await open(root);
+    for (const n of ['a.txt', 'tab\there.txt', 'c.txt']) first.hash(n);
+    first.save();
+    const before = fs.readFileSync(cacheFile(root), 'utf8').split('\n');
+    write(root, 'c.txt', 'C');
+    await settle();
+    const h = await open(root);
+    for (const n of ['a.txt', 'tab\there.txt', 'c.txt']) h.hash(n);
+    h.save();
+    const after = fs.readFileSync(cacheFile(root), 'utf8').split('\n');
+    expect(after.slice(1, 3)).toEqual(before.slice(1, 3));
+    expect(after[3]).toMatch(/^c\.txt\t/);
+    expect(after[3]).not.toBe(before[3]);
   });
 
   it('save() never throws when the state dir cannot be written', async () => {

@@ -282,7 +282,12 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
 
 /** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
 export function itemsHash(hasher: Hasher, present: { item: string; hash: string }[], items: Record<string, ItemRecord>): string {
-  return hasher.hashString(present.map((p) => `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`).join(''));
+  return hasher.hashParts(itemLines(present, items));
+}
+
+/** The lines itemsHash hashes, one per present item, made as the hash takes them (not ~10 MB at once). */
+function* itemLines(present: { item: string; hash: string }[], items: Record<string, ItemRecord>): Generator<string> {
+  for (const p of present) yield `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`;
 }
 
 export interface StatusReport { up_to_date: boolean; stages: StageStatus[] }
