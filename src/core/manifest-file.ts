@@ -1,5 +1,4 @@
 import { constants, copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { isAscii } from 'node:buffer';
 import { basename, isAbsolute, relative } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
@@ -73,13 +72,13 @@ function readManifest(path: string): ManifestCheck | 'missing' {
 }
 
 /**
- * The file as a string: read as bytes, then decoded, which for a 42 MB manifest is 2-3x faster than
- * readFileSync(path, 'utf8') on Node 20. An all-ASCII file (the usual case) decodes as latin1, the
- * same string without UTF-8 decoding; anything else as UTF-8, as before.
+ * The file as a string: read as bytes, then decoded, which for a 42 MB manifest is ~2x faster than
+ * readFileSync(path, 'utf8') on Node 20 (50 ms instead of 100). Decoded as UTF-8, not as latin1
+ * when all ASCII (the same string, decoded as fast): latin1 makes a string outside the V8 heap,
+ * and JSON.parse of that one took ~230 ms where the heap string takes ~150.
  */
 function readText(path: string): string {
-  const bytes = readFileSync(path);
-  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  return readFileSync(path).toString('utf8');
 }
 
 /**
