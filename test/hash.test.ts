@@ -371,6 +371,13 @@ describe('stat cache', () => {
     expect((await open(root)).hash('a.txt')!.hash).toBe(`xxh128:${'f'.repeat(32)}`);
     fs.writeFileSync(cacheFile(root), twice(2)); // two lines, one path: not a file dvcl wrote
     expect((await open(root)).hash('a.txt')!.hash).toBe(real);
+    // The same path quoted (as it would be with a tab in it) is the same path: on the first line, then the second.
+    for (const last of ['e', 'f']) {
+      const text = twice(1).replace(new RegExp(`\na\\.txt(\t[^\n]*${last}{32}\n)`), '\n"a.txt"$1');
+      expect(text).toContain('"a.txt"');
+      fs.writeFileSync(cacheFile(root), text);
+      expect((await open(root)).hash('a.txt')!.hash).toBe(`xxh128:${'f'.repeat(32)}`);
+    }
   });
 
   it('writes the entries it did not change back as they were', async () => {
