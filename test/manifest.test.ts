@@ -112,6 +112,35 @@ describe('canonical serialization', () => {
   });
 });
 
+describe('item records read from the file', () => {
+  const good = {
+    status: 'success', hash: 'xxh128:a', stage_hash: 'xxh128:s', attempts: 1, output: 'out/a', output_hash: 'xxh128:o',
+    last_processed: '2026-11-22T10:15:02Z', last_attempt: '2026-11-22T10:15:02Z', reason: 'exit code 1', run: 'r1',
+  };
+  const optional = ['stage_hash', 'output', 'output_hash', 'last_processed', 'last_attempt', 'reason'];
+  // JSON.stringify leaves out a field set to undefined: that is a missing field.
+  const parse = (rec: unknown) => parseManifest(JSON.stringify({ version: 1, stages: { s: { status: 'success', items: { 'a.txt': rec } } }, runs: {} }), 'm');
+
+  it('are taken with every field of the right type, and without the optional ones', () => {
+    expect(parse(good).stages.s.items!['a.txt']).toEqual(good);
+    expect(() => parse({ ...good, ...Object.fromEntries(optional.map((k) => [k, undefined])), status: 'failed', attempts: 0 })).not.toThrow();
+  });
+
+  it('are refused with a field of the wrong type, or a required one missing, naming it', () => {
+    const bad: Record<string, unknown[]> = {
+      status: [undefined, 'ok', 1, null, true],
+      hash: [undefined, 1, null, {}, []],
+      attempts: [undefined, -1, 1.5, '1', null],
+      run: [undefined, 1, null, ['r1']],
+      ...Object.fromEntries(optional.map((k) => [k, [1, null, false, {}, ['x']]])),
+    };
+    for (const [k, values] of Object.entries(bad)) {
+      for (const v of values) expect(() => parse({ ...good, [k]: v }), `${k}: ${JSON.stringify(v)}`).toThrow(`m: stages.s.items["a.txt"].${k}: `);
+    }
+    for (const v of [null, 1, 'x', [good]]) expect(() => parse(v)).toThrow('m: stages.s.items["a.txt"]: expected an object');
+  });
+});
+
 describe('itemNeedsRun', () => {
   const present = { hash: 'h1', stage_hash: 's1', outputExists: true, outputHash: 'xxh128:o', maxAttempts: 3 };
   let m: Manifest;
