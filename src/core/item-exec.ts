@@ -130,7 +130,9 @@ export class ItemExecutor {
     };
     const r = await started.result;
     if ('error' in r) return fail(r.error);
-    if (this.o.interrupted()) return 'interrupted';
+    // After a signal, an item that failed may have been stopped by it: it is not recorded. One that
+    // succeeded had finished (its answer may reach dvcl only when the signal does): it is.
+    if (this.o.interrupted() && (r.notStarted || r.exec.code !== 0)) return 'interrupted';
     if (r.notStarted) return 'not_started';
     if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
     if (r.exec.code !== 0) return fail(failureReason(r.exec));
