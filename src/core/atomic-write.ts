@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive } from './process.js';
 
 /**
  * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
@@ -66,20 +67,11 @@ export function removeStaleTemporaries(dir: string, names: string[]): string[] {
   }
   for (const e of entries) {
     const m = /^(.+)\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(e);
-    if (!m || !names.includes(m[1]) || isAlive(Number(m[2]))) continue;
+    if (!m || !names.includes(m[1]) || pidAlive(Number(m[2]))) continue;
     try {
       fs.rmSync(path.join(dir, e), { force: true });
       removed.push(e);
     } catch { /* not ours to fight over */ }
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
 }

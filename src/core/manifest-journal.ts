@@ -2,6 +2,7 @@ import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, wr
 import { syncDir } from './atomic-write.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { pidAlive } from './process.js';
 import { DvclError } from './errors.js';
 import {
   itemRecord, runRecord, stageRecord, ShapeError,
@@ -188,11 +189,5 @@ function journalOp(v: unknown): JournalOp {
 
 /** Another process on this host that is still running owns the journal (e.g. `status` during `repro`). */
 function isLive(h: JournalHeader): boolean {
-  if (h.host !== hostname() || h.pid === process.pid || !Number.isInteger(h.pid)) return false;
-  try {
-    process.kill(h.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
+  return h.host === hostname() && h.pid !== process.pid && Number.isInteger(h.pid) && pidAlive(h.pid);
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pidAlive } from './process.js';
 
 /*
  * Stage commands and item shells lead process groups of their own, so that a signal reaches a
@@ -48,8 +49,8 @@ export function noteGroup(pid: number | undefined): void {
   } catch { /* best effort, as above */ }
 }
 
-/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
-function startTime(pid: number): string | null {
+/** The fields of /proc/<pid>/stat from field 3 (the state) on; null when there is no such process. */
+function procStat(pid: number): string[] | null {
   let stat: string;
   try {
     stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
@@ -57,17 +58,12 @@ function startTime(pid: number): string | null {
     return null;
   }
   // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? null;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string | null {
+  return procStat(pid)?.[19] ?? null;
 }
 
 /**
@@ -85,7 +81,7 @@ export async function stopLeftoverGroups(stateDir: string): Promise<{ pid: numbe
   const stopped: { pid: number; groups: number }[] = [];
   for (const name of names) {
     const owner = Number(name);
-    if (!/^\d+$/.test(name) || owner === process.pid || alive(owner)) continue;
+    if (!/^\d+$/.test(name) || owner === process.pid || pidAlive(owner)) continue;
     const f = path.join(dir, name);
     let lines: string[] = [];
     try {
@@ -114,10 +110,6 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
 
 /** The process exists and is not a zombie (an orphan's parent may be slow to reap it). */
 function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { DvclError } from './errors.js';
+import { pidAlive } from './process.js';
 
 /** Who holds a project's run lock; stored as JSON inside the lock directory. */
 export interface LockHolder {
@@ -173,7 +174,7 @@ async function judge(stateDir: string, lockDir: string): Promise<Verdict> {
     return { kind: age > NO_INFO_STALE_MS ? 'abandoned' : 'held', holder: null };
   }
   if (holder.host === os.hostname()) {
-    return { kind: isAlive(holder.pid) ? 'held' : 'abandoned', holder };
+    return { kind: pidAlive(holder.pid) ? 'held' : 'abandoned', holder };
   }
   // Another host's pids mean nothing here; its holder keeps the mtime fresh while it lives.
   const fresh = await lockfile.check(stateDir, { lockfilePath: lockDir, realpath: false, stale: FOREIGN_STALE_MS });
@@ -187,15 +188,6 @@ async function waitForHolder(lockDir: string): Promise<LockHolder | null> {
     const holder = readHolderAt(lockDir);
     if (holder || Date.now() >= deadline || !fs.existsSync(lockDir)) return holder;
     await sleep(50);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but belongs to another user
   }
 }
 
