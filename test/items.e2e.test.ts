@@ -299,6 +299,26 @@ describe('per-item stages: configuration', () => {
     expect(takeRuns(r)).toEqual([]);
     expect(r.exists('.manifest.json')).toBe(false);
   });
+
+  it('refuses the same clash among items an upstream stage produced, before any of them runs', async () => {
+    // The inputs do not exist before the run: the clash can only be seen once `gen` has run.
+    const rc = `version: 1
+stages:
+  gen:
+    cmd: mkdir -p gen && echo a > gen/a.txt && echo x > gen/a.csv
+    outs: [gen]
+  upper:
+    foreach: [gen/*.txt, gen/*.csv]
+    out: out/\${stem}.out
+    cmd: sh tool.sh \${item} \${out}
+`;
+    const r = await project({}, rc);
+    const res = dvcl(r.dir, ['repro']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('stage upper: items gen/a.csv and gen/a.txt both write out/a.out');
+    expect(takeRuns(r)).toEqual([]);
+    expect(r.exists('out')).toBe(false);
+  });
 });
 
 describe('per-item stages: hostile file names', () => {

@@ -205,18 +205,28 @@ function outsideOutput(stage: string, item: string, out: string): DvclError | nu
  * the project (exit 2). Returns the items, for evaluateStage while nothing has run since.
  */
 export function checkItemOutputs(root: string, stage: StageConfig): string[] {
-  const writers = new Map<string, string>();
-  const outputOf = prepareOutput(stage.out!);
+  const outputOf = checkedOutputs(stage);
   const items = listItems(root, stage);
-  for (const item of items) {
+  for (const item of items) outputOf(item);
+  return items;
+}
+
+/**
+ * Each item's output in turn, prepared once per stage (100,000s of items); throws (exit 2) when
+ * one lies outside the project or is also an earlier item's.
+ */
+function checkedOutputs(stage: StageConfig): (item: string) => string {
+  const outputOf = prepareOutput(stage.out!);
+  const writers = new Map<string, string>();
+  return (item) => {
     const out = outputOf(item);
     const outside = outsideOutput(stage.name, item, out);
     if (outside) throw outside;
     const other = writers.get(out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
     writers.set(out, item);
-  }
-  return items;
+    return out;
+  };
 }
 
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
@@ -226,21 +236,16 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const givenUp: string[] = [];
   let failedLeft = 0;
   let pending = 0;
-  const writers = new Map<string, string>();
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
-  // items, and the argument of itemNeedsRun (which keeps no reference to it).
-  const outputOf = prepareOutput(stage.out!);
+  // items, and the argument of itemNeedsRun (which keeps no reference to it). Items listed by
+  // checkItemOutputs were checked there.
+  const outputOf = opts.items ? prepareOutput(stage.out!) : checkedOutputs(stage);
   const records = ctx.manifest.stage(stage.name)?.items;
   const now: PresentItem = { hash: '', stage_hash: stageHash, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
   for (const item of opts.items ?? listItems(ctx.cfg.root, stage)) {
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const out = outputOf(item);
-    const outside = outsideOutput(stage.name, item, out);
-    if (outside) throw outside;
-    const other = writers.get(out);
-    if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
-    writers.set(out, item);
     present.push({ item, hash: h.hash, output: out });
     const rec = records?.[item];
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
