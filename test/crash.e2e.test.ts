@@ -27,17 +27,18 @@ function takeStarted(r: GitRepo): string[] {
   return lines;
 }
 
-describe('kill -9 during a per-item stage', () => {
-  it('loses only the items in flight: the next repro runs just the unfinished ones', async () => {
-    const files: Record<string, string> = {
-      '.pipelinerc': `version: 1
+/** A per-item stage whose items log their start to runs.log, then take `seconds`. */
+const slowItems = (seconds: number): string => `version: 1
 stages:
   slow:
     foreach: in/*.txt
     out: out/\${stem}.out
-    cmd: echo \${item} >> runs.log; sleep 0.07; cp \${item} \${out}
-`,
-    };
+    cmd: echo \${item} >> runs.log; sleep ${seconds}; cp \${item} \${out}
+`;
+
+describe('kill -9 during a per-item stage', () => {
+  it('loses only the items in flight: the next repro runs just the unfinished ones', async () => {
+    const files: Record<string, string> = { '.pipelinerc': slowItems(0.07) };
     for (let i = 0; i < ITEMS; i++) files[`in/i${String(i).padStart(2, '0')}.txt`] = `item ${i}\n`;
     const r = await gitRepo(files);
     repo = r;
@@ -89,15 +90,7 @@ stages:
 
 describe('kill -9 of dvcl while items are queued in its item shells', () => {
   it('lets the items running finish and starts none of those queued', async () => {
-    const files: Record<string, string> = {
-      '.pipelinerc': `version: 1
-stages:
-  slow:
-    foreach: in/*.txt
-    out: out/\${stem}.out
-    cmd: echo \${item} >> runs.log; sleep 0.4; cp \${item} \${out}
-`,
-    };
+    const files: Record<string, string> = { '.pipelinerc': slowItems(0.4) };
     for (let i = 0; i < 8; i++) files[`in/i${i}.txt`] = `item ${i}\n`;
     const r = (repo = await gitRepo(files));
     const run = dvclSpawn(r.dir, ['repro', '-j', '2']);
@@ -173,7 +166,8 @@ describe('commands left running by a dvcl that was killed', () => {
       const dead = spawnSync('true').pid;
       fs.mkdirSync(path.join(r.dir, '.dvcl/groups'), { recursive: true });
       // Listed by a dvcl that is gone, but with another start time: the pid now names someone else.
-      r.write(`.dvcl/groups/${dead}`, `${other.pid} 1\n`);
+      // (and lines that are not `<pid> <start time>` at all, as a torn or edited file may hold)
+      r.write(`.dvcl/groups/${dead}`, `${other.pid} 1\ngarbage\n\n-1 x y\n${other.pid}`);
       const res = dvcl(r.dir, ['repro']);
       expect(res.code, res.stderr).toBe(0);
       expect(res.stderr).not.toMatch(/stopped/);
