@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { directArgv, runShell } from '../src/core/exec.js';
-import { itemCommand } from '../src/core/status.js';
+import { plainCommand } from '../src/core/item-exec.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -38,7 +38,7 @@ describe('runShell', () => {
   it('runs a direct command with hostile item names as single arguments', async () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'a b;touch pwned.txt'), 'x\n');
-    const cmd = itemCommand('cp ${item} ${out}', { item: 'a b;touch pwned.txt', out: '$(touch pwned2).out', stem: '', name: '', dir: '.' });
+    const cmd = plainCommand('cp ${item} ${out}', { item: 'a b;touch pwned.txt', out: '$(touch pwned2).out', stem: '', name: '', dir: '.' })!;
     expect(directArgv(cmd)).not.toBeNull();
     const r = await run(cmd, dir);
     expect(r.code).toBe(0);

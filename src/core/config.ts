@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DvclError, configError } from './errors.js';
 import type { HashAlgorithm } from './hash.js';
 import { normalizeRelPath } from './paths.js';
+import { commandRefusal } from './command-template.js';
 import { closest, ITEM_VARS, templateNames } from './template.js';
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { checkCrossStage } from './config-graph.js';
@@ -168,7 +169,12 @@ function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: str
     if (templateNames(out).length === 0) throw src.error([...at, 'out'], 'the item output must use a template variable', 'e.g. `data/parsed/${stem}.json`, so each item gets its own file');
     stage.out = relPath(src, [...at, 'out'], out);
   }
-  stage.cmd.forEach((c, i) => checkTemplate(src, typeof def.cmd === 'string' ? [...at, 'cmd'] : [...at, 'cmd', i], c, perItem ? [...ITEM_VARS] : []));
+  stage.cmd.forEach((c, i) => {
+    const where: KeyPath = typeof def.cmd === 'string' ? [...at, 'cmd'] : [...at, 'cmd', i];
+    checkTemplate(src, where, c, perItem ? [...ITEM_VARS] : []);
+    const refused = perItem ? commandRefusal(c) : null;
+    if (refused) throw src.error(where, refused.message, refused.hint);
+  });
   return stage;
 }
 

@@ -7,8 +7,9 @@ import { ItemShell } from './item-shell.js';
 import type { Manifest } from './manifest.js';
 import { prepareOuts } from './outs.js';
 import { abs } from './paths.js';
-import { itemCommand, type ItemTask } from './status.js';
-import { shellQuote } from './template.js';
+import { envName, rewriteCommand } from './command-template.js';
+import type { ItemTask } from './status.js';
+import { ITEM_VARS, shellQuote, type ItemVar, type ItemVars } from './template.js';
 
 type ItemOutcome = { exec: ExecResult; log: string; notStarted?: boolean } | { error: string };
 /** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
@@ -44,8 +45,15 @@ export interface ItemExecOptions {
 export class ItemExecutor {
   /** Output folders checked to lie inside the project and created (see prepareOuts). */
   private readonly checkedFolders = new Set<string>();
+  /** The stage's commands with each template a reference to its variable (see command-template.ts). */
+  private readonly cmds: string[];
+  private readonly body: string;
 
-  constructor(private readonly o: ItemExecOptions) {}
+  constructor(private readonly o: ItemExecOptions) {
+    this.cmds = o.stage.cmd.map(rewriteCommand);
+    // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
+    this.body = this.cmds.length > 1 ? this.cmds.map((c) => `(${c})`).join(' && ') : isPlain(o.stage.cmd[0]) ? `exec ${this.cmds[0]}` : this.cmds[0];
+  }
 
   shellSlot(n: number): ShellSlot {
     let shell: ItemShell | null = null;
@@ -82,29 +90,29 @@ export class ItemExecutor {
     } catch (e) {
       return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
     }
-    const cmds = this.o.stage.cmd.map((c) => itemCommand(c, t.vars));
-    // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
-    const body = cmds.length > 1 ? cmds.map((c) => `(${c})`).join(' && ') : directArgv(cmds[0]) ? `exec ${cmds[0]}` : cmds[0];
-    const line = `export DVCL_ITEM=${shellQuote(t.item)} DVCL_OUT=${shellQuote(t.vars.out)}; ${body}`;
+    const values = commandValues(t.vars);
     const sh = shell.get();
     if (sh) {
+      const line = `export${ITEM_VARS.map((v) => ` ${envName(v)}=${shellQuote(values[v])}`).join('')}; ${this.body}`;
       const result = sh.run(line).then((r) => {
         const lines = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `${mark} ${l}\n`).join('') : '');
         return { exec: r, log: lines(r.stdout, ' ') + lines(r.stderr, '!'), notStarted: r.notStarted };
       });
       return { t, queued: true, result };
     }
-    return { t, queued: false, result: this.runAlone(t, cmds) };
+    return { t, queued: false, result: this.runAlone(values) };
   }
 
   /** The commands of an item one by one, each in its own process (DVCL_ITEM_SHELL=0). */
-  private async runAlone(t: ItemTask, cmds: string[]): Promise<ItemOutcome> {
+  private async runAlone(values: ItemVars): Promise<ItemOutcome> {
     let log = '';
     let last: ExecResult | undefined;
-    for (const cmd of cmds) {
+    const env = this.o.env(Object.fromEntries(ITEM_VARS.map((v) => [envName(v), values[v]])));
+    for (const [i, tpl] of this.o.stage.cmd.entries()) {
+      const cmd = plainCommand(tpl, values) ?? this.cmds[i];
       last = await runShell({
         shell: this.o.shell, cmd, cwd: abs(this.o.root, this.o.stage.wdir),
-        env: this.o.env({ DVCL_ITEM: t.item, DVCL_OUT: t.vars.out }), onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
+        env, onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
       });
       if (last.code !== 0) break;
     }
@@ -141,4 +149,30 @@ export class ItemExecutor {
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
     return 'ok';
   }
+}
+
+const TEMPLATES = /\$\{([a-z_][a-z0-9_]*)\}/g;
+
+/** Whether a command is one program and its arguments, with no shell syntax but its templates. */
+function isPlain(cmd: string): boolean {
+  return directArgv(cmd.replace(TEMPLATES, 'x')) !== null;
+}
+
+/**
+ * A plain command (see isPlain) with the values in its words, each word quoted: runShell starts
+ * it without a shell, with exactly these words. Null for any other command.
+ */
+export function plainCommand(cmd: string, values: ItemVars): string | null {
+  if (!isPlain(cmd)) return null;
+  const words = directArgv(cmd.replace(TEMPLATES, (_, v: string) => `\0${v}\0`))!;
+  return words.map((w) => shellQuote(w.replace(/\0([a-z_]+)\0/g, (_, v: string) => values[v as ItemVar]))).join(' ');
+}
+
+/**
+ * The values a command sees. A path at the top of the project that starts with `-` is given as
+ * `./-n.txt`, so that programs do not read it as an option.
+ */
+function commandValues(vars: ItemVars): ItemVars {
+  const dash = (p: string) => (p.startsWith('-') ? `./${p}` : p);
+  return { ...vars, item: dash(vars.item), out: dash(vars.out) };
 }

@@ -6,7 +6,7 @@ import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './l
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js';
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
-import { expand, itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
+import { itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
 
 /** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
 export type Reason =
@@ -312,9 +312,4 @@ export function computeStatus(ctx: EvalContext, selected: string[]): StatusRepor
     stages.push(ev.status);
   }
   return { up_to_date: stages.every((s) => s.state === 'up_to_date' || s.state === 'frozen'), stages };
-}
-
-/** Substitute an item's variables into a per-item command, shell-quoted. */
-export function itemCommand(cmd: string, vars: ItemVars): string {
-  return expand(cmd, vars, true);
 }

@@ -23,42 +23,9 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * Substitute item variables. In commands (`quote: true`) each value is quoted for where it stands,
- * so a file named `$(id).html` or `x;touch y` is passed as data, never run:
- * - unquoted, `${item}` becomes one shell word: `'x;touch y'`;
- * - inside double quotes (`"${item}"`, the usual habit) the outer shell would still expand `$` and
- *   backquotes: they are backslash-escaped, and the quotes give one word with the exact value;
- * - inside single quotes the outer shell reads nothing: the text is for another interpreter,
- *   almost always a nested shell (`sh -c '... ${item}'`), so the value is quoted for that shell.
- */
-export function expand(s: string, vars: Partial<ItemVars>, quote: boolean): string {
-  const value = (name: string) => (vars as Record<string, string | undefined>)[name];
-  if (!quote) return s.replace(TEMPLATE_RE, (whole, name: string) => value(name) ?? whole);
-  const VAR = /\$\{([a-z_][a-z0-9_]*)\}/y;
-  let out = '';
-  let ctx: 'none' | 'single' | 'double' = 'none';
-  for (let i = 0; i < s.length;) {
-    const c = s[i];
-    VAR.lastIndex = i;
-    const m = c === '$' ? VAR.exec(s) : null;
-    const v = m ? value(m[1]) : undefined;
-    if (m && v !== undefined) {
-      out += ctx === 'none' ? shellQuote(v) : ctx === 'double' ? v.replace(/[\\"$`]/g, '\\$&') : shellQuote(v).replace(/'/g, `'\\''`);
-      i += m[0].length;
-      continue;
-    }
-    if (c === '\\' && ctx !== 'single') {
-      out += s.slice(i, i + 2); // an escaped character neither opens nor closes a quote
-      i += 2;
-      continue;
-    }
-    if (ctx === 'none' && (c === "'" || c === '"')) ctx = c === "'" ? 'single' : 'double';
-    else if ((ctx === 'single' && c === "'") || (ctx === 'double' && c === '"')) ctx = 'none';
-    out += c;
-    i++;
-  }
-  return out;
+/** Substitute item variables into a path template (commands: see command-template.ts). */
+export function expand(s: string, vars: Partial<ItemVars>): string {
+  return s.replace(TEMPLATE_RE, (whole, name: string) => (vars as Record<string, string | undefined>)[name] ?? whole);
 }
 
 /** Variables of one item: `data/raw/a b.html` → stem `a b`, name `a b.html`, dir `data/raw`. */
@@ -66,7 +33,7 @@ export function itemVars(item: string, outTemplate: string): ItemVars {
   const name = path.posix.basename(item);
   const ext = path.posix.extname(name);
   const base = { item, name, stem: ext ? name.slice(0, -ext.length) : name, dir: path.posix.dirname(item) };
-  const out = path.posix.normalize(expand(outTemplate, base, false));
+  const out = path.posix.normalize(expand(outTemplate, base));
   return { ...base, out };
 }
 

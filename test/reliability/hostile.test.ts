@@ -84,6 +84,56 @@ stages:
     expect(fs.readFileSync(path.join(ctl, 'names'), 'utf8')).toBe('new\nline.txt\0');
   });
 
+  it('issue 11: names that break out of $( ), backquotes and nested shells run nothing, in every way of writing cmd', async () => {
+    const names = ['x";touch PWNED1;".txt', 'a;touch PWNED2;.txt', '$(touch PWNED3).txt', "x';touch PWNED4;'.txt", '`touch PWNED5`.txt', 'plain.txt'];
+    const files: Record<string, string> = {};
+    for (const n of names) files[`in/${n}`] = `content of ${n}\n`;
+    // One stage per way of writing the command; each copies the item into its output.
+    const ways = [
+      'echo "$(cat "${item}")" > "${out}"',
+      'echo "$(cat ${item})" > ${out}',
+      'echo "`cat ${item}`" > ${out}',
+      'sh -c "cat ${item} > ${out}"',
+      "sh -c 'cat ${item} > ${out}'",
+      'bash -c "cat \\"${item}\\" > \\"${out}\\""',
+      'eval "cat ${item} > ${out}"',
+      '[ -n "$(printf %s "${name}")" ] && cat <<EOF > ${out}\n$(cat "${item}")\nEOF',
+    ];
+    const rc = `version: 1\nstages:\n${ways.map((w, i) => `  w${i}:\n    foreach: in/*\n    out: out${i}/\${name}\n    cmd: ${JSON.stringify(w)}\n`).join('')}`;
+    const { repo, env } = await project({ ...files, '.pipelinerc': rc });
+    const r = dvcl(repo.dir, ['repro', '-j', '2'], { env });
+    const pwned = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => path.basename(f).startsWith('PWNED'));
+    expect(pwned(repo.dir)).toEqual([]);
+    expect(pwned(path.dirname(repo.dir)).filter((f) => !f.includes(path.sep))).toEqual([]);
+    expect(r.code, r.stderr).toBe(0);
+    for (let i = 0; i < ways.length; i++) {
+      for (const n of names) expect(repo.read(`out${i}/${n}`), `${ways[i]} with ${n}`).toBe(`content of ${n}\n`);
+    }
+  });
+
+  it('a template where no quoting is safe is refused before anything runs, at its line', async () => {
+    const { repo, env } = await project({
+      'in/a.txt': 'a\n',
+      '.pipelinerc': `version: 1\nstages:\n  s:\n    foreach: in/*\n    out: o/\${name}\n    cmd:\n      - cp \${item} \${out}\n      - awk '{print "\${item}"}' \${item} >> \${out}\n`,
+    });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Error: \.pipelinerc:8:\d+: stages\.s\.cmd\[1\]: \$\{item\} inside single quotes/m);
+    expect(r.stderr).toMatch(/DVCL_ITEM/);
+    expect(fs.existsSync(path.join(repo.dir, 'o'))).toBe(false);
+  });
+
+  it('an item at the top of the project whose name starts with - reaches the command as ./-n.txt', async () => {
+    const { repo, env } = await project({
+      '-n.txt': 'one\ntwo\n',
+      '.pipelinerc': 'version: 1\nstages:\n  s:\n    foreach: "*.txt"\n    out: o/${name}\n    cmd: cat ${item} > ${out} && printf "%s\\n" "$DVCL_ITEM" >> ${out}\n',
+    });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(repo.read('o/-n.txt')).toBe('one\ntwo\n./-n.txt\n');
+    expect(Object.keys(JSON.parse(repo.read('.manifest.json')).stages.s.items)).toEqual(['-n.txt']);
+  });
+
   it('stage, item and parameter names that JavaScript objects already have', async () => {
     const { repo, env } = await project({
       '.pipelinerc': `version: 1
