@@ -56,6 +56,14 @@ const OPERATORS = ';&|()<>\n';
 const PH_OPEN = '\uE000';
 const PH_CLOSE = '\uE001';
 
+/** The first item template in `text`, if any. */
+function itemTemplateIn(text: string): ItemVar | null {
+  for (const m of text.matchAll(/\$\{([a-z_][a-z0-9_]*)\}/g)) {
+    if ((ITEM_VARS as readonly string[]).includes(m[1])) return m[1] as ItemVar;
+  }
+  return null;
+}
+
 /** Where the simple command being read is: which of its words a shell reads again as a script. */
 type Mode = 'plain' | 'shell' | 'wrapper' | 'script-next' | 'script-all' | 'ssh' | 'args';
 
@@ -208,11 +216,11 @@ class Rewriter {
     const end = this.s.indexOf("'", this.i + 1);
     const stop = end < 0 ? this.s.length : end + 1;
     const text = this.s.slice(this.i, stop);
-    const m = /\$\{([a-z_][a-z0-9_]*)\}/.exec(text);
-    if (m && (ITEM_VARS as readonly string[]).includes(m[1])) {
+    const v = itemTemplateIn(text);
+    if (v) {
       throw new TemplateRefused(
-        `\${${m[1]}} inside single quotes: that text goes to another program (awk, sed, python…), which would read a file name as code`,
-        `pass it as an argument ("\${${m[1]}}") or read \$${envName(m[1] as ItemVar)} from the environment; for a nested shell write sh -c '… "\${${m[1]}}" …'`,
+        `\${${v}} inside single quotes: that text goes to another program (awk, sed, python…), which would read a file name as code`,
+        `pass it as an argument ("\${${v}}") or read \$${envName(v)} from the environment; for a nested shell write sh -c '… "\${${v}}" …'`,
       );
     }
     this.out += text;
@@ -292,10 +300,8 @@ class Rewriter {
       this.i++;
     } while (this.i < s.length && depth > 0);
     const text = s.slice(start, this.i);
-    const m = /\$\{([a-z_][a-z0-9_]*)\}/.exec(text);
-    if (m && (ITEM_VARS as readonly string[]).includes(m[1])) {
-      throw new TemplateRefused(`\${${m[1]}} inside $(( )): arithmetic evaluates the value as an expression`, `read \$${envName(m[1] as ItemVar)} in a program that treats it as text`);
-    }
+    const v = itemTemplateIn(text);
+    if (v) throw new TemplateRefused(`\${${v}} inside $(( )): arithmetic evaluates the value as an expression`, `read \$${envName(v)} in a program that treats it as text`);
     this.out += text;
   }
 
@@ -321,11 +327,11 @@ class Rewriter {
     let inner = '';
     const opaque = (from: number, src: number) => {
       // The outer shell expands this and the nested one reads the result as code: no value may be in it.
-      const m = /\$\{([a-z_][a-z0-9_]*)\}/.exec(s.slice(src, this.i));
-      if (m && (ITEM_VARS as readonly string[]).includes(m[1])) {
+      const v = itemTemplateIn(s.slice(src, this.i));
+      if (v) {
         throw new TemplateRefused(
-          `\${${m[1]}} inside a $( ) or \`…\` that the outer shell expands into the script of a nested shell, which would read the value as code`,
-          `put the script in single quotes, so the nested shell runs the $( ): sh -c '… $(cmd "\${${m[1]}}") …'`,
+          `\${${v}} inside a $( ) or \`…\` that the outer shell expands into the script of a nested shell, which would read the value as code`,
+          `put the script in single quotes, so the nested shell runs the $( ): sh -c '… $(cmd "\${${v}}") …'`,
         );
       }
       // Rewritten as the outer shell sees it; kept aside and put back in place after the inner rewrite.
@@ -418,10 +424,8 @@ class Rewriter {
       }
       const body = s.slice(this.i, end);
       if (h.quoted) {
-        const m = /\$\{([a-z_][a-z0-9_]*)\}/.exec(body);
-        if (m && (ITEM_VARS as readonly string[]).includes(m[1])) {
-          throw new TemplateRefused(`\${${m[1]}} in a quoted here-document: that text goes to another program, which would read a file name as code`, `read \$${envName(m[1] as ItemVar)} from the environment instead`);
-        }
+        const v = itemTemplateIn(body);
+        if (v) throw new TemplateRefused(`\${${v}} in a quoted here-document: that text goes to another program, which would read a file name as code`, `read \$${envName(v)} from the environment instead`);
         this.out += body;
       } else {
         const sub = new Rewriter(body);
