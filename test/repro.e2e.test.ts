@@ -232,6 +232,39 @@ stages:
     expect(repo.read('.dvcl/logs/steps.log')).toBe('oops\n');
   });
 
+  it('a multi-line cmd stops at its first failing line, in stages and in items (issue 12.1)', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  script:
+    cmd: |
+      echo one >> runs.log
+      false
+      echo two >> runs.log
+      touch script.txt
+    outs: [script.txt]
+  each:
+    foreach: in/*.txt
+    out: o/\${name}
+    cmd: |
+      echo item >> runs.log
+      cat missing-file
+      cp \${item} \${out}
+  fine:
+    cmd: |
+      if false; then echo never; fi
+      false || echo recovered >> runs.log
+      touch fine.txt
+    outs: [fine.txt]
+`, { 'in/a.txt': 'a\n' });
+    const r = repo.run('repro', '-k');
+    expect(r.code).toBe(1);
+    expect(repo.takeRuns().sort()).toEqual(['item', 'one', 'recovered']);
+    expect(Object.keys(parse(repo.lock()!).stages)).toEqual(['fine']);
+    const items = JSON.parse(repo.manifest()!).stages.each.items;
+    expect(items['in/a.txt']).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^exit code 1: .*missing-file/) });
+    expect(repo.exists('o/a.txt')).toBe(false);
+  });
+
   it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
     // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
     const rc = `version: 1

@@ -130,6 +130,15 @@ export function directArgv(cmd: string): string[] | null {
   return words;
 }
 
+/**
+ * A command as its shell runs it. A multi-line `cmd: |` runs with `set -e`, so it stops at the
+ * first line that fails, as a `cmd` list does and as GitHub Actions and GitLab CI run their
+ * multi-line scripts (`bash -e`); without it only the last line's status counted.
+ */
+export function scriptOf(cmd: string): string {
+  return cmd.trimEnd().includes('\n') ? `set -e\n${cmd}` : cmd;
+}
+
 /** The last lines of a command's stderr, for a failure reason. */
 export function lastLines(text: string): string {
   const lines = text.replace(/\s+$/, '').split('\n');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from './config.js';
-import { directArgv, failureReason, runShell, type ExecResult } from './exec.js';
+import { directArgv, failureReason, runShell, scriptOf, type ExecResult } from './exec.js';
 import type { Hasher } from './hash.js';
 import { ItemShell } from './item-shell.js';
 import type { Manifest } from './manifest.js';
@@ -50,7 +50,7 @@ export class ItemExecutor {
   private readonly body: string;
 
   constructor(private readonly o: ItemExecOptions) {
-    this.cmds = o.stage.cmd.map(rewriteCommand);
+    this.cmds = o.stage.cmd.map((c) => scriptOf(rewriteCommand(c)));
     // A plain program (no shell syntax) replaces the item's subshell instead of being forked from it.
     this.body = this.cmds.length > 1 ? this.cmds.map((c) => `(${c})`).join(' && ') : isPlain(o.stage.cmd[0]) ? `exec ${this.cmds[0]}` : this.cmds[0];
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
-import { failureReason, killAll, runShell } from './exec.js';
+import { failureReason, killAll, runShell, scriptOf } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
@@ -299,7 +299,7 @@ class Run {
       const root = this.p.cfg.root;
       for (const cmd of stage.cmd) {
         const r = await runShell({
-          shell: this.p.cfg.settings.shell, cmd, cwd: abs(root, stage.wdir), env: this.env(stage), logFd,
+          shell: this.p.cfg.settings.shell, cmd: scriptOf(cmd), cwd: abs(root, stage.wdir), env: this.env(stage), logFd,
           onLine: (s, l) => this.rep.stageOutput?.(stage.name, s, l),
         });
         if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})` };
