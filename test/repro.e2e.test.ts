@@ -265,6 +265,34 @@ stages:
     expect(repo.exists('o/a.txt')).toBe(false);
   });
 
+  it('a missing or non-directory wdir fails its stage with that reason, and no item spends an attempt (issue 12.5)', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  gone:
+    cmd: touch x.txt
+    wdir: nope
+    outs: [nope/x.txt]
+  file:
+    cmd: touch y.txt
+    wdir: afile
+  each:
+    foreach: in/*.txt
+    out: o/\${name}
+    wdir: nope
+    cmd: cp \${item} \${out}
+`, { afile: 'not a folder\n', 'in/a.txt': 'a\n' });
+    const r = repo.run('repro', '-k', '--json');
+    expect(r.code).toBe(1);
+    const byName = Object.fromEntries(json<ReproJson>(r).stages.map((s) => [s.name, s]));
+    expect(byName.gone.error).toBe('wdir nope does not exist');
+    expect(byName.file.error).toBe('wdir afile is not a directory');
+    expect(byName.each.error).toBe('wdir nope does not exist');
+    const m = JSON.parse(repo.manifest()!);
+    expect(m.stages.each.items ?? {}).toEqual({});
+    expect(m.stages.gone.reason).toBe('wdir nope does not exist');
+    expect(repo.read('.manifest.json')).not.toMatch(/ENOENT/);
+  });
+
   it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
     // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
     const rc = `version: 1

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { noteGroup } from './orphans.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; tail: string; durationMs: number; spawnError?: string }
@@ -137,6 +138,14 @@ export function directArgv(cmd: string): string[] | null {
  */
 export function scriptOf(cmd: string): string {
   return cmd.trimEnd().includes('\n') ? `set -e\n${cmd}` : cmd;
+}
+
+/** Why a stage's commands cannot start in `wdir` (relative to the project root `root`), or null. */
+export function wdirProblem(root: string, wdir: string): string | null {
+  if (wdir === '.') return null;
+  const st = fs.statSync(path.resolve(root, wdir), { throwIfNoEntry: false });
+  if (!st) return `wdir ${wdir} does not exist`;
+  return st.isDirectory() ? null : `wdir ${wdir} is not a directory`;
 }
 
 /** The last lines of a command's stderr, for a failure reason. */

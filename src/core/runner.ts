@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
-import { failureReason, killAll, runShell, scriptOf } from './exec.js';
+import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
@@ -290,6 +290,8 @@ class Run {
         this.stopUnlessKeepGoing();
         return { result: 'failed' as const, reasons, error };
       };
+      const noWdir = wdirProblem(this.p.cfg.root, stage.wdir);
+      if (noWdir) return fail(noWdir);
       try {
         prepareOuts(this.p.cfg.root, stage.outs, stage.persist);
       } catch (e) {
@@ -324,6 +326,14 @@ class Run {
   private async runItems(stage: StageConfig, ev: Evaluation, prio: number): Promise<Omit<StageResult, 'name' | 'duration_ms'>> {
     const { tasks, stageHash } = ev.items!;
     const reasons = ev.status.reasons;
+    // Every item would fail to start, and spend an attempt: the stage fails instead, no item recorded.
+    const noWdir = wdirProblem(this.p.cfg.root, stage.wdir);
+    if (noWdir) {
+      await this.ensureRun();
+      this.recordStageResult(stage.name, noWdir);
+      this.stopUnlessKeepGoing();
+      return { result: 'failed', reasons, error: noWdir };
+    }
     // The run record (git state) is read while the first items run; they are recorded after it.
     const runReady = this.ensureRun();
     this.rep.stageStart?.(stage.name, ev, tasks.length);

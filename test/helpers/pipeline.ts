@@ -20,7 +20,7 @@ export interface PipelineRepo extends GitRepo {
 
 export interface ReasonJson { code: string; [k: string]: unknown }
 export interface StatusJson { up_to_date: boolean; stages: { name: string; state: string; reasons: ReasonJson[] }[] }
-export interface ReproJson { ok: boolean; stages: { name: string; result: string; reasons: ReasonJson[]; duration_ms: number }[] }
+export interface ReproJson { ok: boolean; stages: { name: string; result: string; reasons: ReasonJson[]; duration_ms: number; error?: string }[] }
 
 const repos: GitRepo[] = [];
 
