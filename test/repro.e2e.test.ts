@@ -436,7 +436,9 @@ describe('repro: selection and dry run', () => {
     const fresh = await pipelineRepo(A_B_C, { 'in.txt': 'one\n' });
     const r0 = fresh.run('repro', '--dry-run');
     expect(r0.code, r0.stderr).toBe(0);
-    expect(r0.stderr).toMatch(/A would run: never run/);
+    // The plan is the result: on stdout, so `dvcl repro -n > plan.txt` keeps it (issue 12.16).
+    expect(r0.stdout).toMatch(/A would run: never run[^]*C would run[^]*3 stage\(s\) would run/);
+    expect(r0.stderr).not.toMatch(/would run/);
     expect(fresh.lock()).toBeNull();
     expect(fresh.manifest()).toBeNull();
     expect(fresh.exists('a.txt')).toBe(false);

@@ -50,7 +50,8 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
     stageEnd(r: StageResult) {
       clearBar();
       if (opts.json) return;
-      err.write(`${resultLine(r, opts.dryRun)}\n`);
+      // A dry run's plan is its result (`dvcl repro -n > plan.txt`); a run's lines are progress.
+      (opts.dryRun ? process.stdout : err).write(`${resultLine(r, opts.dryRun)}\n`);
     },
     warn(msg) {
       clearBar();
