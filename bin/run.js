@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // chalk does not read NO_COLOR: turn colour off before anything imports it (SPEC §7).
+// The commands dvcl runs get the user's own FORCE_COLOR back (src/core/user-env.ts).
 if (process.env.NO_COLOR || process.env.TERM === 'dumb' || process.argv.includes('--json')) {
+  globalThis[Symbol.for('dvcl.userForceColor')] = { value: process.env.FORCE_COLOR };
   process.env.FORCE_COLOR = '0';
 }
 // Past a file size limit (ulimit -f) a write must fail with EFBIG, which dvcl reports with the

@@ -8,7 +8,8 @@ import { describeReason } from './render-status.js';
  */
 export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Reporter & { finishLine(): void } {
   const err = process.stderr;
-  const live = err.isTTY && !process.env.CI && !opts.json;
+  // TERM=dumb: a terminal that cannot move the cursor gets the plain line every few seconds.
+  const live = err.isTTY && !process.env.CI && !opts.json && process.env.TERM !== 'dumb';
   const every = live ? 100 : 5000;
   let barShown = false;
   const clearBar = () => {
