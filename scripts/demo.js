@@ -32,4 +32,10 @@ dvcl('status');
 dvcl('repro');
 process.stdout.write(`\n--- ${path.join(dir, 'reports', 'summary.md')} ---\n`);
 process.stdout.write(fs.readFileSync(path.join(dir, 'reports', 'summary.md'), 'utf8'));
-process.stdout.write(`\nThe demo project is in ${dir} (a git repository: try \`git log\`, edit params.yaml, run dvcl again).\n`);
+process.stdout.write(`\nThe demo project is in ${dir}, a git repository. dvcl is not on your PATH yet (\`npm link\` here puts it there); until then:
+
+  cd ${dir}
+  $EDITOR params.yaml                      # change a parameter
+  node ${bin} status    # what is stale now, and why
+  node ${bin} repro     # re-run only that
+`);
