@@ -35,7 +35,7 @@ process.stdout.write(fs.readFileSync(path.join(dir, 'reports', 'summary.md'), 'u
 process.stdout.write(`\nThe demo project is in ${dir}, a git repository. dvcl is not on your PATH yet (\`npm link\` here puts it there); until then:
 
   cd ${dir}
-  $EDITOR params.yaml                      # change a parameter
+  $EDITOR params.yaml    # change a parameter
   node ${bin} status    # what is stale now, and why
   node ${bin} repro     # re-run only that
 `);
