@@ -20,6 +20,7 @@ const COMMANDS: [string, string][] = [
   ['retry', 'Re-run only what failed: failed items and failed stages'],
   ['prune', 'Forget deleted inputs and removed stages'],
   ['log', 'Show which commits changed each stage, newest first'],
+  ['completion', 'Print a shell completion script (bash, zsh, fish)'],
 ];
 
 describe.concurrent('--help', () => {

@@ -1,5 +1,6 @@
 import { Command } from '@oclif/core';
 import { DvclError } from '../core/errors.js';
+import { closest } from '../core/template.js';
 
 /**
  * Every dvcl command: `--json`, and one way of reporting errors — one message (and hints) on
@@ -21,8 +22,8 @@ export abstract class DvclCommand extends Command {
       if (process.env.DEBUG) process.stderr.write(`${err.stack}\n`);
     }
     const exit = expected ? err.exit : parseError ? 2 : 1;
-    const suggestions = expected ? err.suggestions : [];
-    const message = expected || parseError ? err.message : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`;
+    const suggestions = expected ? err.suggestions : parseError ? this.flagHint(err) : [];
+    const message = expected ? err.message : parseError ? err.message.replace(/\nSee more help with --help$/, '') : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`;
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: expected ? err.code : parseError ? 'usage' : 'internal', message, suggestions }, exit });
     }
@@ -30,5 +31,16 @@ export abstract class DvclCommand extends Command {
     for (const s of suggestions) process.stderr.write(`  hint: ${s}\n`);
     process.exitCode = exit;
     return undefined;
+  }
+
+  /** `--dry` → did you mean `--dry-run`? (oclif's parse error names the flags it does not know.) */
+  private flagHint(err: Error & { flags?: string[] }): string[] {
+    const known = Object.keys((this.constructor as typeof Command).flags ?? {}).map((f) => `--${f}`);
+    const near = (f: string) => {
+      const prefixed = known.filter((k) => k.startsWith(f));
+      return prefixed.length === 1 ? prefixed[0] : closest(f, known);
+    };
+    const hints = (err.flags ?? []).map((f) => near(f.replace(/=.*/, ''))).filter((n): n is string => n !== undefined);
+    return hints.length ? hints.map((h) => `did you mean \`${h}\`?`) : [`see \`${this.config.bin} ${this.id} --help\``];
   }
 }
