@@ -89,6 +89,41 @@ describe('merging branches that each ran the pipeline', () => {
     expect(repo.run('status', '--check').code).toBe(0);
   });
 
+  it('after node moves, the registered driver falls back to dvcl on PATH, then to a normal conflict (issue 12.19)', async () => {
+    /** Two branches that each ran a different new item; merged with the driver as `dvcl init` left it, but node gone. */
+    async function branches(): Promise<PipelineRepo> {
+      const repo = await teamRepo(PER_ITEM, { 'in/a.txt': 'a\n' });
+      ok(repo.run('repro'));
+      repo.commitAll('a');
+      repo.git('checkout', '-q', '-b', 'feature');
+      repo.write('in/b.txt', 'b\n');
+      ok(repo.run('repro'));
+      repo.commitAll('b');
+      repo.git('checkout', '-q', 'main');
+      repo.write('in/c.txt', 'c\n');
+      ok(repo.run('repro'));
+      repo.commitAll('c');
+      const driver = repo.git('config', 'merge.dvcl.driver');
+      repo.git('config', 'merge.dvcl.driver', driver.replace(`n=${process.execPath} `, 'n=/nonexistent/node '));
+      return repo;
+    }
+    const withDvcl = await branches();
+    const bin = tempDir();
+    fs.writeFileSync(path.join(bin, 'dvcl'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.resolve('bin/run.js'))} "$@"\n`, { mode: 0o755 });
+    const merged = spawnSync('git', ['merge', '--no-edit', 'feature'], { cwd: withDvcl.dir, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(merged.status, merged.stdout + merged.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(withDvcl.manifest()!).stages.copy.items)).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
+    // status says the registration is stale, with the fix.
+    expect(withDvcl.run('status').stderr).toMatch(/merge driver registered in this clone points to \/nonexistent\/node, which no longer exists: run `dvcl init` again/);
+
+    const without = await branches();
+    const conflict = spawnSync('git', ['merge', '--no-edit', 'feature'], { cwd: without.dir, encoding: 'utf8', env: { ...process.env, PATH: '/usr/bin:/bin' } });
+    expect(conflict.status).not.toBe(0);
+    expect(conflict.stdout).toMatch(/CONFLICT \(content\)/);
+    expect(conflict.stderr).toMatch(/dvcl merge driver: neither \/nonexistent\/node nor a dvcl on PATH/);
+    expect(without.manifest()).toMatch(/^<<<<<<< ours$/m); // git's normal conflict, not a silently kept side
+  });
+
   it('both branches change the same stage: the later run wins, the lock is valid and status says what is stale', async () => {
     const rc = `version: 1
 stages:
@@ -274,6 +309,26 @@ stages:
     expect(results(r)).toEqual({ copy: 'skipped', report: 'skipped' });
     expect(b.takeRuns()).toEqual([]);
     expect(b.git('status', '--porcelain')).toBe(''); // nothing rewritten either
+  });
+
+  it('a clone where dvcl init never ran is told so by status and repro; after init, no warning (issue 12.21)', async () => {
+    const { bare } = await pushed();
+    const b = clone(bare);
+    for (const cmd of ['status', 'repro']) {
+      expect(b.run(cmd).stderr, cmd).toMatch(/warning: the dvcl merge driver is not registered in this clone: .*run `dvcl init` once/);
+    }
+    ok(b.run('init'));
+    expect(b.run('status').stderr).toBe('');
+  });
+
+  it('a pipeline.lock that git ignores is warned about, naming the .gitignore line (issue 12.10)', async () => {
+    const repo = await pipelineRepo(RC, { 'in/a.txt': 'a\n', 'in/b.txt': 'b\n', '.gitignore': '.dvcl/\nruns.log\n*.lock\n' });
+    const r = repo.run('repro');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: pipeline\.lock is ignored by git \(\.gitignore:3: \*\.lock\): it is never committed/);
+    expect(repo.run('status').stderr).toMatch(/pipeline\.lock is ignored by git/);
+    repo.git('add', '-f', 'pipeline.lock');
+    expect(repo.run('status').stderr).not.toMatch(/ignored by git/); // tracked: shared after all
   });
 
   it('an out that is git-ignored is missing in the clone: out_missing, with a hint', async () => {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import { driverCommand } from '../cli/self.js';
+import { driverCommand, mergeDriverCommand } from '../cli/self.js';
 
 export default class Init extends DvclCommand {
   static override summary = 'Set up dvcl in this folder';
@@ -15,7 +15,7 @@ export default class Init extends DvclCommand {
   async run(): Promise<{ root: string; changes: string[]; warnings: string[] }> {
     const { flags } = await this.parse(Init);
     const { init } = await import('../core/init.js');
-    const result = await init({ cwd: process.cwd(), driverCommand: driverCommand(), hooks: flags.hooks });
+    const result = await init({ cwd: process.cwd(), driverCommand: driverCommand(), mergeDriver: mergeDriverCommand(), hooks: flags.hooks });
     if (!this.jsonEnabled()) {
       for (const w of result.warnings) this.note(`warning: ${w}`);
       if (result.changes.length === 0) this.log('dvcl is already set up here: nothing changed');

@@ -30,7 +30,11 @@ export const MERGE_FILES = ['pipeline.lock', '.manifest.json'];
 export interface InitResult { root: string; changes: string[]; warnings: string[] }
 
 /** `dvcl init`: idempotent set-up of a project folder. Never overwrites a file's content, only appends. */
-export async function init(opts: { cwd: string; driverCommand: string; hooks?: boolean }): Promise<InitResult> {
+/**
+ * `driverCommand` runs this dvcl from hooks; `mergeDriver` is what git runs for `merge=dvcl`
+ * (default: `driverCommand merge-driver …`).
+ */
+export async function init(opts: { cwd: string; driverCommand: string; mergeDriver?: string; hooks?: boolean }): Promise<InitResult> {
   const root = path.resolve(opts.cwd);
   const changes: string[] = [];
   const warnings: string[] = [];
@@ -39,8 +43,8 @@ export async function init(opts: { cwd: string; driverCommand: string; hooks?: b
     fs.writeFileSync(cfg, STARTER_CONFIG);
     changes.push(`created ${CONFIG_FILE}`);
   }
-  // .dvcl/ is local state; the manifest's backup and any corrupt copy set aside stay local too.
-  const ignored = ['.dvcl/', '.manifest.json.bak', '.manifest.json.corrupt-*'];
+  // .dvcl/ is local state; so are a clone's own settings, the manifest's backup and any corrupt copy set aside.
+  const ignored = ['.dvcl/', '.pipelinerc.local', '.manifest.json.bak', '.manifest.json.corrupt-*'];
   const same = (want: string, have: string) => have.replace(/^\//, '').replace(/\/$/, '') === want.replace(/\/$/, '');
   if (appendMissingLines(path.join(root, '.gitignore'), ignored, same)) {
     changes.push(`added ${ignored.join(', ')} to .gitignore`);
@@ -48,7 +52,7 @@ export async function init(opts: { cwd: string; driverCommand: string; hooks?: b
   const attrs = MERGE_FILES.map((f) => `${f} merge=dvcl`);
   if (appendMissingLines(path.join(root, '.gitattributes'), attrs)) changes.push('added the dvcl merge driver to .gitattributes');
   if (await gitTopLevel(root)) {
-    const driver = `${opts.driverCommand} merge-driver %O %A %B %P`;
+    const driver = opts.mergeDriver ?? `${opts.driverCommand} merge-driver %O %A %B %P`;
     if ((await getLocalConfig(root, 'merge.dvcl.driver')) !== driver) {
       await setLocalConfig(root, 'merge.dvcl.name', 'dvcl: merge pipeline.lock and .manifest.json entry by entry');
       await setLocalConfig(root, 'merge.dvcl.driver', driver);

@@ -5,6 +5,7 @@ import { chainLengths, selectStages } from './dag.js';
 import { DvclError } from './errors.js';
 import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';
 import { userEnv } from './user-env.js';
+import { cloneWarnings } from './clone-health.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
@@ -55,6 +56,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const { cfg } = project;
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
+  for (const w of await cloneWarnings(cfg.root)) rep.warn?.(w);
   const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
     return await new Run(project, opts, rep).go(targets);

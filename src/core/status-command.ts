@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { cloneWarnings } from './clone-health.js';
 import { selectStages } from './dag.js';
 import { checkTargets, openProject } from './project.js';
 import { computeStatus, type Reason, type StatusReport } from './status.js';
@@ -6,11 +7,13 @@ import { computeStatus, type Reason, type StatusReport } from './status.js';
 /** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
 export async function status(opts: { cwd: string; targets?: string[]; onWarning?: (m: string) => void }): Promise<StatusReport> {
   const p = await openProject({ cwd: opts.cwd, readOnly: true, onWarning: opts.onWarning });
+  const health = cloneWarnings(p.cfg.root); // git runs while the stages are hashed
   checkTargets(p.cfg, opts.targets ?? []);
   const selected = selectStages(p.cfg.dag, opts.targets ?? []);
   const report = computeStatus({ cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: p.cfg.settings.max_attempts }, selected);
   p.hasher.save(); // the stat cache is ours (.dvcl/), not the user's: saving it keeps the next status fast
   await markIgnoredOuts(p.cfg.root, report);
+  for (const w of await health) opts.onWarning?.(w);
   return report;
 }
 
