@@ -8,7 +8,7 @@ import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
 import { abs } from './paths.js';
-import { checkTargets, lockForWriting, openProject, type Project } from './project.js';
+import { checkTargets, loadProjectConfig, lockForWriting, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { Slots } from './slots.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
@@ -50,12 +50,12 @@ export interface ReproOptions {
 export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const rep = opts.reporter ?? {};
   const readOnly = Boolean(opts.dryRun);
-  const project = await openProject({ cwd: opts.cwd, readOnly, onWarning: rep.warn });
-  const { cfg } = project;
+  const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
-  const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+  const runLock = readOnly ? null : await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
+    const project = await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn });
     return await new Run(project, opts, rep).go(targets);
   } finally {
     await runLock?.release();
