@@ -312,8 +312,15 @@ class Run {
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
       }
       outs.sort((a, b) => cmp(a.path, b.path));
-      updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
+      // The record first, then the lock entry: a kill between the two leaves a success that has no
+      // entry yet (the stage runs again), never an entry whose run the manifest knows nothing of
+      // while it still says the stage failed (issue 11).
       this.recordStageResult(stage.name);
+      try {
+        updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
+      } catch (e) {
+        return fail((e as Error).message);
+      }
       return { result: 'ran', reasons };
     } finally {
       if (logFd !== undefined) fs.closeSync(logFd);
@@ -389,11 +396,11 @@ class Run {
     if (same) return;
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run
+    // Every item succeeded, but a run killed after its last item never recorded the stage itself,
+    // or its record is an old failure. Recorded before the entry, as in runStage.
+    const rec = this.p.manifest.stage(stage.name);
+    if (!rec?.run || rec.status !== 'success') this.recordStageResult(stage.name);
     updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
-    // Every item succeeded, but a run killed after its last item never recorded the stage itself.
-    if (!this.p.manifest.stage(stage.name)?.run) {
-      this.recordStageResult(stage.name);
-    }
   }
 }
 
