@@ -11,6 +11,7 @@ import { abs } from './paths.js';
 import { checkTargets, loadProjectConfig, lockForWriting, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { Slots } from './slots.js';
+import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { prepareOuts } from './outs.js';
@@ -53,12 +54,18 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
-  const runLock = readOnly ? null : await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+  if (readOnly) return new Run(await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn }), opts, rep, null).go(targets);
+  const interrupts = new Interrupts(); // before the lock: see there
   try {
-    const project = await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn });
-    return await new Run(project, opts, rep).go(targets);
+    const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+    try {
+      const project = await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn });
+      return await new Run(project, opts, rep, interrupts).go(targets);
+    } finally {
+      await runLock.release();
+    }
   } finally {
-    await runLock?.release();
+    interrupts.stop();
   }
 }
 
@@ -78,7 +85,7 @@ class Run {
   private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
-  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter) {
+  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter, private readonly interrupts: Interrupts | null) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
@@ -95,10 +102,7 @@ class Run {
 
     this.started = new Date();
     this.runId = manifest.newRunId(this.started);
-    const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', onSignal); // a closed terminal: stage commands, in their own groups, would not get it
+    this.interrupts?.listen((sig) => this.interrupt(sig));
     try {
       const chain = chainLengths(cfg.dag);
       const tasks = new Map<string, Promise<StageResult>>();
@@ -108,9 +112,6 @@ class Run {
       }
       await Promise.all(tasks.values());
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGHUP', onSignal);
       const run = manifest.data.runs[this.runId];
       if (run) manifest.recordRun(this.runId, { ...run, finished_at: isoTime() });
       manifest.save();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { BIN, cliEnv, dvcl, json } from '../helpers/cli.js';
+import { BIN, cliEnv, dvcl, dvclSpawn, json } from '../helpers/cli.js';
 import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { killMarkedGroups, lines, scratch, waitFor } from './support.js';
 
@@ -47,14 +47,16 @@ function traced(dir: string, env: Record<string, string>, file: string, call: st
       const pid = await waitFor(() => holderPid(root), 'dvcl to hold the run lock');
       process.kill(pid, 'SIGKILL');
       child.kill('SIGKILL');
-      await waitFor(() => !isRunning(pid), `dvcl (pid ${pid}) to die`);
+      await waitFor(() => !exists(pid), `dvcl (pid ${pid}) to die and be reaped`);
     },
   };
 }
 
-const isRunning = (pid: number): boolean => {
+/** Until it is reaped, a dead process still counts as a live lock holder for kill(pid, 0). */
+const exists = (pid: number): boolean => {
   try {
-    return !/^\d+ \(.*\) Z/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    process.kill(pid, 0);
+    return true;
   } catch {
     return false;
   }
@@ -129,4 +131,66 @@ stages:
     expect(lines(path.join(ctl, 'ran.log'))).toEqual(['s', 's']);
     expect(json(dvcl(repo.dir, ['status', '--json'])).stages[0].state).toBe('up_to_date');
   });
+});
+
+describe('a signal just after the run lock is taken (issue 11, point 7)', () => {
+  const rc = `version: 1
+stages:
+  a:
+    cmd: ': ${MARKER}; echo a > a.txt && echo a >> "$RELI_CTL/ran.log"'
+    outs: [a.txt]
+`;
+
+  it('SIGTERM the moment .dvcl/run.lock appears: dvcl stops through its own handler (exit 143) and releases the lock', { timeout: 120_000 }, async () => {
+    const { repo, ctl, env } = await project(rc);
+    const stateDir = path.join(repo.dir, '.dvcl');
+    fs.mkdirSync(stateDir);
+    for (let trial = 0; trial < 5; trial++) {
+      const run = dvclSpawn(repo.dir, ['repro'], { env });
+      cleanups.push(() => run.child.kill('SIGKILL'));
+      // inotify tells the moment the lock folder is created (or renamed into place).
+      const watcher = fs.watch(stateDir, (_event, name) => {
+        if (name === 'run.lock' && fs.existsSync(path.join(stateDir, 'run.lock'))) {
+          run.child.kill('SIGTERM');
+          watcher.close();
+        }
+      });
+      cleanups.push(() => watcher.close());
+      const res = await run.done;
+      watcher.close();
+      expect({ code: res.code, signal: res.signal }, `trial ${trial}: ${res.stderr}`).toEqual({ code: 143, signal: null });
+      expect(res.stderr, `trial ${trial}`).not.toMatch(/\n\s+at /);
+      expect(fs.existsSync(path.join(stateDir, 'run.lock')), `trial ${trial}: the run lock is left behind`).toBe(false);
+    }
+    // (The stage may have run in a trial: a signal is delivered some time after the lock appears.)
+    const next = dvcl(repo.dir, ['repro'], { env });
+    expect(next.code, next.stderr).toBe(0);
+    expect(json(dvcl(repo.dir, ['status', '--json'])).up_to_date).toBe(true);
+    expect(new Set(lines(path.join(ctl, 'ran.log')))).toEqual(new Set(['a']));
+  });
+});
+
+describe('a run lock folder left empty or unreadable (issue 11, point 7)', () => {
+  const rc = `version: 1
+stages:
+  a:
+    cmd: echo a > a.txt
+    outs: [a.txt]
+`;
+  for (const [what, fill] of [
+    ['empty', () => {}],
+    ['with a torn holder file', (dir: string) => fs.writeFileSync(path.join(dir, 'holder.json'), '{"pid": 12')],
+  ] as const) {
+    it(`${what}, just now: the next repro takes it over at once`, async () => {
+      const { repo } = await project(rc);
+      const lockDir = path.join(repo.dir, '.dvcl', 'run.lock');
+      fs.mkdirSync(lockDir, { recursive: true });
+      fill(lockDir);
+      const r = dvcl(repo.dir, ['repro']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(repo.read('a.txt')).toBe('a\n');
+      expect(fs.existsSync(lockDir)).toBe(false);
+      expect(fs.readdirSync(path.join(repo.dir, '.dvcl')).filter((f) => f.startsWith('run.lock')), 'nothing left aside').toEqual([]);
+    });
+  }
 });
