@@ -4,6 +4,7 @@ import { removeStaleTemporaries } from './atomic-write.js';
 import { loadConfig, type PipelineConfig } from './config.js';
 import { DvclError } from './errors.js';
 import { Hasher } from './hash.js';
+import { removeLeftoverShellFiles } from './item-shell.js';
 import { LOCK_FILE, readLock, type LockData } from './lock.js';
 import { Manifest, MANIFEST_FILE } from './manifest.js';
 import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from './orphans.js';
@@ -23,8 +24,8 @@ export interface Project {
 
 /**
  * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
- * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`)
- * and commands still running (see orphans.ts). From then on the groups this run starts are noted,
+ * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`),
+ * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then on the groups this run starts are noted,
  * until the lock is released. Call it before {@link openProject}: only the holder of the lock may
  * recover a crashed run's journal (issue 11).
  */
@@ -35,6 +36,7 @@ export async function lockForWriting(cfg: PipelineConfig, command: string, onWar
   for (const s of await stopLeftoverGroups(stateDir)) {
     onWarning?.(`stopped ${s.groups} command${s.groups > 1 ? 's' : ''} still running from dvcl (pid ${s.pid}), which was killed before it finished`);
   }
+  removeLeftoverShellFiles(path.join(stateDir, 'tmp'));
   noteGroupsIn(stateDir);
   return {
     release: () => {

@@ -8,7 +8,8 @@ import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { killMarkedGroups, lines, scratch, waitFor } from './support.js';
 
 // Issue 11, what happens between a crash and the run that takes over: nothing of the crashed run
-// is recovered, written or deleted before the run lock is held (point 2).
+// is recovered, written or deleted before the run lock is held (point 2); once it holds the lock,
+// it clears the files the killed run's item shells left in .dvcl/tmp/ (point 9).
 
 const MARKER = `dvcl-reli-take-${process.pid}`;
 const cleanups: Array<() => void> = [];
@@ -153,6 +154,23 @@ describe('recovery of a crashed run waits for the run lock (issue 11, point 2)',
     expect(losers.map((r) => r.code), losers.map((r) => r.stderr).join('\n')).toEqual([3, 3, 3, 3, 3]);
     // A run that is refused the lock has recovered nothing: it read no state at all.
     for (const l of losers) expect(l.stderr).not.toMatch(/recovered/);
+  });
+});
+
+describe('item-shell files of a killed run (issue 11, point 9)', () => {
+  it('are removed by the run that takes over the lock; those of a live process are left alone', async () => {
+    const c = await crashed();
+    const tmp = path.join(c.repo.dir, '.dvcl', 'tmp');
+    const left = fs.readdirSync(tmp);
+    expect(left.length, 'the killed run left its item shell files').toBeGreaterThan(0);
+    const live = `${process.pid}-copy-0.res`; // as if this process were a dvcl running items now
+    fs.writeFileSync(path.join(tmp, live), '');
+    expect(dvcl(c.repo.dir, ['status'], { env: c.env }).code).toBe(0);
+    expect(fs.readdirSync(tmp).sort(), 'status removes nothing').toEqual([...left, live].sort());
+    fs.writeFileSync(path.join(c.ctl, 'go'), '');
+    const r = dvcl(c.repo.dir, ['repro'], { env: c.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(tmp)).toEqual([live]);
   });
 });
 
