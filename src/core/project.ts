@@ -25,9 +25,9 @@ export interface Project {
 /**
  * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
  * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`),
- * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then on the groups this run starts are noted,
- * until the lock is released. Call it before {@link openProject}: only the holder of the lock may
- * recover a crashed run's journal (issue 11).
+ * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then
+ * on the groups this run starts are noted, until the lock is released. Call it before
+ * {@link openProject}: only the holder of the lock may recover a crashed run's journal (issue 11).
  */
 export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
   const stateDir = stateDirOf(cfg);

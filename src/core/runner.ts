@@ -54,8 +54,13 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
-  if (readOnly) return new Run(await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn }), opts, rep, null).go(targets);
-  const interrupts = new Interrupts(); // before the lock: see there
+  if (readOnly) {
+    const project = await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn });
+    return new Run(project, opts, rep, null).go(targets);
+  }
+  // The run lock, then the state read under it (a crashed run's journal is recovered only by the
+  // lock's holder), with signals caught from before the lock is taken (see Interrupts).
+  const interrupts = new Interrupts();
   try {
     const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
     try {
