@@ -7,6 +7,7 @@ import { DvclError } from '../src/core/errors.js';
 import {
   Manifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord,
 } from '../src/core/manifest.js';
+import { JournalWriter, readJournal } from '../src/core/manifest-journal.js';
 
 let root: string;
 let warnings: string[];
@@ -251,6 +252,48 @@ describe('journal', () => {
     expect(Object.keys(m.stage('parse')!.items!)).toEqual(['a.html']);
     expect(warnings.join('\n')).not.toMatch(/unreadable/);
     expect(existsSync(journalFile())).toBe(false);
+  });
+
+  // Issue 11, point 10: a torn line must never swallow the record written after it.
+  it('after an append cut short (a short write, then ENOSPC), the next record is kept whole', () => {
+    const m = load();
+    const run = m.newRunId();
+    m.recordItem('parse', 'a.html', ok('ha', run));
+    const realWriteSync = fs.writeSync;
+    let calls = 0;
+    const spy = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, buf: Buffer, off: number) => {
+      if (++calls > 1) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return realWriteSync(fd, buf, off, 25); // the disk takes what fits
+    }) as typeof fs.writeSync);
+    expect(thrown(() => m.recordItem('parse', 'b.html', ok('hb', run))).message).toMatch(/cannot write the journal .*ENOSPC/);
+    spy.mockRestore();
+    m.recordItem('parse', 'c.html', ok('hc', run)); // there is room again
+    m.close(); // crash
+    const after = load();
+    expect(Object.keys(after.stage('parse')!.items!).sort()).toEqual(['a.html', 'c.html']);
+    expect(warnings.join('\n')).not.toMatch(/unreadable/);
+  });
+
+  it('a journal left ending in a torn line: what is appended to it starts on a line of its own', () => {
+    const line = (item: string) => JSON.stringify({ op: 'item', stage: 'parse', item, rec: ok('h') });
+    mkdirSync(join(root, '.dvcl'));
+    const header = JSON.stringify({ op: 'open', pid: 999999999, host: hostname(), started_at: 'x' });
+    writeFileSync(journalFile(), `${header}\n${line('a.html')}\n${line('b.html').slice(0, 40)}`);
+    const w = new JournalWriter(journalFile());
+    w.append({ op: 'item', stage: 'parse', item: 'c.html', rec: ok('hc') });
+    w.close();
+    const lines = read(journalFile()).split('\n');
+    expect(lines.at(-1)).toBe('');
+    const unreadable = lines.slice(0, -1).filter((l) => { try { JSON.parse(l); return false; } catch { return true; } });
+    expect(unreadable, 'only the torn line is unreadable, and it is not glued to the next').toEqual([line('b.html').slice(0, 40)]);
+    expect(readJournal(journalFile())!.ops.map((o) => (o as { item: string }).item)).toEqual(['a.html', 'c.html']);
+
+    // One that ends with a whole line is continued as it is.
+    const again = new JournalWriter(journalFile());
+    again.append({ op: 'item', stage: 'parse', item: 'd.html', rec: ok('hd') });
+    again.close();
+    expect(read(journalFile()).split('\n').slice(0, -1)).not.toContain('');
+    expect(readJournal(journalFile())!.ops).toHaveLength(3);
   });
 
   it('does not journal before a run starts, and journals nothing with journalDir null', () => {

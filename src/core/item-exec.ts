@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { directArgv, failureReason, runShell, scriptOf, type ExecResult } from './exec.js';
 import type { Hasher } from './hash.js';
-import { ItemShell } from './item-shell.js';
+import { ItemShell, shellId } from './item-shell.js';
 import type { Manifest } from './manifest.js';
 import { prepareOuts } from './outs.js';
 import { abs } from './paths.js';
@@ -65,7 +65,7 @@ export class ItemExecutor {
           shell?.close(); // a shell that died: its files go before the next one reuses their names
           shell = new ItemShell({
             shell: this.o.shell, cwd: abs(this.o.root, this.o.stage.wdir), env: this.o.env(),
-            tmpDir: path.join(this.o.stateDir, 'tmp'), id: `${process.pid}-${this.o.stage.name}-${n}`,
+            tmpDir: path.join(this.o.stateDir, 'tmp'), id: shellId(this.o.stage.name, n),
           });
         }
         return shell;

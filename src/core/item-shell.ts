@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { lastLines, trackGroup, type ExecResult } from './exec.js';
+import { pidAlive } from './process.js';
 import { shellQuote } from './template.js';
 
 /*
@@ -70,6 +71,36 @@ const MAX_QUEUE = 32;
  */
 export function queueFor(itemMs: number): number {
   return Math.min(MAX_QUEUE, Math.max(2, Math.ceil(QUEUE_MS / Math.max(itemMs, 0.05)) + 1));
+}
+
+/**
+ * The name of a job slot's shell files, `<dvcl pid>-<stage>-<slot>.…`: the pid first, so the
+ * files of a dvcl that was killed can be told from those of a live one.
+ */
+export function shellId(stage: string, slot: number): string {
+  return `${process.pid}-${stage}-${slot}`;
+}
+
+/**
+ * Remove the files that item shells of dvcl processes that no longer exist left in `tmpDir` (a
+ * `kill -9` gives close() no chance). For the run that holds the lock, once it has stopped what
+ * those runs left running (orphans.ts); a live dvcl's files, and this process's, stay.
+ */
+export function removeLeftoverShellFiles(tmpDir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmpDir);
+  } catch {
+    return;
+  }
+  const dead = new Map<number, boolean>();
+  for (const name of names) {
+    const m = /^(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (!dead.has(pid)) dead.set(pid, pid !== process.pid && !pidAlive(pid));
+    if (dead.get(pid)) fs.rmSync(path.join(tmpDir, name), { force: true });
+  }
 }
 
 export interface ItemResult extends ExecResult {

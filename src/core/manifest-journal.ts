@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import fs from 'node:fs';
 import { syncDir } from './atomic-write.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -38,6 +38,10 @@ export class JournalWriter {
   private lastSync = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerError: unknown = null;
+  /** Where the last whole line ends: a write cut short is cut back to it. */
+  private end = 0;
+  /** The file may end in part of a line: the next line starts with a newline of its own. */
+  private torn = false;
 
   constructor(readonly file: string) {}
 
@@ -61,7 +65,7 @@ export class JournalWriter {
   sync(): void {
     this.clearTimer();
     if (this.fd !== null && this.dirty) {
-      try { fdatasyncSync(this.fd); } catch (e) { throw this.ioError(e); }
+      try { fs.fdatasyncSync(this.fd); } catch (e) { throw this.ioError(e); }
       this.dirty = false;
     }
     this.lastSync = Date.now();
@@ -70,7 +74,7 @@ export class JournalWriter {
   /** Syncs and closes the file, keeping it: its lines are replayed by the next load. */
   close(): void {
     this.sync();
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
     this.rethrow();
   }
@@ -78,12 +82,12 @@ export class JournalWriter {
   /** Deletes the journal once its changes are in the saved manifest; the next append reopens it. */
   discard(): void {
     this.clearTimer();
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
     this.dirty = false;
     this.timerError = null;
     try {
-      rmSync(this.file, { force: true });
+      fs.rmSync(this.file, { force: true });
     } catch {
       // Harmless: replaying ops that are already in the manifest changes nothing.
     }
@@ -91,23 +95,43 @@ export class JournalWriter {
 
   private open(): void {
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
-      this.fd = openSync(this.file, 'a');
+      fs.mkdirSync(dirname(this.file), { recursive: true });
+      this.fd = fs.openSync(this.file, 'a+'); // read too: see endsWithNewline
     } catch (e) {
       throw this.ioError(e);
     }
     syncDir(dirname(this.file)); // the new file's directory entry must survive a power cut too
+    // A journal that a writer left ending mid-line (a short write, then a crash) must not swallow ours.
+    this.end = fs.fstatSync(this.fd).size;
+    this.torn = this.end > 0 && !endsWithNewline(this.fd, this.end);
     const header: JournalHeader = { op: 'open', pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
     this.write(JSON.stringify(header) + '\n');
   }
 
   private write(line: string): void {
-    const buf = Buffer.from(line);
+    const buf = Buffer.from(this.torn ? `\n${line}` : line);
     try {
       // A regular file takes the whole buffer in one write; the loop only matters on a short write.
-      for (let off = 0; off < buf.length;) off += writeSync(this.fd!, buf, off);
+      for (let off = 0; off < buf.length;) off += fs.writeSync(this.fd!, buf, off);
     } catch (e) {
+      this.cutBack();
       throw this.ioError(e);
+    }
+    if (this.torn) this.end = fs.fstatSync(this.fd!).size; // with whatever could not be cut
+    else this.end += buf.length;
+    this.torn = false;
+  }
+
+  /**
+   * After a write that failed part-way (a full disk takes what fits), remove the part line it
+   * wrote: the next record, once there is room again, would continue it and be lost with it
+   * (issue 11). Where the file cannot be cut, the next record starts a line of its own.
+   */
+  private cutBack(): void {
+    try {
+      fs.ftruncateSync(this.fd!, this.end);
+    } catch {
+      this.torn = true;
     }
   }
 
@@ -127,6 +151,15 @@ export class JournalWriter {
   }
 }
 
+function endsWithNewline(fd: number, size: number): boolean {
+  const last = Buffer.alloc(1);
+  try {
+    return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+  } catch {
+    return false; // unreadable: a newline too many costs nothing (readJournal skips blank lines)
+  }
+}
+
 /** What a journal file holds: its ops in order, and what could not be read. */
 export interface JournalContents {
   ops: JournalOp[];
@@ -143,7 +176,7 @@ export interface JournalContents {
 export function readJournal(file: string): JournalContents | null {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new DvclError('io', `cannot read the journal ${file}: ${(e as Error).message}`);

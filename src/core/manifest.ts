@@ -41,7 +41,9 @@ export interface ManifestLoadOptions {
   readOnly?: boolean;
 }
 
-const DEFAULT_FILE = '.manifest.json';
+/** The manifest file of a project, at its root. */
+export const MANIFEST_FILE = '.manifest.json';
+const DEFAULT_FILE = MANIFEST_FILE;
 
 /** UTC time without milliseconds, as the manifest stores it: `2026-11-22T10:15:02Z`. */
 export function isoTime(d: Date = new Date()): string {

@@ -4,8 +4,9 @@ import { removeStaleTemporaries } from './atomic-write.js';
 import { loadConfig, type PipelineConfig } from './config.js';
 import { DvclError } from './errors.js';
 import { Hasher } from './hash.js';
+import { removeLeftoverShellFiles } from './item-shell.js';
 import { LOCK_FILE, readLock, type LockData } from './lock.js';
-import { Manifest } from './manifest.js';
+import { Manifest, MANIFEST_FILE } from './manifest.js';
 import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from './orphans.js';
 import { acquireRunLock, type RunLock } from './runlock.js';
 import { closest } from './template.js';
@@ -23,18 +24,20 @@ export interface Project {
 
 /**
  * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
- * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`)
- * and commands still running (see orphans.ts). From then on the groups this run starts are noted,
- * until the lock is released.
+ * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`),
+ * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then
+ * on the groups this run starts are noted, until the lock is released. Call it before
+ * {@link openProject}: only the holder of the lock may recover a crashed run's journal (issue 11).
  */
-export async function lockForWriting(p: Project, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
-  const lock = await acquireRunLock({ stateDir: p.stateDir, command });
-  const m = path.basename(p.manifest.path);
-  removeStaleTemporaries(p.cfg.root, [LOCK_FILE, m, `${m}.bak`]);
-  for (const s of await stopLeftoverGroups(p.stateDir)) {
+export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
+  const stateDir = stateDirOf(cfg);
+  const lock = await acquireRunLock({ stateDir, command });
+  removeStaleTemporaries(cfg.root, [LOCK_FILE, MANIFEST_FILE, `${MANIFEST_FILE}.bak`]);
+  for (const s of await stopLeftoverGroups(stateDir)) {
     onWarning?.(`stopped ${s.groups} command${s.groups > 1 ? 's' : ''} still running from dvcl (pid ${s.pid}), which was killed before it finished`);
   }
-  noteGroupsIn(p.stateDir);
+  removeLeftoverShellFiles(path.join(stateDir, 'tmp'));
+  noteGroupsIn(stateDir);
   return {
     release: () => {
       stopNotingGroups();
@@ -47,10 +50,26 @@ export async function lockForWriting(p: Project, command: string, onWarning?: (m
   };
 }
 
-export async function openProject(opts: { cwd: string; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
-  const cfg = loadConfig({ cwd: opts.cwd });
-  const stateDir = path.join(cfg.root, STATE_DIR);
-  ensureStateDir(stateDir); // even read-only commands keep the stat cache there
+/** `.pipelinerc` of the project around `cwd`, with its state folder `.dvcl/` created. */
+export function loadProjectConfig(cwd: string): PipelineConfig {
+  const cfg = loadConfig({ cwd });
+  ensureStateDir(stateDirOf(cfg)); // even read-only commands keep the stat cache there
+  return cfg;
+}
+
+export function stateDirOf(cfg: PipelineConfig): string {
+  return path.join(cfg.root, STATE_DIR);
+}
+
+/**
+ * Read a project's state: pipeline.lock, .manifest.json (with a crashed run's journal folded in)
+ * and the hasher. Unless `readOnly`, recovery is saved: the caller must hold the run lock
+ * ({@link lockForWriting}), or a run that loses the race for it would write the manifest and
+ * delete the journal of the run that won. `cfg`, when the caller has loaded it already.
+ */
+export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
+  const cfg = opts.cfg ?? loadProjectConfig(opts.cwd);
+  const stateDir = stateDirOf(cfg);
   const lock = readLock(cfg.root);
   if (Object.keys(lock.stages).length === 0 && fs.statSync(path.join(cfg.root, LOCK_FILE), { throwIfNoEntry: false })?.size === 0) {
     // dvcl never writes an empty lock: a merge or a tool emptied it, and every stage now looks new.

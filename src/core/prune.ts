@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { readLock, writeLock } from './lock.js';
-import { lockForWriting, openProject } from './project.js';
+import { loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { abs } from './paths.js';
 
 export interface PruneResult {
@@ -19,9 +19,10 @@ export interface PruneResult {
  */
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
-  const p = await openProject({ cwd: opts.cwd, readOnly: dry, onWarning: opts.onWarning });
-  const runLock = dry ? null : await lockForWriting(p, 'dvcl prune --deleted', opts.onWarning);
+  const cfg = loadProjectConfig(opts.cwd);
+  const runLock = dry ? null : await lockForWriting(cfg, 'dvcl prune --deleted', opts.onWarning);
   try {
+    const p = await openProject({ cwd: opts.cwd, cfg, readOnly: dry, onWarning: opts.onWarning });
     const known = new Set(p.cfg.stages.map((s) => s.name));
     const m = p.manifest;
     const lock = readLock(p.cfg.root);

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { DvclError } from './errors.js';
 import { pidAlive } from './process.js';
@@ -29,10 +28,6 @@ const HOLDER_FILE = 'holder.json';
 const UPDATE_MS = 5_000;
 /** a lock from another host whose mtime is older than this is abandoned (its holder stopped refreshing it) */
 const FOREIGN_STALE_MS = 30_000;
-/** a lock directory without holder info older than this was left by a process that died taking it */
-const NO_INFO_STALE_MS = 5_000;
-/** how long to wait for holder info to appear in a lock directory that has just been created */
-const INFO_WAIT_MS = 300;
 
 type Verdict =
   | { kind: 'held'; holder: LockHolder | null }
@@ -76,6 +71,7 @@ export async function acquireRunLock(opts: { stateDir: string; command: string }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const release = await lockfile.lock(stateDir, lockOpts);
+      removeLeftAside(stateDir);
       return heldLock(stateDir, lockOpts, release);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
@@ -107,36 +103,69 @@ function readHolderAt(lockDir: string): LockHolder | null {
 }
 
 /**
- * An fs for proper-lockfile that keeps the holder file inside the lock directory. The file is
- * written inside mkdir, before proper-lockfile records the directory's mtime: adding it later
- * would change that mtime, which proper-lockfile takes as someone else touching its lock.
- * proper-lockfile removes its lock with rmdir (also from its exit handler), so emptying the
- * directory first goes there too.
+ * An fs for proper-lockfile that keeps the holder file inside the lock directory.
+ *
+ * The directory is made aside with the file in it, then renamed into place; releasing renames it
+ * away before removing it. So `run.lock` never exists without its holder file, and a `run.lock`
+ * without readable holder info is no live run's: a process killed mid-way left it, or a person
+ * made it. It is taken over at once (a rename onto an empty directory replaces it; judge() sees to
+ * a non-empty one). The file is in place before proper-lockfile records the directory's mtime:
+ * adding it later would change that mtime, which proper-lockfile takes as someone else touching
+ * its lock. proper-lockfile releases with rmdir, also from its exit handler.
  */
 function holderFs(lockDir: string, holder: LockHolder): object {
-  const holderPath = path.join(lockDir, HOLDER_FILE);
+  const text = `${JSON.stringify(holder)}\n`;
   return {
     ...fs,
     mkdir(dir: string, cb: (err: Error | null) => void) {
-      fs.mkdir(dir, (err) => {
-        if (err) return cb(err);
-        try {
-          fs.writeFileSync(holderPath, `${JSON.stringify(holder)}\n`);
-        } catch (writeErr) {
-          fs.rmSync(dir, { recursive: true, force: true });
-          return cb(writeErr as Error);
-        }
-        cb(null);
+      const aside = asideName(dir, 'new');
+      try {
+        fs.mkdirSync(aside);
+        fs.writeFileSync(path.join(aside, HOLDER_FILE), text);
+      } catch (err) {
+        fs.rmSync(aside, { recursive: true, force: true });
+        return cb(err as Error);
+      }
+      fs.rename(aside, dir, (err) => {
+        if (!err) return cb(null);
+        fs.rmSync(aside, { recursive: true, force: true });
+        // A directory (with a holder in it) is there: that is what proper-lockfile calls EEXIST.
+        const code = err.code === 'ENOTEMPTY' || err.code === 'EEXIST' ? 'EEXIST' : err.code;
+        cb(Object.assign(err, { code }));
       });
     },
     rmdir(dir: string, cb: (err: Error | null) => void) {
-      fs.rm(path.join(dir, HOLDER_FILE), { force: true }, () => fs.rmdir(dir, cb));
+      const aside = asideName(dir, 'old');
+      fs.rename(dir, aside, (err) => {
+        if (err) return cb(err);
+        fs.rm(aside, { recursive: true, force: true }, () => cb(null));
+      });
     },
     rmdirSync(dir: string) {
-      fs.rmSync(path.join(dir, HOLDER_FILE), { force: true });
-      fs.rmdirSync(dir);
+      const aside = asideName(dir, 'old');
+      fs.renameSync(dir, aside);
+      fs.rmSync(aside, { recursive: true, force: true });
     },
   };
+}
+
+/** `run.lock.<what>-<pid>-<random>`: a lock directory on its way in, out, or taken over. */
+function asideName(lockDir: string, what: 'new' | 'old' | 'stale'): string {
+  return `${lockDir}.${what}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** Remove what processes killed while taking, releasing or taking over the lock left aside. */
+function removeLeftAside(stateDir: string): void {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(stateDir);
+  } catch { /* nothing to clear */ }
+  for (const name of names) {
+    const m = /^run\.lock\.(?:new|old|stale)-(\d+)-/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+      fs.rmSync(path.join(stateDir, name), { recursive: true, force: true });
+    }
+  }
 }
 
 function heldLock(stateDir: string, lockOpts: { lockfilePath: string; fs: object }, release: () => Promise<void>): RunLock {
@@ -167,11 +196,10 @@ function heldLock(stateDir: string, lockOpts: { lockfilePath: string; fs: object
 }
 
 async function judge(stateDir: string, lockDir: string): Promise<Verdict> {
-  const holder = await waitForHolder(lockDir);
+  const holder = readHolderAt(lockDir);
   if (!holder) {
-    const age = ageMs(lockDir);
-    if (age === null) return { kind: 'gone' };
-    return { kind: age > NO_INFO_STALE_MS ? 'abandoned' : 'held', holder: null };
+    // Never a live run's (see holderFs), unless it has just been released.
+    return fs.existsSync(lockDir) ? { kind: 'abandoned', holder: null } : { kind: 'gone' };
   }
   if (holder.host === os.hostname()) {
     return { kind: pidAlive(holder.pid) ? 'held' : 'abandoned', holder };
@@ -181,31 +209,13 @@ async function judge(stateDir: string, lockDir: string): Promise<Verdict> {
   return { kind: fresh ? 'held' : 'abandoned', holder };
 }
 
-/** The holder writes its info just after creating the directory: give it a moment. */
-async function waitForHolder(lockDir: string): Promise<LockHolder | null> {
-  const deadline = Date.now() + INFO_WAIT_MS;
-  for (;;) {
-    const holder = readHolderAt(lockDir);
-    if (holder || Date.now() >= deadline || !fs.existsSync(lockDir)) return holder;
-    await sleep(50);
-  }
-}
-
-function ageMs(p: string): number | null {
-  try {
-    return Date.now() - fs.statSync(p).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Remove an abandoned lock. Two processes may judge the same lock abandoned; the first may
  * remove it and take the lock before the second acts. Renaming is atomic, so the second moves
  * the lock aside, sees that it is not the one it judged, and puts it back.
  */
 function takeOver(lockDir: string, judged: LockHolder | null): void {
-  const aside = `${lockDir}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const aside = asideName(lockDir, 'stale');
   try {
     fs.renameSync(lockDir, aside);
   } catch {
@@ -214,7 +224,7 @@ function takeOver(lockDir: string, judged: LockHolder | null): void {
   const moved = readHolderAt(aside);
   const same = judged && moved
     ? moved.pid === judged.pid && moved.host === judged.host && moved.since === judged.since
-    : !judged && !moved && (ageMs(aside) ?? 0) > NO_INFO_STALE_MS;
+    : !judged && !moved;
   if (!same) {
     try {
       fs.renameSync(aside, lockDir);

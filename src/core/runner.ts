@@ -10,9 +10,10 @@ import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
 import { isoTime } from './manifest.js';
 import { abs } from './paths.js';
-import { checkTargets, lockForWriting, openProject, type Project } from './project.js';
+import { checkTargets, loadProjectConfig, lockForWriting, openProject, type Project } from './project.js';
 import { runRecord } from './run-record.js';
 import { Slots } from './slots.js';
+import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { prepareOuts } from './outs.js';
@@ -52,16 +53,27 @@ export interface ReproOptions {
 export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const rep = opts.reporter ?? {};
   const readOnly = Boolean(opts.dryRun);
-  const project = await openProject({ cwd: opts.cwd, readOnly, onWarning: rep.warn });
-  const { cfg } = project;
+  const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
   checkTargets(cfg, targets);
   for (const w of await cloneWarnings(cfg.root)) rep.warn?.(w);
-  const runLock = readOnly ? null : await lockForWriting(project, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+  if (readOnly) {
+    const project = await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn });
+    return new Run(project, opts, rep, null).go(targets);
+  }
+  // The run lock, then the state read under it (a crashed run's journal is recovered only by the
+  // lock's holder), with signals caught from before the lock is taken (see Interrupts).
+  const interrupts = new Interrupts();
   try {
-    return await new Run(project, opts, rep).go(targets);
+    const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+    try {
+      const project = await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn });
+      return await new Run(project, opts, rep, interrupts).go(targets);
+    } finally {
+      await runLock.release();
+    }
   } finally {
-    await runLock?.release();
+    interrupts.stop();
   }
 }
 
@@ -81,7 +93,7 @@ class Run {
   private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
-  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter) {
+  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter, private readonly interrupts: Interrupts | null) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
@@ -98,10 +110,7 @@ class Run {
 
     this.started = new Date();
     this.runId = manifest.newRunId(this.started);
-    const onSignal = (sig: NodeJS.Signals) => this.interrupt(sig);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', onSignal); // a closed terminal: stage commands, in their own groups, would not get it
+    this.interrupts?.listen((sig) => this.interrupt(sig));
     try {
       const chain = chainLengths(cfg.dag);
       const tasks = new Map<string, Promise<StageResult>>();
@@ -111,9 +120,6 @@ class Run {
       }
       await Promise.all(tasks.values());
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGHUP', onSignal);
       const run = manifest.data.runs[this.runId];
       if (run) manifest.recordRun(this.runId, { ...run, finished_at: isoTime() });
       manifest.save();
@@ -317,8 +323,15 @@ class Run {
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
       }
       outs.sort((a, b) => cmp(a.path, b.path));
-      updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
+      // The record first, then the lock entry: a kill between the two leaves a success that has no
+      // entry yet (the stage runs again), never an entry whose run the manifest knows nothing of
+      // while it still says the stage failed (issue 11).
       this.recordStageResult(stage.name);
+      try {
+        updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
+      } catch (e) {
+        return fail((e as Error).message);
+      }
       return { result: 'ran', reasons };
     } finally {
       if (logFd !== undefined) fs.closeSync(logFd);
@@ -402,11 +415,11 @@ class Run {
     if (same) return;
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run
+    // Every item succeeded, but a run killed after its last item never recorded the stage itself,
+    // or its record is an old failure. Recorded before the entry, as in runStage.
+    const rec = this.p.manifest.stage(stage.name);
+    if (!rec?.run || rec.status !== 'success') this.recordStageResult(stage.name);
     updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
-    // Every item succeeded, but a run killed after its last item never recorded the stage itself.
-    if (!this.p.manifest.stage(stage.name)?.run) {
-      this.recordStageResult(stage.name);
-    }
   }
 }
 
