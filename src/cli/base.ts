@@ -1,5 +1,5 @@
 import { Command } from '@oclif/core';
-import { DvclError } from '../core/errors.js';
+import { DvclError, oneLine } from '../core/errors.js';
 
 /**
  * Every dvcl command: `--json`, and one way of reporting errors — one message (and hints) on
@@ -10,7 +10,7 @@ export abstract class DvclCommand extends Command {
 
   /** Diagnostics and progress: stderr, never stdout. */
   protected note(msg: string): void {
-    process.stderr.write(msg + '\n');
+    process.stderr.write(oneLine(msg) + '\n');
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
@@ -22,7 +22,7 @@ export abstract class DvclCommand extends Command {
     }
     const exit = expected ? err.exit : parseError ? 2 : 1;
     const suggestions = expected ? err.suggestions : [];
-    const message = expected || parseError ? err.message : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`;
+    const message = oneLine(expected || parseError ? err.message : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: expected ? err.code : parseError ? 'usage' : 'internal', message, suggestions }, exit });
     }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
-import { DvclError } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 import { failureReason, killAll, runShell } from './exec.js';
 import { gitInfo, type GitInfo } from './git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from './lock.js';
@@ -308,7 +308,7 @@ class Run {
       const outs: LockPath[] = [];
       for (const o of stage.outs) {
         const h = this.p.hasher.hash(o);
-        if (!h) return fail(`declared out ${o} was not produced by the command`);
+        if (!h) return fail(`declared out ${oneLine(o)} was not produced by the command`);
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
       }
       outs.sort((a, b) => cmp(a.path, b.path));

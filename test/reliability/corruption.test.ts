@@ -144,6 +144,51 @@ describe('.manifest.json damaged', () => {
   }
 });
 
+/** Invisible or line-breaking characters other than the newline that ends each line. */
+const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+describe('.manifest.json with a BOM (an editor added it)', () => {
+  it('otherwise valid: read as it is, no warning, nothing restored or run again; the next save drops the BOM', () => {
+    const c = copy();
+    const file = path.join(c.dir, '.manifest.json');
+    fs.writeFileSync(file, `\ufeff${fs.readFileSync(file, 'utf8')}`);
+    const st = c.run('status', '--json');
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stderr).toBe('');
+    expect(json(st).stages[0].items).toMatchObject({ total: 3, success: 3, pending: 0 });
+    fs.writeFileSync(path.join(c.dir, 'in/d.txt'), 'd\n');
+    const rep = c.run('repro');
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stderr).not.toMatch(/warning/);
+    expect(c.ran()).toEqual(['in/d.txt', 'sum']);
+    expect(fs.readFileSync(file, 'utf8').charCodeAt(0)).toBe(0x7b); // `{`
+    expect(fs.readdirSync(c.dir).filter((f) => f.includes('.corrupt-'))).toEqual([]);
+  });
+
+  it('corrupt as well: the warning and the error are one visible line each, the BOM and newlines escaped', () => {
+    const c = copy();
+    const file = path.join(c.dir, '.manifest.json');
+    const good = fs.readFileSync(file, 'utf8');
+    // Cut inside the first item's record: JSON.parse quotes the text around the error, newlines and all.
+    fs.writeFileSync(file, `\ufeff${good.slice(0, good.indexOf('"attempts"'))}}}\n`);
+    const warned = c.run('status');
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^warning: \.manifest\.json is unusable \(invalid JSON: .*\); reading its backup/)]);
+    expect(warned.stderr).not.toMatch(INVISIBLE);
+
+    fs.writeFileSync(file, `\ufeff{"version": 1, "stages": \u0007\n}`);
+    fs.rmSync(`${file}.bak`);
+    for (const r of [c.run('status'), c.run('repro')]) {
+      expect(r.code, r.stderr).toBe(2);
+      const [first, ...rest] = r.stderr.split('\n').filter(Boolean);
+      expect(first).toMatch(/^Error: \.manifest\.json is corrupt \(invalid JSON: .*\) and there is no backup\.$/);
+      expect(rest.every((l) => l.startsWith('  hint: ')), r.stderr).toBe(true);
+      expect(r.stderr).not.toMatch(INVISIBLE);
+      expect(first).toMatch(/\\u0007/);
+    }
+  });
+});
+
 const LOCK_DAMAGE: Record<string, (good: string) => string | Buffer> = {
   'truncated (inside a mapping)': (good) => good.slice(0, good.indexOf('git: {') + 'git: { commit'.length),
   binary: () => garbage(11),

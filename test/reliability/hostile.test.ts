@@ -297,3 +297,53 @@ stages:
     expect(p.repo.read('out/o.txt')).toBe('new\n');
   });
 });
+
+describe('messages stay one visible line, whatever a path holds', () => {
+  /** Invisible or line-breaking characters other than the newline that ends each line. */
+  const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+  const stage = (body: string) => `version: 1\nstages:\n  s:\n${body}`;
+  /** The error and its hints: nothing else on stderr, no line broken by what a name holds. */
+  function oneError(stderr: string): string {
+    const [first, ...rest] = stderr.split('\n').filter(Boolean);
+    expect(first, stderr).toMatch(/^Error: /);
+    expect(rest.every((l) => l.startsWith('  hint: ')), `only hints follow the message:\n${stderr}`).toBe(true);
+    expect(stderr).not.toMatch(INVISIBLE);
+    return first;
+  }
+
+  it('a dep that nothing produces, its name holding a newline and a terminal escape', async () => {
+    const { repo, ctl, env } = await project({ '.pipelinerc': stage('    cmd: touch "$RELI_CTL/ran"\n    deps: ["in/new\\nline\\u001b[2J.txt"]\n') });
+    for (const args of [['repro'], ['repro', '--json']]) {
+      const r = dvcl(repo.dir, args, { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneError(r.stderr)).toMatch(/in\/new\\nline\\u001b\[2J\.txt \(stage s\)/);
+    }
+    expect(fs.existsSync(path.join(ctl, 'ran'))).toBe(false);
+  });
+
+  it('an out the command did not produce, its name holding a newline', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: "true"\n    outs: ["out/a\\nb.txt"]\n') });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('s failed: declared out out/a\\nb.txt was not produced by the command\n');
+    expect(r.stderr).not.toMatch(INVISIBLE);
+  });
+
+  it('a params file that does not exist, its name holding a newline: the message and the hint', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: "true"\n    params: [{"p\\n.yaml": [x]}]\n') });
+    const r = dvcl(repo.dir, ['status'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneError(r.stderr)).toMatch(/params file p\\n\.yaml does not exist/);
+    expect(r.stderr).toMatch(/hint: create p\\n\.yaml or name another file/);
+  });
+
+  it('a damaged params file whose name holds a newline', async () => {
+    const { repo, env } = await project({
+      '.pipelinerc': stage('    cmd: "true"\n    params: [{"p\\n.yaml": [x]}]\n'),
+      'p\n.yaml': 'x: [1\n',
+    });
+    const r = dvcl(repo.dir, ['status'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneError(r.stderr)).toMatch(/^Error: p\\n\.yaml:\d+:\d+: invalid YAML/);
+  });
+});
