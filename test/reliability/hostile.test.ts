@@ -329,6 +329,17 @@ describe('messages stay one visible line, whatever a path holds', () => {
     expect(r.stderr).not.toMatch(INVISIBLE);
   });
 
+  it('status and repro name a changed dep holding a newline on one line', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: cat in/* > o.txt\n    deps: ["in/new\\nline.txt"]\n    outs: [o.txt]\n'), 'in/new\nline.txt': 'a\n' });
+    expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+    repo.write('in/new\nline.txt', 'b\n');
+    const st = dvcl(repo.dir, ['status'], { env });
+    expect(st.stdout).toMatch(/^ {4}dep in\/new\\nline\.txt changed \(.*\)$/m);
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^Running s: dep in\/new\\nline\.txt changed \(.*\)$/m);
+  });
+
   it('a params file that does not exist, its name holding a newline: the message and the hint', async () => {
     const { repo, env } = await project({ '.pipelinerc': stage('    cmd: "true"\n    params: [{"p\\n.yaml": [x]}]\n') });
     const r = dvcl(repo.dir, ['status'], { env });
