@@ -6,6 +6,7 @@ import { blake3, xxhash128 } from 'hash-wasm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hash.js';
 import type { ItemRecord } from '../src/core/manifest.js';
+import { isUndecodable, showBytes } from '../src/core/raw-names.js';
 import { itemsHash } from '../src/core/status.js';
 
 const dirs: string[] = [];
@@ -404,5 +405,16 @@ describe('stat cache', () => {
     const h = await Hasher.open({ root, stateDir: path.join(root, 'blocker', 'state') });
     h.hash('a.txt');
     expect(() => h.save()).not.toThrow();
+  });
+});
+
+describe('showBytes (names that are not valid UTF-8)', () => {
+  it('keeps valid UTF-8 as text and escapes every other byte', () => {
+    expect(showBytes(Buffer.from([0xff, 0xfe, 0x2e, 0x74, 0x78, 0x74]))).toBe('\\xff\\xfe.txt');
+    expect(showBytes(Buffer.from('é€😀\ufeff.txt'))).toBe('é€😀\ufeff.txt');
+    expect(showBytes(Buffer.from([0x61, 0xe2, 0x82]))).toBe('a\\xe2\\x82'); // cut short
+    expect(showBytes(Buffer.from([0xc0, 0x80, 0xed, 0xa0, 0x80]))).toBe('\\xc0\\x80\\xed\\xa0\\x80'); // overlong NUL, a lone surrogate
+    expect(isUndecodable(Buffer.from('\ufffd.txt'))).toBe(false);
+    expect(isUndecodable(Buffer.from([0xff, 0x2e]))).toBe(true);
   });
 });

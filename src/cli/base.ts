@@ -1,5 +1,5 @@
 import { Command } from '@oclif/core';
-import { DvclError } from '../core/errors.js';
+import { DvclError, oneLine } from '../core/errors.js';
 import { closest } from '../core/template.js';
 
 /**
@@ -11,7 +11,7 @@ export abstract class DvclCommand extends Command {
 
   /** Diagnostics and progress: stderr, never stdout. */
   protected note(msg: string): void {
-    process.stderr.write(msg + '\n');
+    process.stderr.write(oneLine(msg) + '\n');
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
@@ -23,7 +23,7 @@ export abstract class DvclCommand extends Command {
     }
     const exit = expected ? err.exit : parseError ? 2 : 1;
     const suggestions = expected ? err.suggestions : parseError ? this.flagHint(err) : [];
-    const message = expected ? err.message : parseError ? err.message.replace(/\nSee more help with --help$/, '') : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`;
+    const message = oneLine(expected ? err.message : parseError ? err.message.replace(/\nSee more help with --help$/, '') : `internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack)'}`);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: expected ? err.code : parseError ? 'usage' : 'internal', message, suggestions }, exit });
     }

@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { Reporter, ReproResult, StageResult } from '../core/runner.js';
+import { oneLine } from '../core/errors.js';
 import { describeReason } from './render-status.js';
 
 /**
@@ -56,7 +57,7 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
     },
     warn(msg) {
       clearBar();
-      err.write(`${chalk.yellow('warning:')} ${msg}\n`);
+      err.write(`${chalk.yellow('warning:')} ${oneLine(msg)}\n`);
     },
     finishLine: clearBar,
   };

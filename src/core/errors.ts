@@ -32,12 +32,13 @@ export class DvclError extends Error {
   readonly suggestions: string[];
 
   constructor(code: DvclErrorCode, message: string, opts: { exit?: number; suggestions?: string[] } = {}) {
-    super(message);
+    // Messages embed file names, keys and parsers' quotes of the text: one visible line whatever they hold.
+    super(oneLine(message));
     this.name = 'DvclError';
     this.code = code;
     this.exit = opts.exit ?? defaultExit(code);
     this.exitCode = this.exit;
-    this.suggestions = opts.suggestions ?? [];
+    this.suggestions = (opts.suggestions ?? []).map(oneLine);
   }
 }
 
@@ -56,10 +57,16 @@ export function configError(
   file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
 ): DvclError {
   const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-  // One line, whatever a key or value holds, and no invisible text: control characters, a BOM,
-  // zero-width and bidirectional controls (which could reorder what the terminal shows) are escaped.
-  const text = (keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`)
-    .replace(/[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
-      (c) => (JSON.stringify(c).length > 3 ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-  return new DvclError('config', text, { suggestions: hint ? [hint] : [] });
+  return new DvclError('config', keyPath ? `${where}: ${keyPath}: ${message}` : `${where}: ${message}`, { suggestions: hint ? [hint] : [] });
+}
+
+const INVISIBLE = /[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * `text` as one visible line, for messages: control characters (a newline too), a BOM, zero-width
+ * and bidirectional controls (which could reorder what the terminal shows) are escaped as in JSON
+ * (`\n`, `\u001b`, `\ufeff`). Escaping twice changes nothing more.
+ */
+export function oneLine(text: string): string {
+  return text.replace(INVISIBLE, (c) => (JSON.stringify(c).length > 3 ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

@@ -1,9 +1,11 @@
-import { type BigIntStats, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { type BigIntStats, closeSync, type Dirent, lstatSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { IHasher } from 'hash-wasm';
 import { writeFileAtomicSync } from './atomic-write.js';
+import { oneLine } from './errors.js';
+import { isUndecodable, joinRaw, REPLACEMENT, showBytes } from './raw-names.js';
 
 /** A content hash algorithm (`settings.hash` in `.pipelinerc`). */
 export type HashAlgorithm = 'xxh128' | 'blake3' | 'sha256' | 'md5';
@@ -206,9 +208,13 @@ export class Hasher {
     const lines: string[] = [];
     let size = 0;
     const stack: string[] = []; // real paths of the directories being walked
+    const file = (childRel: string, childAbs: string | Buffer, st: BigIntStats): void => {
+      lines.push(`${childRel}\0${this.fileHash(joinRel(relDir, childRel), childAbs, st)}\n`);
+      size += Number(st.size);
+    };
     const visit = (abs: string, rel: string, real: string): void => {
       stack.push(real);
-      for (const d of this.readDir(joinRel(relDir, rel), abs)) {
+      for (const d of this.readDirRaw(joinRel(relDir, rel), abs, (name, raw) => rawEntry(joinRaw(Buffer.from(abs), raw), rel ? `${rel}/${name}` : name))) {
         const childRel = rel ? `${rel}/${d.name}` : d.name;
         const childAbs = joinAbs(abs, d.name);
         if (d.isDirectory()) {
@@ -219,8 +225,7 @@ export class Hasher {
         const key = joinRel(relDir, childRel);
         const st = this.stat(key, childAbs);
         if (st?.isFile()) {
-          lines.push(`${childRel}\0${this.fileHash(key, childAbs, st)}\n`);
-          size += Number(st.size);
+          file(childRel, childAbs, st);
         } else if (st?.isDirectory()) {
           if (SKIPPED_DIRS.has(d.name)) continue;
           const target = realpathSync(childAbs);
@@ -232,6 +237,19 @@ export class Hasher {
         }
       }
       stack.pop();
+    };
+    // A name that is not valid UTF-8 (see raw-names.ts), reached by its bytes: in the listing under
+    // its bytes escaped, so it counts as every other file does. Links below it are not followed.
+    const rawEntry = (abs: Buffer, rel: string): void => {
+      const key = joinRel(relDir, rel);
+      const lst = this.stat(key, abs, false);
+      if (lst?.isDirectory()) {
+        for (const name of this.readDir(key, abs, 'buffer')) if (!SKIPPED_DIRS.has(name.toString())) rawEntry(joinRaw(abs, name), `${rel}/${showBytes(name)}`);
+        return;
+      }
+      const st = lst?.isSymbolicLink() ? this.stat(key, abs) : lst;
+      if (st?.isFile()) file(rel, abs, st);
+      else if (lst?.isSymbolicLink()) lines.push(`${rel}\0link:${JSON.stringify(showBytes(readlinkSync(abs, { encoding: 'buffer' })))}\n`);
     };
     visit(absDir, '', realpathSync(absDir));
     this.walked.push(relDir === '.' ? '' : `${relDir}/`);
@@ -245,7 +263,7 @@ export class Hasher {
   }
 
   /** The content hash of a regular file, from the stat cache when its stat is unchanged. */
-  private fileHash(rel: string, abs: string, st: BigIntStats): string {
+  private fileHash(rel: string, abs: string | Buffer, st: BigIntStats): string {
     const size = Number(st.size);
     const sizeText = String(size);
     const mtime = String(st.mtimeNs);
@@ -287,7 +305,7 @@ export class Hasher {
     return `${this.algorithm}:${hex}`;
   }
 
-  private readHex(rel: string, abs: string, size: number): string {
+  private readHex(rel: string, abs: string | Buffer, size: number): string {
     let fd: number;
     try {
       fd = openSync(abs, 'r');
@@ -314,10 +332,10 @@ export class Hasher {
     }
   }
 
-  /** stat following symlinks; undefined when missing, dangling or looping. */
-  private stat(rel: string, abs: string): BigIntStats | undefined {
+  /** stat following symlinks (or not); undefined when missing, dangling or looping. */
+  private stat(rel: string, abs: string | Buffer, follow = true): BigIntStats | undefined {
     try {
-      return statSync(abs, STAT_OPTIONS);
+      return follow ? statSync(abs, STAT_OPTIONS) : lstatSync(abs, STAT_OPTIONS);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT') return undefined;
@@ -325,12 +343,33 @@ export class Hasher {
     }
   }
 
-  private readDir(rel: string, abs: string) {
+  private readDir(rel: string, abs: string | Buffer, encoding: 'buffer'): Buffer[] {
     try {
-      return readdirSync(abs, { withFileTypes: true });
+      return readdirSync(abs, { encoding });
     } catch (err) {
       throw ioError(rel, err);
     }
+  }
+
+  /**
+   * The entries of a directory, as Dirents with names decoded as UTF-8; each name that is not
+   * valid UTF-8 goes to `undecodable` instead, with its bytes (see raw-names.ts).
+   */
+  private readDirRaw(rel: string, abs: string, undecodable: (shown: string, raw: Buffer) => void): Dirent[] {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch (err) {
+      throw ioError(rel, err);
+    }
+    if (!entries.some((d) => d.name.includes(REPLACEMENT))) return entries;
+    // Names decoded alike (`\xff` and a real U+FFFD both read as U+FFFD) appear once per name on disk.
+    const valid = new Set<string>();
+    for (const raw of this.readDir(rel, abs, 'buffer')) {
+      if (isUndecodable(raw)) undecodable(showBytes(raw), raw);
+      else if (raw.includes(0xef)) valid.add(raw.toString('utf8'));
+    }
+    return entries.filter((d) => !d.name.includes(REPLACEMENT) || valid.delete(d.name));
   }
 
   private forget(rel: string): void {
@@ -601,5 +640,5 @@ function isSystemError(err: unknown): boolean {
 
 function ioError(rel: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
-  return new Error(`cannot read ${rel}: ${e.message}`, { cause: err });
+  return new Error(oneLine(`cannot read ${rel}: ${e.message}`), { cause: err });
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { directArgv, failureReason, runShell, scriptOf, type ExecResult } from './exec.js';
+import { oneLine } from './errors.js';
 import type { Hasher } from './hash.js';
 import { ItemShell, shellId } from './item-shell.js';
 import type { Manifest } from './manifest.js';
@@ -145,7 +146,7 @@ export class ItemExecutor {
     if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
     if (r.exec.code !== 0) return fail(failureReason(r.exec));
     const h = this.o.hasher.hash(t.vars.out);
-    if (!h) return fail(`the command did not produce ${t.vars.out}`);
+    if (!h) return fail(`the command did not produce ${oneLine(t.vars.out)}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
     return 'ok';
   }

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { writeFileAtomicSync } from './atomic-write.js';
 import { DvclError } from './errors.js';
 import { cachedParse } from './parse-cache.js';
+import { YamlSource } from './yaml-source.js';
 
 export const LOCK_FILE = 'pipeline.lock';
 
@@ -52,11 +53,15 @@ const HINT = `restore it from git (\`git checkout -- ${LOCK_FILE}\`), or delete 
 
 export function parseLock(text: string, file = LOCK_FILE): LockData {
   if (text.trim() === '') return emptyLock();
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new DvclError('corrupt', `${file}: not valid YAML (${doc.errors[0].message.split('\n')[0]})`, { suggestions: [HINT] });
+  // The same bounded parse as .pipelinerc's (alias bombs, unresolved aliases, deep nesting, keys
+  // that are collections), reported as damage to this file rather than as a configuration error.
+  const src = YamlSource.check(file, text);
+  const value = src instanceof YamlSource ? src.value() : { ok: false as const, problem: src };
+  if (!value.ok) {
+    const { pos, message } = value.problem;
+    throw new DvclError('corrupt', `${file}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${message}`, { suggestions: [HINT] });
   }
-  const data = doc.toJS() as Partial<LockData> | null;
+  const data = value.value as Partial<LockData> | null;
   const bad = (why: string) => new DvclError('corrupt', `${file}: ${why}`, { suggestions: [HINT] });
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('not a dvcl lock file');
   if (data.schema !== 1) throw bad(`unsupported schema ${JSON.stringify(data.schema)} (this dvcl reads schema 1; a newer dvcl wrote it?)`);

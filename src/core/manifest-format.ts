@@ -1,4 +1,4 @@
-import { DvclError } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 
 /** Outcome of an item's last attempt. */
 export type ItemStatus = 'success' | 'failed';
@@ -134,14 +134,17 @@ export type ManifestCheck =
 
 /** Parses and validates without throwing, so the loader can tell "corrupt" from "newer". */
 export function checkManifest(text: string): ManifestCheck {
+  // An editor may add a byte order mark on saving: the rest is what dvcl wrote, and the next save drops it.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return { ok: false, kind: 'empty', message: 'the file is empty' };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
+    // JSON.parse quotes the text around the error, newlines and all: warnings show it too.
     const message = /^<{7} /m.test(text)
       ? 'it contains git merge conflict markers'
-      : `invalid JSON: ${(e as Error).message}`;
+      : `invalid JSON: ${oneLine((e as Error).message)}`;
     return { ok: false, kind: 'syntax', message };
   }
   try {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { DvclError } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 import { loadWithRecovery, shown, writeManifestFile } from './manifest-file.js';
 import {
   dict, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
@@ -81,7 +81,7 @@ export class Manifest {
     const root = resolve(opts.root);
     const file = opts.file ?? DEFAULT_FILE;
     const path = resolve(root, file);
-    const warn = opts.onWarning ?? ((msg: string) => process.stderr.write(`dvcl: warning: ${msg}\n`));
+    const warn = opts.onWarning ?? ((msg: string) => process.stderr.write(`dvcl: warning: ${oneLine(msg)}\n`));
     const readOnly = opts.readOnly ?? false;
     const journalDir = opts.journalDir === undefined ? join(root, '.dvcl') : opts.journalDir;
     // One journal per manifest file, so a library user's second manifest cannot replay into ours.

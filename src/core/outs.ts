@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { oneLine } from './errors.js';
 import { abs, isInside } from './paths.js';
 
 /** The project's real path, per root: it does not change while dvcl runs. */
@@ -25,7 +26,7 @@ export function clearOut(root: string, rel: string, persist: boolean): void {
       dir = path.dirname(dir);
     }
   }
-  if (!isInside(real, realRoot)) throw new Error(`refusing to write ${rel}: its folder resolves outside the project (${real})`);
+  if (!isInside(real, realRoot)) throw new Error(oneLine(`refusing to write ${rel}: its folder resolves outside the project (${real})`));
   if (dir === parent && !persist) removeOut(path.join(real, path.basename(rel)));
 }
 

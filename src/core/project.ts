@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { removeStaleTemporaries } from './atomic-write.js';
 import { loadConfig, type PipelineConfig } from './config.js';
-import { DvclError } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 import { Hasher } from './hash.js';
 import { removeLeftoverShellFiles } from './item-shell.js';
 import { LOCK_FILE, readLock, type LockData } from './lock.js';
@@ -73,7 +73,7 @@ export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; rea
   const lock = readLock(cfg.root);
   if (Object.keys(lock.stages).length === 0 && fs.statSync(path.join(cfg.root, LOCK_FILE), { throwIfNoEntry: false })?.size === 0) {
     // dvcl never writes an empty lock: a merge or a tool emptied it, and every stage now looks new.
-    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
+    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`)))(
       `${LOCK_FILE} is empty: every stage counts as never run (\`git checkout -- ${LOCK_FILE}\` restores the committed one)`,
     );
   }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from './config.js';
 import { chainLengths, selectStages } from './dag.js';
-import { DvclError } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from './clone-health.js';
@@ -17,7 +17,7 @@ import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type EvalOptions, type Evaluation, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, skippedWarning, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -88,7 +88,7 @@ class Run {
   private started = new Date();
   private gitReady: Promise<void> | undefined;
   /** Each selected per-item stage's items, listed (and checked) before anything ran. */
-  private readonly listed = new Map<string, string[]>();
+  private readonly listed = new Map<string, ItemListing>();
   /** A stage has started running: files may have changed since the items were listed. */
   private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
@@ -185,6 +185,7 @@ class Run {
     for (const name of selected) {
       const ups = [...this.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
       const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, this.evalOptions(name));
+      if (ev.status.skipped) this.rep.warn?.(skippedWarning(name, ev.status.skipped));
       const runs = this.shouldRun(ev);
       if (runs) willRun.add(name);
       const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0 };
@@ -224,6 +225,7 @@ class Run {
     if (upResults.some((u) => u.result === 'ran')) this.ctx.lock = readLock(this.p.cfg.root);
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], this.evalOptions(name));
+    if (ev.status.skipped) this.rep.warn?.(skippedWarning(name, ev.status.skipped));
     if (!this.shouldRun(ev)) {
       if (ev.items) await this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       const givenUp = ev.items?.givenUp.length ?? 0;
@@ -319,7 +321,7 @@ class Run {
       const outs: LockPath[] = [];
       for (const o of stage.outs) {
         const h = this.p.hasher.hash(o);
-        if (!h) return fail(`declared out ${o} was not produced by the command`);
+        if (!h) return fail(`declared out ${oneLine(o)} was not produced by the command`);
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
       }
       outs.sort((a, b) => cmp(a.path, b.path));

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { PipelineConfig, StageConfig } from './config.js';
 import type { Hasher } from './hash.js';
@@ -6,6 +7,7 @@ import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './l
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js';
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
+import { REPLACEMENT, undecodedPaths } from './raw-names.js';
 import { itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
 
 /** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
@@ -26,7 +28,10 @@ export type Reason =
 
 export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
 
-export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats }
+/** An input a per-item stage cannot process: its name is not valid UTF-8 (shown with its bytes escaped). */
+export interface SkippedInput { path: string; reason: 'name_not_utf8' }
+
+export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[] }
 
 /** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
 export interface StageInputs { cmd: string | string[]; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
@@ -106,7 +111,7 @@ export interface EvalOptions {
   force?: boolean;
   onlyFailed?: boolean;
   /** A per-item stage's items as listed by checkItemOutputs, when nothing can have changed them since. */
-  items?: string[];
+  items?: ItemListing;
 }
 
 export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStale: string[], opts: EvalOptions = {}): Evaluation {
@@ -137,12 +142,50 @@ export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStal
   return { status: { name: stage.name, state, reasons }, inputs };
 }
 
+/** A per-item stage's inputs: the sorted files, and those matched whose names are not valid UTF-8. */
+export interface ItemListing { items: string[]; skipped: string[] }
+
 /** The sorted input files of a per-item stage. */
-export function listItems(root: string, stage: StageConfig): string[] {
+export function listItems(root: string, stage: StageConfig): ItemListing {
   const simple = listSimple(root, stage.foreach!);
-  if (simple) return simple;
-  const found = globSync(stage.foreach!, { cwd: root, onlyFiles: true, dot: false, expandDirectories: false, ignore: ['.git/**', '.dvcl/**'] });
-  return [...new Set(found)].sort(cmp);
+  if (simple) return withoutUndecodable(root, simple, []);
+  // Folders the glob would enter but cannot, as their names are not valid UTF-8: tinyglobby skips
+  // them without a word (it reads a folder by its decoded name, which names nothing).
+  const unreadable: string[] = [];
+  const readdirSync = ((dir: fs.PathLike, o?: unknown) => {
+    try {
+      return fs.readdirSync(dir, o as never);
+    } catch (e) {
+      if (String(dir).includes(REPLACEMENT)) unreadable.push(String(dir));
+      throw e;
+    }
+  }) as typeof fs.readdirSync;
+  const found = globSync(stage.foreach!, { cwd: root, onlyFiles: true, dot: false, expandDirectories: false, ignore: ['.git/**', '.dvcl/**'], fs: { ...fs, readdirSync } });
+  const dirs = unreadable.map((d) => path.relative(root, path.resolve(root, d)).split(path.sep).join('/'));
+  return withoutUndecodable(root, [...new Set(found)].sort(cmp), dirs);
+}
+
+/** Takes out of `found` the names that are not valid UTF-8 (they name no file), to be reported. */
+function withoutUndecodable(root: string, found: string[], dirs: string[]): ItemListing {
+  const skipped = dirs.flatMap((d) => undecodedPaths(root, d).map((p) => `${p}/`));
+  if (!found.some((f) => f.includes(REPLACEMENT))) return { items: found, skipped: skipped.sort(cmp) };
+  const items: string[] = [];
+  const seen = new Set<string>();
+  for (const f of found) {
+    if (!f.includes(REPLACEMENT)) items.push(f);
+    else if (!seen.has(f)) {
+      seen.add(f); // names that decode alike come out once per name on disk
+      skipped.push(...undecodedPaths(root, f));
+      if (fs.lstatSync(abs(root, f), { throwIfNoEntry: false })) items.push(f); // a name that holds U+FFFD itself
+    }
+  }
+  return { items, skipped: skipped.sort(cmp) };
+}
+
+/** The warning for inputs a per-item stage skipped: their names are not valid UTF-8. */
+export function skippedWarning(stage: string, skipped: SkippedInput[]): string {
+  const n = skipped.length;
+  return `stage ${stage}: ${n} input${n === 1 ? '' : 's'} not processed, the name${n === 1 ? ' is' : 's are'} not valid UTF-8 (rename ${n === 1 ? 'it' : 'them'}): ${skipped.map((s) => s.path).join(', ')}`;
 }
 
 /**
@@ -204,11 +247,11 @@ function outsideOutput(stage: string, item: string, out: string): DvclError | nu
  * Throws when two present items of a per-item stage would write the same output, or one outside
  * the project (exit 2). Returns the items, for evaluateStage while nothing has run since.
  */
-export function checkItemOutputs(root: string, stage: StageConfig): string[] {
+export function checkItemOutputs(root: string, stage: StageConfig): ItemListing {
   const outputOf = checkedOutputs(stage);
-  const items = listItems(root, stage);
-  for (const item of items) outputOf(item);
-  return items;
+  const listing = listItems(root, stage);
+  for (const item of listing.items) outputOf(item);
+  return listing;
 }
 
 /**
@@ -242,7 +285,8 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const outputOf = opts.items ? prepareOutput(stage.out!) : checkedOutputs(stage);
   const records = ctx.manifest.stage(stage.name)?.items;
   const now: PresentItem = { hash: '', stage_hash: stageHash, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
-  for (const item of opts.items ?? listItems(ctx.cfg.root, stage)) {
+  const listing = opts.items ?? listItems(ctx.cfg.root, stage);
+  for (const item of listing.items) {
     const h = ctx.hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const out = outputOf(item);
@@ -282,7 +326,9 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const failedNow = failedLeft + givenUp.length;
   const stats: ItemStats = { total: present.length, success: present.length - pending - failedNow, failed: failedNow, pending, given_up: givenUp.length };
   const state: StageState = failedLeft > 0 || givenUp.length > 0 ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
-  return { status: { name: stage.name, state, reasons, items: stats }, inputs, items: { present, tasks, stageHash, givenUp } };
+  const status: StageStatus = { name: stage.name, state, reasons, items: stats };
+  if (listing.skipped.length) status.skipped = listing.skipped.map((p) => ({ path: p, reason: 'name_not_utf8' }));
+  return { status, inputs, items: { present, tasks, stageHash, givenUp } };
 }
 
 /** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */

@@ -3,6 +3,9 @@ import { configError, type DvclError } from './errors.js';
 
 export type KeyPath = (string | number)[];
 
+/** Why a YAML text has no value, and where (1-based), when that is known. */
+export interface YamlProblem { pos: { line: number; col: number } | null; message: string }
+
 /** `['stages', 'x', 'deps', 1]` → `stages.x.deps[1]`. */
 export function formatKeyPath(p: KeyPath): string {
   return p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
@@ -24,37 +27,55 @@ export class YamlSource {
 
   /** Parse; a YAML syntax error becomes a DvclError at its position. */
   static parse(file: string, text: string): YamlSource {
+    const r = YamlSource.check(file, text);
+    if (r instanceof YamlSource) return r;
+    throw configError(file, r.pos, '', `invalid YAML: ${r.message}`);
+  }
+
+  /**
+   * Parse, returning what is wrong instead of throwing: the config reports it as `file:line:col`,
+   * pipeline.lock (damaged state, not configuration) in its own words.
+   */
+  static check(file: string, text: string): YamlSource | YamlProblem {
     const src = new YamlSource(file, text);
     const err = src.doc.errors[0];
     if (err) {
       // Where the parser ran out of stack depends on the stack, not on the file: no position.
-      if (/call stack/i.test(err.message)) throw configError(file, null, '', 'invalid YAML: nested too deeply');
+      if (/call stack/i.test(err.message)) return { pos: null, message: 'nested too deeply' };
       // The parser points at the start of a badly indented line; the user looks for the token.
       let at = err.pos[0];
       if (src.lines.linePos(at).col === 1) while (text[at] === ' ') at++;
-      const pos = src.lines.linePos(at);
-      const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
-      throw configError(file, pos, '', `invalid YAML: ${msg}`);
+      return { pos: src.lines.linePos(at), message: err.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '') };
     }
     // A list or mapping as a key (`? [a]: x`) becomes, in JS, its text as YAML: quadratic in its
     // depth (minutes for a few thousand levels), and never a valid name here anyway.
+    let problem: YamlProblem | null = null;
     visit(src.doc, {
       Pair: (_key, pair) => {
         if (!isCollection(pair.key)) return undefined;
         const at = (pair.key as Node).range?.[0];
-        throw configError(file, at === undefined ? null : src.lines.linePos(at), '', 'a key must be a name, not a list or a mapping');
+        problem = { pos: at === undefined ? null : src.lines.linePos(at), message: 'a key must be a name, not a list or a mapping' };
+        return visit.BREAK;
       },
     });
-    return src;
+    return problem ?? src;
   }
 
   toJS(): unknown {
+    const v = this.value();
+    if (v.ok) return v.value;
+    throw configError(this.file, v.problem.pos, '', `invalid YAML: ${v.problem.message}`);
+  }
+
+  /** The plain JS value, or why it has none. */
+  value(): { ok: true; value: unknown } | { ok: false; problem: YamlProblem } {
     try {
-      return this.doc.toJS({ maxAliasCount: 100 });
+      // maxAliasCount bounds an alias bomb (billion laughs): it fails here at once, in little memory.
+      return { ok: true, value: this.doc.toJS({ maxAliasCount: 100 }) };
     } catch (e) {
       // Parsing accepts an alias to an unknown anchor, and an alias bomb; resolving them fails here.
-      const msg = e instanceof RangeError ? 'nested too deeply' : (e as Error).message;
-      throw configError(this.file, e instanceof RangeError ? null : this.unresolvedAliasPos(), '', `invalid YAML: ${msg}`);
+      if (e instanceof RangeError) return { ok: false, problem: { pos: null, message: 'nested too deeply' } };
+      return { ok: false, problem: { pos: this.unresolvedAliasPos(), message: (e as Error).message } };
     }
   }
 

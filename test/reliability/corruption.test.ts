@@ -144,6 +144,51 @@ describe('.manifest.json damaged', () => {
   }
 });
 
+/** Invisible or line-breaking characters other than the newline that ends each line. */
+const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+describe('.manifest.json with a BOM (an editor added it)', () => {
+  it('otherwise valid: read as it is, no warning, nothing restored or run again; the next save drops the BOM', () => {
+    const c = copy();
+    const file = path.join(c.dir, '.manifest.json');
+    fs.writeFileSync(file, `\ufeff${fs.readFileSync(file, 'utf8')}`);
+    const st = c.run('status', '--json');
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stderr).toBe('');
+    expect(json(st).stages[0].items).toMatchObject({ total: 3, success: 3, pending: 0 });
+    fs.writeFileSync(path.join(c.dir, 'in/d.txt'), 'd\n');
+    const rep = c.run('repro');
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stderr).not.toMatch(/warning/);
+    expect(c.ran()).toEqual(['in/d.txt', 'sum']);
+    expect(fs.readFileSync(file, 'utf8').charCodeAt(0)).toBe(0x7b); // `{`
+    expect(fs.readdirSync(c.dir).filter((f) => f.includes('.corrupt-'))).toEqual([]);
+  });
+
+  it('corrupt as well: the warning and the error are one visible line each, the BOM and newlines escaped', () => {
+    const c = copy();
+    const file = path.join(c.dir, '.manifest.json');
+    const good = fs.readFileSync(file, 'utf8');
+    // Cut inside the first item's record: JSON.parse quotes the text around the error, newlines and all.
+    fs.writeFileSync(file, `\ufeff${good.slice(0, good.indexOf('"attempts"'))}}}\n`);
+    const warned = c.run('status');
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^warning: \.manifest\.json is unusable \(invalid JSON: .*\); reading its backup/)]);
+    expect(warned.stderr).not.toMatch(INVISIBLE);
+
+    fs.writeFileSync(file, `\ufeff{"version": 1, "stages": \u0007\n}`);
+    fs.rmSync(`${file}.bak`);
+    for (const r of [c.run('status'), c.run('repro')]) {
+      expect(r.code, r.stderr).toBe(2);
+      const [first, ...rest] = r.stderr.split('\n').filter(Boolean);
+      expect(first).toMatch(/^Error: \.manifest\.json is corrupt \(invalid JSON: .*\) and there is no backup\.$/);
+      expect(rest.every((l) => l.startsWith('  hint: ')), r.stderr).toBe(true);
+      expect(r.stderr).not.toMatch(INVISIBLE);
+      expect(first).toMatch(/\\u0007/);
+    }
+  });
+});
+
 const LOCK_DAMAGE: Record<string, (good: string) => string | Buffer> = {
   'truncated (inside a mapping)': (good) => good.slice(0, good.indexOf('git: {') + 'git: { commit'.length),
   binary: () => garbage(11),
@@ -152,7 +197,15 @@ const LOCK_DAMAGE: Record<string, (good: string) => string | Buffer> = {
   'hand-edited: stages is a list': () => 'schema: 1\nstages: [copy, sum]\n',
   'hand-edited: a dep without a hash': (good) => good.replace(/(\n +- path: [^\n]*\n) +hash: [^\n]*\n/, '$1'),
   'merge conflict markers': (good) => `<<<<<<< HEAD\n${good}=======\n${good}>>>>>>> theirs\n`,
+  'an alias to nowhere': (good) => good.replace(/(\n  sum:\n    cmd: )[^\n]*/, '$1*nope'),
+  'an alias bomb': (good) => `${aliasBomb('x')}${good}`,
 };
+
+/** Billion laughs: nine levels of nine aliases each, 9^9 strings if every alias were expanded. */
+function aliasBomb(key: string): string {
+  const levels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+  return levels.map((l, i) => `${key}${l}: &${key}${l} [${i === 0 ? Array(9).fill('"lol"').join(', ') : Array(9).fill(`*${key}${levels[i - 1]}`).join(', ')}]\n`).join('');
+}
 
 describe('pipeline.lock damaged', () => {
   for (const [kind, damage] of Object.entries(LOCK_DAMAGE)) {
@@ -227,6 +280,69 @@ describe('pipeline.lock damaged', () => {
     figure('lock-truncation', { cuts: cuts.size, refused, failures: 0 });
   });
 });
+
+describe('YAML aliases to nowhere and alias bombs, in every file dvcl reads', () => {
+  // Each kind: how to damage the case's copy, and the file the message must name.
+  const KINDS: Record<string, { file: string; damage: (c: Case, alias: 'nowhere' | 'bomb') => void }> = {
+    'pipeline.lock': {
+      file: 'pipeline.lock',
+      damage: (c, alias) => edit(c, 'pipeline.lock', (t) => (alias === 'bomb' ? aliasBomb('x') + t : t.replace(/(\n  sum:\n    cmd: )[^\n]*/, '$1*nope'))),
+    },
+    '.manifest.json (no backup)': {
+      file: '.manifest.json',
+      damage: (c, alias) => {
+        fs.rmSync(path.join(c.dir, '.manifest.json.bak'));
+        edit(c, '.manifest.json', (t) => (alias === 'bomb' ? aliasBomb('x') + t : t.replace('"version": 1', '"version": *nope')));
+      },
+    },
+    '.pipelinerc': {
+      file: '.pipelinerc',
+      damage: (c, alias) => edit(c, '.pipelinerc', (t) => (alias === 'bomb' ? t.replace('stages:', `${aliasBomb('x')}stages:`) : t.replace('deps: [out]', 'deps: *nope'))),
+    },
+    '.pipelinerc.local': {
+      file: '.pipelinerc.local',
+      damage: (c, alias) => fs.writeFileSync(path.join(c.dir, '.pipelinerc.local'), alias === 'bomb' ? `${aliasBomb('x')}settings: {jobs: 2}\n` : 'settings:\n  jobs: *nope\n'),
+    },
+    'a params file': {
+      file: 'params.yaml',
+      damage: (c, alias) => {
+        edit(c, '.pipelinerc', (t) => t.replace('outs: [sum.txt]', 'outs: [sum.txt]\n    params: [p.x]'));
+        fs.writeFileSync(path.join(c.dir, 'params.yaml'), alias === 'bomb' ? `${aliasBomb('x')}p: {x: 1}\n` : 'p:\n  x: *nope\n');
+      },
+    },
+  };
+  for (const [kind, { file, damage }] of Object.entries(KINDS)) {
+    for (const alias of ['nowhere', 'bomb'] as const) {
+      it(`${kind}, ${alias === 'bomb' ? 'an alias bomb' : 'an alias to nowhere'}: exit 2, one line naming the file${alias === 'nowhere' && file !== '.manifest.json' ? ' and the line' : ''}; nothing runs`, () => {
+        const c = copy();
+        damage(c, alias);
+        const before = c.snapshot();
+        for (const args of [['status'], ['status', '--json'], ['repro']]) {
+          const r = c.run(...args);
+          const what = `${args.join(' ')}: ${r.stderr}`;
+          expect(r.code, what).toBe(2);
+          expect(r.stderr, what).not.toMatch(/internal error/);
+          expect(r.stderr, what).not.toMatch(STACK);
+          const [first, ...rest] = r.stderr.split('\n').filter(Boolean);
+          expect(first, what).toMatch(new RegExp(`^Error: ${file.replace(/\./g, '\\.')}[: ]`));
+          expect(rest.every((l) => l.startsWith('  hint: ')), `the message is one line: ${what}`).toBe(true);
+          if (alias === 'nowhere' && file !== '.manifest.json') expect(first, what).toMatch(/:\d+:\d+: |line \d+/); // JSON has no aliases: just invalid
+          if (args.includes('--json')) expect(json(r)).toMatchObject({ exit: 2 });
+        }
+        expect(c.snapshot(), 'nothing changed').toEqual(before);
+        expect(c.ran()).toEqual([]);
+      });
+    }
+  }
+});
+
+function edit(c: Case, rel: string, change: (text: string) => string): void {
+  const file = path.join(c.dir, rel);
+  const text = fs.readFileSync(file, 'utf8');
+  const changed = change(text);
+  expect(changed, `${rel} was changed`).not.toEqual(text);
+  fs.writeFileSync(file, changed);
+}
 
 /** Run the CLI with the size of any file it writes limited to `kb` KB (`ulimit -f`): a full disk, as the writer sees it. */
 function withFileLimit(c: Case, kb: number, args: string[]): CliResult {

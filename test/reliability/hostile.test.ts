@@ -347,3 +347,138 @@ stages:
     expect(p.repo.read('out/o.txt')).toBe('new\n');
   });
 });
+
+describe('messages stay one visible line, whatever a path holds', () => {
+  /** Invisible or line-breaking characters other than the newline that ends each line. */
+  const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+  const stage = (body: string) => `version: 1\nstages:\n  s:\n${body}`;
+  /** The error and its hints: nothing else on stderr, no line broken by what a name holds. */
+  function oneError(stderr: string): string {
+    const [first, ...rest] = stderr.split('\n').filter(Boolean);
+    expect(first, stderr).toMatch(/^Error: /);
+    expect(rest.every((l) => l.startsWith('  hint: ')), `only hints follow the message:\n${stderr}`).toBe(true);
+    expect(stderr).not.toMatch(INVISIBLE);
+    return first;
+  }
+
+  it('a dep that nothing produces, its name holding a newline and a terminal escape', async () => {
+    const { repo, ctl, env } = await project({ '.pipelinerc': stage('    cmd: touch "$RELI_CTL/ran"\n    deps: ["in/new\\nline\\u001b[2J.txt"]\n') });
+    for (const args of [['repro'], ['repro', '--json']]) {
+      const r = dvcl(repo.dir, args, { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneError(r.stderr)).toMatch(/in\/new\\nline\\u001b\[2J\.txt \(stage s\)/);
+    }
+    expect(fs.existsSync(path.join(ctl, 'ran'))).toBe(false);
+  });
+
+  it('an out the command did not produce, its name holding a newline', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: "true"\n    outs: ["out/a\\nb.txt"]\n') });
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('s failed: declared out out/a\\nb.txt was not produced by the command\n');
+    expect(r.stderr).not.toMatch(INVISIBLE);
+  });
+
+  it('status and repro name a changed dep holding a newline on one line', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: cat in/* > o.txt\n    deps: ["in/new\\nline.txt"]\n    outs: [o.txt]\n'), 'in/new\nline.txt': 'a\n' });
+    expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+    repo.write('in/new\nline.txt', 'b\n');
+    const st = dvcl(repo.dir, ['status'], { env });
+    expect(st.stdout).toMatch(/^ {4}dep in\/new\\nline\.txt changed \(.*\)$/m);
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^Running s: dep in\/new\\nline\.txt changed \(.*\)$/m);
+  });
+
+  it('a params file that does not exist, its name holding a newline: the message and the hint', async () => {
+    const { repo, env } = await project({ '.pipelinerc': stage('    cmd: "true"\n    params: [{"p\\n.yaml": [x]}]\n') });
+    const r = dvcl(repo.dir, ['status'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneError(r.stderr)).toMatch(/params file p\\n\.yaml does not exist/);
+    expect(r.stderr).toMatch(/hint: create p\\n\.yaml or name another file/);
+  });
+
+  it('a damaged params file whose name holds a newline', async () => {
+    const { repo, env } = await project({
+      '.pipelinerc': stage('    cmd: "true"\n    params: [{"p\\n.yaml": [x]}]\n'),
+      'p\n.yaml': 'x: [1\n',
+    });
+    const r = dvcl(repo.dir, ['status'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneError(r.stderr)).toMatch(/^Error: p\\n\.yaml:\d+:\d+: invalid YAML/);
+  });
+});
+
+describe('file names that are not valid UTF-8', () => {
+  // Made by their bytes: `in/\xff\xfe.txt`, `in/\xff.txt` (which reads as `in/\ufffd.txt`, the name
+  // of a real file too) and a folder `in/\xfe/`.
+  function writeRaw(root: string, rel: string, content: string): void {
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from(rel, 'latin1')]), content);
+  }
+  async function withRawNames(rc: string) {
+    const p = await project({ '.pipelinerc': rc, 'in/a.txt': 'a\n', 'in/\ufffd.txt': 'a real U+FFFD\n' });
+    writeRaw(p.repo.dir, 'in/\xff\xfe.txt', 'ff fe\n');
+    writeRaw(p.repo.dir, 'in/\xff.txt', 'ff\n');
+    fs.mkdirSync(Buffer.from(`${p.repo.dir}/in/\xfe`, 'latin1'));
+    writeRaw(p.repo.dir, 'in/\xfe/b.txt', 'b\n');
+    return p;
+  }
+  const COPY = 'warning: stage copy: 2 inputs not processed, the names are not valid UTF-8 (rename them): in/\\xff.txt, in/\\xff\\xfe.txt';
+  const DEEP = 'warning: stage deep: 3 inputs not processed, the names are not valid UTF-8 (rename them): in/\\xfe/, in/\\xff.txt, in/\\xff\\xfe.txt';
+
+  it('as items: status (stderr and --json) and repro name them, bytes escaped, on every run; a name holding U+FFFD itself is processed', async () => {
+    const { repo, ctl, env } = await withRawNames(`version: 1
+stages:
+  copy:
+    foreach: in/*.txt
+    out: out/\${name}.out
+    cmd: cp \${item} \${out} && printf '%s\\0' \${item} >> "$RELI_CTL/ran"
+  deep:
+    foreach: in/**/*.txt
+    out: deep/\${name}.out
+    cmd: cp \${item} \${out}
+`);
+    const st = dvcl(repo.dir, ['status'], { env });
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stderr.split('\n').filter(Boolean)).toEqual([COPY, DEEP]);
+    const js = dvcl(repo.dir, ['status', '--json'], { env });
+    const copy = json(js).stages.find((s: { name: string }) => s.name === 'copy');
+    expect(copy.skipped).toEqual([{ path: 'in/\\xff.txt', reason: 'name_not_utf8' }, { path: 'in/\\xff\\xfe.txt', reason: 'name_not_utf8' }]);
+    expect(copy.items.total).toBe(2);
+
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${COPY}\n`);
+    expect(r.stderr).toContain(`${DEEP}\n`);
+    expect(fs.readFileSync(path.join(ctl, 'ran'), 'utf8').split('\0').filter(Boolean).sort()).toEqual(['in/a.txt', 'in/\ufffd.txt']);
+    expect(Object.keys(JSON.parse(repo.read('.manifest.json')).stages.copy.items).sort()).toEqual(['in/a.txt', 'in/\ufffd.txt']);
+
+    // Up to date, and still not silent about what it leaves aside.
+    const again = dvcl(repo.dir, ['status', '--check'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr.split('\n').filter(Boolean)).toEqual([COPY, DEEP]);
+    expect(dvcl(repo.dir, ['repro'], { env }).stderr).toContain(COPY);
+  });
+
+  it('in a directory dep: each file counts, by its bytes, and a change to one makes the stage stale', async () => {
+    const { repo, env } = await withRawNames(`version: 1
+stages:
+  sum:
+    cmd: cat in/*.txt > sum.txt
+    deps: [in]
+    outs: [sum.txt]
+`);
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/internal error|warning/);
+    expect(parseYaml(repo.read('pipeline.lock')).stages.sum.deps[0]).toMatchObject({ path: 'in', nfiles: 5 });
+    expect(dvcl(repo.dir, ['status', '--check'], { env }).code).toBe(0);
+    for (const rel of ['in/\xff\xfe.txt', 'in/\xfe/b.txt', 'in/\xff.txt']) {
+      writeRaw(repo.dir, rel, 'changed\n');
+      const st = json(dvcl(repo.dir, ['status', '--json'], { env }));
+      expect(st.stages[0].reasons, rel).toEqual([expect.objectContaining({ code: 'dep_changed', path: 'in' })]);
+      expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+      expect(dvcl(repo.dir, ['status', '--check'], { env }).code, rel).toBe(0);
+    }
+  });
+});

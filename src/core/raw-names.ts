@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/*
+ * File names that are not valid UTF-8. Node reads names as UTF-8 strings, and decoding puts U+FFFD
+ * in place of bytes that are not: the string then names no file (`in/\ufffd.txt` for the bytes
+ * `in/\xff.txt`), so the file looked absent. Project paths stay strings (the lock, the manifest and
+ * `${item}` hold text): such names are shown with their bytes escaped and reported, never dropped
+ * without a word. Only names holding U+FFFD are looked at twice, so the cost is nil otherwise.
+ */
+
+/** What decoding puts in place of bytes that are not UTF-8. */
+export const REPLACEMENT = '\ufffd';
+
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A name's bytes as text: valid UTF-8 as it is, any other byte as `\xHH` (`\xff\xfe.txt`). */
+export function showBytes(name: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < name.length;) {
+    let n = 1;
+    for (; n <= 4 && i + n <= name.length; n++) {
+      try {
+        out += strict.decode(name.subarray(i, i + n));
+        break;
+      } catch { /* not a whole character (yet) */ }
+    }
+    if (n > 4 || i + n > name.length) {
+      out += `\\x${name[i].toString(16).padStart(2, '0')}`;
+      n = 1;
+    }
+    i += n;
+  }
+  return out;
+}
+
+/** Whether a name on disk reads back as other bytes once decoded as UTF-8. */
+export function isUndecodable(raw: Buffer): boolean {
+  return !Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
+}
+
+/** `dir` (absolute, as bytes) joined with one name on disk. */
+export function joinRaw(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from(path.sep), name]);
+}
+
+/**
+ * The names on disk that a project path read as UTF-8 (`in/\ufffd.txt`) stands for and that are not
+ * valid UTF-8, shown with showBytes (`in/\xff.txt`); [] when it names a real path as it is. Several
+ * names can decode to the same string: each is returned.
+ */
+export function undecodedPaths(root: string, rel: string): string[] {
+  let at: { abs: Buffer; shown: string; bad: boolean }[] = [{ abs: Buffer.from(root), shown: '', bad: false }];
+  for (const seg of rel.split('/')) {
+    const next: typeof at = [];
+    for (const p of at) {
+      const join = (raw: Buffer, shown: string, bad: boolean) => next.push({ abs: joinRaw(p.abs, raw), shown: p.shown ? `${p.shown}/${shown}` : shown, bad: p.bad || bad });
+      if (!seg.includes(REPLACEMENT)) {
+        join(Buffer.from(seg), seg, false);
+        continue;
+      }
+      let names: Buffer[];
+      try {
+        names = fs.readdirSync(p.abs, { encoding: 'buffer' });
+      } catch {
+        continue; // gone meanwhile
+      }
+      for (const raw of names) if (raw.toString('utf8') === seg) join(raw, showBytes(raw), isUndecodable(raw));
+    }
+    at = next;
+  }
+  return at.filter((p) => p.bad).map((p) => p.shown);
+}
