@@ -20,7 +20,7 @@ const COMMANDS: [string, string][] = [
   ['retry', 'Re-run only what failed: failed items and failed stages'],
   ['prune', 'Forget deleted inputs and removed stages'],
   ['log', 'Show which commits changed each stage, newest first'],
-  ['completion', 'Print a shell completion script (bash, zsh, fish)'],
+  ['completion', 'Print a shell completion script for bash, zsh or fish'],
 ];
 
 describe.concurrent('--help', () => {

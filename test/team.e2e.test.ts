@@ -261,6 +261,13 @@ stages:
     expect(merge.out).toMatch(/cannot merge pipeline\.lock: pipeline\.lock \(theirs\): not valid YAML/);
     expect(repo.git('diff', '--name-only', '--diff-filter=U')).toBe('pipeline.lock');
     expect(repo.lock()).toBe(ours); // OURS as it was: the driver wrote nothing
+    // The README's recovery, as written, works mid-merge (plain `git checkout --` is refused there).
+    expect(gitTry(repo.dir, 'checkout', '--', 'pipeline.lock').code).not.toBe(0);
+    expect(gitTry(repo.dir, 'checkout', '--ours', '--', 'pipeline.lock').code).toBe(0);
+    ok(repo.run('repro'));
+    expect(gitTry(repo.dir, 'add', 'pipeline.lock', '.manifest.json').code).toBe(0);
+    expect(gitTry(repo.dir, 'commit', '-q', '--no-edit').code).toBe(0);
+    expect(repo.run('status', '--check').code).toBe(0);
   });
 });
 

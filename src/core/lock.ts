@@ -49,20 +49,30 @@ function readLockFile(root: string): LockData {
   return parseLock(text, LOCK_FILE);
 }
 
-const HINT = `restore it from git (\`git checkout -- ${LOCK_FILE}\`), or delete it: every stage then counts as never run`;
+/** In the middle of a merge a state file holds conflict markers, and git refuses `checkout --` of an unmerged path. */
+export function conflictHint(file: string): string[] {
+  return [`it holds merge conflict markers: keep one side with \`git checkout --ours -- ${file}\` (or --theirs), then \`dvcl repro\``,
+    '`dvcl init` registers the merge driver, which merges it entry by entry without conflicts'];
+}
+
+function restoreHint(text: string): string[] {
+  if (/^<{7} /m.test(text) && /^>{7} /m.test(text)) return conflictHint(LOCK_FILE);
+  return [`restore it from git (\`git checkout -- ${LOCK_FILE}\`), or delete it: every stage then counts as never run`];
+}
 
 export function parseLock(text: string, file = LOCK_FILE): LockData {
   if (text.trim() === '') return emptyLock();
+  const hint = () => restoreHint(text);
   // The same bounded parse as .pipelinerc's (alias bombs, unresolved aliases, deep nesting, keys
   // that are collections), reported as damage to this file rather than as a configuration error.
   const src = YamlSource.check(file, text);
   const value = src instanceof YamlSource ? src.value() : { ok: false as const, problem: src };
   if (!value.ok) {
     const { pos, message } = value.problem;
-    throw new DvclError('corrupt', `${file}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${message}`, { suggestions: [HINT] });
+    throw new DvclError('corrupt', `${file}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${message}`, { suggestions: hint() });
   }
   const data = value.value as Partial<LockData> | null;
-  const bad = (why: string) => new DvclError('corrupt', `${file}: ${why}`, { suggestions: [HINT] });
+  const bad = (why: string) => new DvclError('corrupt', `${file}: ${why}`, { suggestions: hint() });
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('not a dvcl lock file');
   if (data.schema !== 1) throw bad(`unsupported schema ${JSON.stringify(data.schema)} (this dvcl reads schema 1; a newer dvcl wrote it?)`);
   const stages = data.stages ?? {};

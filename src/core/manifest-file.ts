@@ -1,6 +1,7 @@
 import { constants, copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, relative } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.js';
+import { conflictHint } from './lock.js';
 import { DvclError } from './errors.js';
 import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } from './manifest-format.js';
 
@@ -54,10 +55,8 @@ export function loadWithRecovery(path: string, warn: (msg: string) => void, read
   const why = bak === 'missing' ? 'there is no backup' : `its backup ${shown(bakPath)} is unusable too (${bak.message})`;
   const rel = basename(path);
   throw new DvclError('corrupt', `${shown(path)} is corrupt (${main.message}) and ${why}.`, {
-    suggestions: [
-      `restore it from git (git checkout -- ${rel}), or move it away to start afresh: every item will then run again`,
-      ...(main.message.includes('conflict') ? ['`dvcl init` registers the merge driver that merges manifests without conflicts'] : []),
-    ],
+    suggestions: main.message.includes('conflict') ? conflictHint(rel)
+      : [`restore it from git (git checkout -- ${rel}), or move it away to start afresh: every item will then run again`],
   });
 }
 
