@@ -5,7 +5,7 @@ import { directArgv, failureReason, runShell, type ExecResult } from './exec.js'
 import type { Hasher } from './hash.js';
 import { ItemShell } from './item-shell.js';
 import type { Manifest } from './manifest.js';
-import { prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from './outs.js';
 import { abs } from './paths.js';
 import { itemCommand, type ItemTask } from './status.js';
 import { shellQuote } from './template.js';
@@ -42,9 +42,6 @@ export interface ItemExecOptions {
 
 /** Runs the items of one per-item stage and records each result in the manifest as it ends. */
 export class ItemExecutor {
-  /** Output folders checked to lie inside the project and created (see prepareOuts). */
-  private readonly checkedFolders = new Set<string>();
-
   constructor(private readonly o: ItemExecOptions) {}
 
   shellSlot(n: number): ShellSlot {
@@ -78,7 +75,7 @@ export class ItemExecutor {
    */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
-      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist, this.checkedFolders);
+      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);
     } catch (e) {
       return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
     }
@@ -136,6 +133,11 @@ export class ItemExecutor {
     if (r.notStarted) return 'not_started';
     if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
     if (r.exec.code !== 0) return fail(failureReason(r.exec));
+    try {
+      checkPlaced(root, t.vars.out);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
     const h = this.o.hasher.hash(t.vars.out);
     if (!h) return fail(`the command did not produce ${t.vars.out}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });

@@ -13,7 +13,7 @@ import { runRecord } from './run-record.js';
 import { Slots } from './slots.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
-import { prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from './outs.js';
 import { checkItemOutputs, evaluateStage, isProduced, itemsHash, type EvalContext, type EvalOptions, type Evaluation, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
@@ -307,6 +307,11 @@ class Run {
       }
       const outs: LockPath[] = [];
       for (const o of stage.outs) {
+        try {
+          checkPlaced(root, o);
+        } catch (e) {
+          return fail((e as Error).message);
+        }
         const h = this.p.hasher.hash(o);
         if (!h) return fail(`declared out ${o} was not produced by the command`);
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
