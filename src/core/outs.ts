@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { abs, isInside } from './paths.js';
+import { reservedOut } from './reserved.js';
 
 /** The project's real path, per root: it does not change while dvcl runs. */
 const realRoots = new Map<string, string>();
@@ -19,17 +20,17 @@ function realRootOf(root: string): string {
 const PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 const O_DIR = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
-function outside(rel: string, real: string, verb = 'write'): Error {
+function outside(rel: string, real: string, verb: string): Error {
   return new Error(`refusing to ${verb} ${rel}: its folder resolves outside the project (${real})`);
 }
 
 /**
- * Run `fn` with the out's folder opened and checked to lie inside the project: `at(name)` is the
- * path of `name` in that folder. Checked for every out at the moment it is used, not once per
- * folder: a command (or another process) may replace the folder by a link during the run.
- * False when the folder does not exist.
+ * Run `fn` with the out's folder opened and checked to lie inside the project, and not in git's
+ * or dvcl's state: `file` is the out's path through that very folder. Checked for every out at
+ * the moment it is used, not once per folder: a command (or another process) may replace the
+ * folder by a link during the run. False when the folder does not exist.
  */
-function inFolder(root: string, rel: string, fn: (at: (name: string) => string) => void = () => {}, verb?: string): boolean {
+function inFolder(root: string, rel: string, fn: (file: string) => void = () => {}, verb = 'write'): boolean {
   const parent = path.dirname(abs(root, rel));
   let fd: number;
   try {
@@ -40,8 +41,14 @@ function inFolder(root: string, rel: string, fn: (at: (name: string) => string) 
   }
   try {
     const real = PROC_FD ? fs.readlinkSync(`/proc/self/fd/${fd}`) : fs.realpathSync.native(parent);
-    if (!isInside(real, realRootOf(root))) throw outside(rel, real, verb);
-    fn(PROC_FD ? (name) => `/proc/self/fd/${fd}/${name}` : (name) => path.join(real, name));
+    const realRoot = realRootOf(root);
+    if (!isInside(real, realRoot)) throw outside(rel, real, verb);
+    // Also where it really is: a folder may be a link to .git or .dvcl inside the project.
+    const base = path.basename(rel);
+    const where = real === realRoot ? base : `${real.slice(realRoot.length + 1)}/${base}`;
+    const why = reservedOut(where);
+    if (why) throw new Error(`refusing to ${verb} ${rel}: ${where === rel ? 'it' : `it resolves to ${where}, which`} ${why}`);
+    fn(PROC_FD ? `/proc/self/fd/${fd}/${base}` : path.join(real, base));
     return true;
   } finally {
     fs.closeSync(fd);
@@ -55,8 +62,7 @@ function inFolder(root: string, rel: string, fn: (at: (name: string) => string) 
  */
 export function prepareOuts(root: string, outs: string[], persist: boolean): void {
   for (const o of outs) {
-    const base = path.basename(o);
-    if (inFolder(root, o, (at) => { if (!persist) removeOut(at(base)); })) continue;
+    if (inFolder(root, o, (file) => { if (!persist) removeOut(file); })) continue;
     createFolder(root, o);
     // Created through a link that appeared since it was checked: refused, nothing removed (the folder is new).
     inFolder(root, o);
@@ -84,7 +90,7 @@ function createFolder(root: string, rel: string): void {
       dir = path.dirname(dir);
     }
   }
-  if (!isInside(real, realRootOf(root))) throw outside(rel, real);
+  if (!isInside(real, realRootOf(root))) throw outside(rel, real, 'write');
   fs.mkdirSync(parent, { recursive: true });
 }
 

@@ -6,6 +6,7 @@ import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './l
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js';
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
+import { RESERVED_HINT, reservedOut } from './reserved.js';
 import { expand, itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
 
 /** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
@@ -213,7 +214,7 @@ export function checkItemOutputs(root: string, stage: StageConfig): string[] {
 
 /**
  * Each item's output in turn, prepared once per stage (100,000s of items); throws (exit 2) when
- * one lies outside the project or is also an earlier item's.
+ * one lies outside the project or where no out may be (reserved.ts), or is also an earlier item's.
  */
 function checkedOutputs(stage: StageConfig): (item: string) => string {
   const outputOf = prepareOutput(stage.out!);
@@ -222,6 +223,12 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
     const out = outputOf(item);
     const outside = outsideOutput(stage.name, item, out);
     if (outside) throw outside;
+    const why = reservedOut(out);
+    if (why) {
+      throw new DvclError('config', `stage ${stage.name}: the output of item ${item} would be ${out}, which ${why}`, {
+        suggestions: [`${RESERVED_HINT}; build \`out\` so that no item's output lands there`],
+      });
+    }
     const other = writers.get(out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
     writers.set(out, item);

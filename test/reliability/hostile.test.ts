@@ -400,3 +400,57 @@ stages:
     expect(JSON.parse(p.repo.read('.manifest.json')).stages.self).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^refusing to record res\/new\.out/) });
   });
 });
+
+// Issue 11, point 4: outs are removed before their stage runs; one that is git's or dvcl's own
+// state (or leads there through a link, or expands there for one item) must never be.
+describe("outs where git or dvcl keep their state", () => {
+  it('`outs: [.git]`: exit 2 at its line, nothing run, the repository intact', async () => {
+    const { repo, ctl, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  wipe:\n    cmd: touch "$RELI_CTL/ran" && mkdir -p .git\n    outs: [.git]\n`,
+    });
+    const head = repo.git('rev-parse', 'HEAD');
+    const before = tree(path.join(repo.dir, '.git'));
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(`Error: .pipelinerc:5:12: stages.wipe.outs[0]: ".git" is git's repository`);
+    expect(fs.existsSync(path.join(ctl, 'ran'))).toBe(false);
+    expect(tree(path.join(repo.dir, '.git'))).toEqual(before);
+    expect(repo.git('rev-parse', 'HEAD')).toBe(head);
+    expect(repo.git('status', '--porcelain')).toBe('');
+  });
+
+  it('an out whose folder is a link to .git inside the project: refused, .git untouched', async () => {
+    const { repo, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  a:\n    cmd: echo x > gitlink/config\n    outs: [gitlink/config]\n  b:\n    foreach: in/*.txt\n    out: gitlink2/\${stem}\n    cmd: cp \${item} \${out}\n`,
+      'in/HEAD.txt': 'not a ref\n',
+    });
+    fs.symlinkSync('.git', path.join(repo.dir, 'gitlink'));
+    fs.symlinkSync('.git', path.join(repo.dir, 'gitlink2'));
+    const before = tree(path.join(repo.dir, '.git'));
+    const r = dvcl(repo.dir, ['repro', '-k'], { env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a failed: refusing to write gitlink\/config: it resolves to \.git\/config, which lies in \.git, git's repository/);
+    expect(JSON.parse(repo.read('.manifest.json')).stages.b.items['in/HEAD.txt'].reason)
+      .toBe("refusing to write gitlink2/HEAD: it resolves to .git/HEAD, which lies in .git, git's repository");
+    expect(tree(path.join(repo.dir, '.git'))).toEqual(before);
+    expect(repo.git('status', '--porcelain')).toMatch(/gitlink/);
+  });
+
+  it("an item whose output expands to dvcl's lock file: exit 2 before anything runs, the lock intact", async () => {
+    const { repo, ctl, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  each:\n    foreach: in/*.txt\n    out: \${stem}\n    cmd: cp \${item} \${out} && echo \${item} >> "$RELI_CTL/ran"\n`,
+      'in/a.txt': 'a\n',
+    });
+    expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+    const lock = repo.read('pipeline.lock');
+    repo.write('in/pipeline.lock.txt', 'overwritten\n');
+    fs.rmSync(path.join(ctl, 'ran'));
+    for (const args of [['status'], ['repro']]) {
+      const r = dvcl(repo.dir, args, { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^Error: stage each: the output of item in\/pipeline\.lock\.txt would be pipeline\.lock, which is dvcl's lock file$/m);
+    }
+    expect(lines(path.join(ctl, 'ran'))).toEqual([]);
+    expect(repo.read('pipeline.lock')).toBe(lock);
+  });
+});
