@@ -177,6 +177,80 @@ add({
   where: (_, f) => pos(f['.pipelinerc.local'], 'hahs'), key: 'settings.hahs', message: 'unknown key "hahs"', hint: 'did you mean `hash`?',
 });
 
+// Issue 11, point 4: outs are removed before their stage runs, so an out where git or dvcl keep
+// their state (or the root itself, or a params file) would destroy it. Refused at its line.
+const RESERVED_HINT = "a stage's outs are removed before it runs";
+const stageOut = (out: string, extra = '') => `version: 1\nstages:\n  a:\n    cmd: echo\n${extra}    outs:\n      - keep.txt\n      - ${out}\n`;
+const RESERVED: [string, string][] = [
+  ['.git', `".git" is git's repository`],
+  ['.git/hooks/pre-commit', `".git/hooks/pre-commit" lies in .git, git's repository`],
+  ['./.git/', `"./.git/" is git's repository`],
+  ['.GIT', `".GIT" is git's repository`],
+  ['vendor/lib/.git', `"vendor/lib/.git" is a nested git repository`],
+  ['.dvcl', `".dvcl" is dvcl's state folder`],
+  ['.dvcl/cache/hashes', `".dvcl/cache/hashes" lies in .dvcl, dvcl's state folder`],
+  ['pipeline.lock', `"pipeline.lock" is dvcl's lock file`],
+  ['pipeline.lock.tmp-1-ab', `"pipeline.lock.tmp-1-ab" is a temporary file of dvcl's lock file`],
+  ['.manifest.json', `".manifest.json" is dvcl's manifest`],
+  ['.manifest.json.bak', `".manifest.json.bak" is a backup or temporary file of dvcl's manifest`],
+  ['.pipelinerc', `".pipelinerc" is the pipeline's configuration`],
+  ['.pipelinerc.local', `".pipelinerc.local" is this machine's pipeline settings`],
+  ['.', `"." is the project root`],
+  ['"./"', `"./" is the project root`],
+  ['data/..', `"data/.." is the project root`],
+];
+for (const [out, message] of RESERVED) {
+  const needle = out.startsWith('"') ? out : `- ${out}\n`;
+  add({
+    name: `an out that is or lies in a reserved place: ${out}`, rc: stageOut(out),
+    where: (rc) => { const w = pos(rc, needle); return out.startsWith('"') ? w : w.replace(/:(\d+)$/, (_, c) => `:${Number(c) + 2}`); },
+    key: 'stages.a.outs[1]', message, hint: RESERVED_HINT,
+  });
+}
+add({
+  name: 'an out that is .git, written as one path (not a list)', rc: 'version: 1\nstages:\n  a:\n    cmd: echo\n    outs: .git\n',
+  where: (rc) => pos(rc, '.git'), key: 'stages.a.outs', message: `".git" is git's repository`, hint: RESERVED_HINT,
+});
+add({
+  // Outs are relative to the project root whatever `wdir` says: `.git` is still the root's.
+  name: 'an out that is .git in a stage with a wdir', rc: stageOut('.git', '    wdir: sub\n'),
+  where: (rc) => pos(rc, '.git'), key: 'stages.a.outs[1]', message: `".git" is git's repository`,
+});
+add({
+  name: 'an out that is a params file a stage reads', rc: stageOut('params.yaml', '    params: [train.lr]\n'),
+  files: { 'params.yaml': 'train: {lr: 1}\n' },
+  where: (rc) => pos(rc, 'params.yaml'), key: 'stages.a.outs[1]', message: '"params.yaml" is the params file params.yaml, read by stage a', hint: RESERVED_HINT,
+});
+add({
+  name: 'an out that contains a params file another stage reads',
+  rc: 'version: 1\nstages:\n  a:\n    cmd: echo\n    outs: [conf]\n  b:\n    cmd: echo\n    params:\n      - conf/p.yaml: [x]\n',
+  files: { 'conf/p.yaml': 'x: 1\n' },
+  where: (rc) => pos(rc, 'conf]'), key: 'stages.a.outs[0]', message: '"conf" contains the params file conf/p.yaml, read by stage b',
+});
+add({
+  name: 'an out that is the params file `params:` names',
+  rc: 'version: 1\nparams: settings.yaml\nstages:\n  a:\n    cmd: echo\n    outs: [settings.yaml]\n',
+  where: (rc) => pos(rc, 'settings.yaml]'), key: 'stages.a.outs[0]', message: '"settings.yaml" is the params file settings.yaml, named by `params:`',
+});
+const RESERVED_TEMPLATES: [string, string][] = [
+  ['.git/${stem}.json', `".git/\${stem}.json" would write into .git, which is git's repository`],
+  ['.dvcl/parsed/${stem}.json', `".dvcl/parsed/\${stem}.json" would write into .dvcl/parsed, which lies in .dvcl, dvcl's state folder`],
+  ['${dir}/.git/${name}', `"\${dir}/.git/\${name}" would write into \${dir}/.git, a git repository's own folder`],
+  ['pipeline.lock/${stem}', `"pipeline.lock/\${stem}" would write into pipeline.lock, which is dvcl's lock file`],
+];
+for (const [out, message] of RESERVED_TEMPLATES) {
+  add({
+    name: `a per-item out template in a reserved folder: ${out}`, rc: PER_ITEM.replace('data/parsed/${stem}.json', out),
+    where: (rc) => pos(rc, out), key: 'stages.parse.out', message, hint: RESERVED_HINT,
+  });
+}
+add({
+  name: 'a per-item out template in a folder holding a params file',
+  rc: PER_ITEM.replace('data/parsed/${stem}.json', 'conf/${stem}.yaml') + '    params: [{conf/p.yaml: [x]}]\n',
+  files: { 'conf/p.yaml': 'x: 1\n' },
+  where: (rc) => pos(rc, 'conf/${stem}'), key: 'stages.parse.out', message: '"conf/${stem}.yaml" would write into conf, which contains the params file conf/p.yaml, read by stage parse',
+});
+
 describe.concurrent('configuration errors through the built binary', () => {
   for (const c of cases) {
     it(c.name, async () => {

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { DvclError, configError } from './errors.js';
 import type { HashAlgorithm } from './hash.js';
-import { normalizeRelPath } from './paths.js';
+import { isInside, normalizeRelPath, overlaps } from './paths.js';
+import { RESERVED_HINT, reservedOut, reservedTemplate } from './reserved.js';
 import { commandRefusal } from './command-template.js';
-import { closest, ITEM_VARS, templateNames } from './template.js';
+import { closest, ITEM_VARS, templateBase, templateNames } from './template.js';
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { checkCrossStage } from './config-graph.js';
 import { cachedParse } from './parse-cache.js';
@@ -100,6 +101,7 @@ function parseConfig(root: string): PipelineConfig {
     if (!isObject(raw.stages)) throw src.error(['stages'], 'must be a mapping of stage name to stage');
     for (const [name, def] of Object.entries(raw.stages)) stages.push(parseStage(src, name, def, paramsFile));
   }
+  checkParamsOuts(src, raw.stages as Record<string, Record<string, unknown>>, stages, raw.params === undefined ? null : paramsFile);
   const params = loadParams(root, src, stages);
   const dag = checkCrossStage(src, stages);
   return { root, settings, paramsFile, stages, params, dag };
@@ -156,6 +158,10 @@ function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: str
     frozen: bool(src, [...at, 'frozen'], def.frozen),
     always_changed: bool(src, [...at, 'always_changed'], def.always_changed),
   };
+  stage.outs.forEach((o, i) => {
+    const why = reservedOut(o);
+    if (why) throw src.error(outAt(def, at, i), `"${outText(def, i)}" ${why}`, RESERVED_HINT);
+  });
   const perItem = def.foreach !== undefined || def.out !== undefined;
   if (perItem) {
     if (def.foreach === undefined) throw src.error([...at, 'out'], '`out` needs `foreach`', 'a per-item stage declares both `foreach` (the inputs) and `out` (each item\'s output)', 'key');
@@ -168,6 +174,8 @@ function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: str
     checkTemplate(src, [...at, 'out'], out, ['item', 'stem', 'name', 'dir']);
     if (templateNames(out).length === 0) throw src.error([...at, 'out'], 'the item output must use a template variable', 'e.g. `data/parsed/${stem}.json`, so each item gets its own file');
     stage.out = relPath(src, [...at, 'out'], out);
+    const why = reservedTemplate(stage.out);
+    if (why) throw src.error([...at, 'out'], `"${out}" ${why}`, RESERVED_HINT);
   }
   stage.cmd.forEach((c, i) => {
     const where: KeyPath = typeof def.cmd === 'string' ? [...at, 'cmd'] : [...at, 'cmd', i];
@@ -176,6 +184,45 @@ function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: str
     if (refused) throw src.error(where, refused.message, refused.hint);
   });
   return stage;
+}
+
+/** Where `outs[i]` was written, and as what: `outs: x` is one path, not a list. */
+function outAt(def: Record<string, unknown>, at: KeyPath, i: number): KeyPath {
+  return Array.isArray(def.outs) ? [...at, 'outs', i] : [...at, 'outs'];
+}
+
+function outText(def: Record<string, unknown>, i: number): string {
+  return String(Array.isArray(def.outs) ? def.outs[i] : def.outs);
+}
+
+/**
+ * No out may be, contain or lie in a params file: it is removed before its stage runs, and the
+ * values it held are lost with it (the next load fails, or reads what the command wrote there).
+ * The files are those a stage reads, and the default one when `params:` names it.
+ */
+function checkParamsOuts(src: YamlSource, raw: Record<string, Record<string, unknown>> | undefined, stages: StageConfig[], named: string | null): void {
+  const readers = new Map<string, string>();
+  if (named !== null) readers.set(named, 'named by `params:`');
+  for (const s of stages) for (const ref of s.params) if (!readers.has(ref.file)) readers.set(ref.file, `read by stage ${s.name}`);
+  if (readers.size === 0) return;
+  const clash = (p: string): string | null => {
+    for (const [file, by] of readers) {
+      if (!overlaps(p, file)) continue;
+      return `${p === file ? 'is' : isInside(file, p) ? 'contains' : 'lies in'} the params file ${file}, ${by}`;
+    }
+    return null;
+  };
+  for (const s of stages) {
+    const at = ['stages', s.name];
+    const def = raw?.[s.name] ?? {};
+    s.outs.forEach((o, i) => {
+      const why = clash(o);
+      if (why) throw src.error(outAt(def, at, i), `"${outText(def, i)}" ${why}`, RESERVED_HINT);
+    });
+    const base = s.out === undefined ? '.' : templateBase(s.out);
+    const why = base === '.' ? null : clash(base);
+    if (why) throw src.error([...at, 'out'], `"${String(def.out)}" would write into ${base}, which ${why}`, RESERVED_HINT);
+  }
 }
 
 function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[]): void {

@@ -6,7 +6,7 @@ import { oneLine } from './errors.js';
 import type { Hasher } from './hash.js';
 import { ItemShell, shellId } from './item-shell.js';
 import type { Manifest } from './manifest.js';
-import { prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from './outs.js';
 import { abs } from './paths.js';
 import { envName, rewriteCommand } from './command-template.js';
 import type { ItemTask } from './status.js';
@@ -44,8 +44,6 @@ export interface ItemExecOptions {
 
 /** Runs the items of one per-item stage and records each result in the manifest as it ends. */
 export class ItemExecutor {
-  /** Output folders checked to lie inside the project and created (see prepareOuts). */
-  private readonly checkedFolders = new Set<string>();
   /** The stage's commands with each template a reference to its variable (see command-template.ts). */
   private readonly cmds: string[];
   private readonly body: string;
@@ -87,7 +85,7 @@ export class ItemExecutor {
    */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
-      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist, this.checkedFolders);
+      prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);
     } catch (e) {
       return { t, queued: false, result: Promise.resolve({ error: (e as Error).message }) };
     }
@@ -145,6 +143,11 @@ export class ItemExecutor {
     if (r.notStarted) return 'not_started';
     if (r.log) fs.writeSync(this.o.logFd, `== ${t.item}\n${r.log}`);
     if (r.exec.code !== 0) return fail(failureReason(r.exec));
+    try {
+      checkPlaced(root, t.vars.out);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
     const h = this.o.hasher.hash(t.vars.out);
     if (!h) return fail(`the command did not produce ${oneLine(t.vars.out)}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });

@@ -16,7 +16,7 @@ import { Slots } from './slots.js';
 import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
-import { prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from './outs.js';
 import { checkItemOutputs, evaluateStage, isProduced, itemsHash, skippedWarning, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
@@ -320,6 +320,11 @@ class Run {
       }
       const outs: LockPath[] = [];
       for (const o of stage.outs) {
+        try {
+          checkPlaced(root, o);
+        } catch (e) {
+          return fail((e as Error).message);
+        }
         const h = this.p.hasher.hash(o);
         if (!h) return fail(`declared out ${oneLine(o)} was not produced by the command`);
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });

@@ -8,6 +8,7 @@ import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
 import { REPLACEMENT, undecodedPaths } from './raw-names.js';
+import { RESERVED_HINT, reservedOut } from './reserved.js';
 import { itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
 
 /** Why a stage is not up to date (SPEC §4). The codes are stable: scripts match on them. */
@@ -256,7 +257,7 @@ export function checkItemOutputs(root: string, stage: StageConfig): ItemListing 
 
 /**
  * Each item's output in turn, prepared once per stage (100,000s of items); throws (exit 2) when
- * one lies outside the project or is also an earlier item's.
+ * one lies outside the project or where no out may be (reserved.ts), or is also an earlier item's.
  */
 function checkedOutputs(stage: StageConfig): (item: string) => string {
   const outputOf = prepareOutput(stage.out!);
@@ -265,6 +266,12 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
     const out = outputOf(item);
     const outside = outsideOutput(stage.name, item, out);
     if (outside) throw outside;
+    const why = reservedOut(out);
+    if (why) {
+      throw new DvclError('config', `stage ${stage.name}: the output of item ${item} would be ${out}, which ${why}`, {
+        suggestions: [`${RESERVED_HINT}; build \`out\` so that no item's output lands there`],
+      });
+    }
     const other = writers.get(out);
     if (other !== undefined) throw sharedOutput(stage.name, other, item, out);
     writers.set(out, item);

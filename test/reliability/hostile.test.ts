@@ -482,3 +482,160 @@ stages:
     }
   });
 });
+
+// Issue 11, point 3: an output folder checked once per stage run could become a link out of the
+// project mid-run (the command itself, another stage, another process), and later items' old
+// outputs were then removed through it. Sentinel files outside, named like those outputs, prove
+// that every removal checks the folder it acts in.
+describe('output folders replaced by a link during the run', () => {
+  const ITEMS = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+  async function swapped(rc: (cmd: string) => string, files: Record<string, string> = {}) {
+    const outside = scratch('dvcl-reli-swap-');
+    cleanups.push(outside.cleanup);
+    const p = await project({ '.pipelinerc': rc(''), ...files });
+    const env = { ...p.env, RELI_OUTSIDE: outside.dir };
+    return { ...p, env, outside: outside.dir };
+  }
+
+  const modes: { name: string; env: Record<string, string> }[] = [{ name: 'item shells', env: {} }, { name: 'one process per item', env: { DVCL_ITEM_SHELL: '0' } }];
+  for (const mode of modes) {
+    it(`per-item outputs (${mode.name}): the first item's command swaps the folder; nothing outside is deleted, later items fail with the reason`, async () => {
+      const inputs = Object.fromEntries(ITEMS.map((i) => [`in/${i}.txt`, `${i}\n`]));
+      // The swap comes after the first item's own output; a command never writes through the link
+      // (`[ -L out ]`), so what could touch the files outside is dvcl alone.
+      const rc = (extra: string) => `version: 1
+stages:
+  copy:
+    foreach: in/*.txt
+    out: out/\${stem}.out
+    cmd: '[ -L out ] && exit 7; cp \${item} \${out}${extra}'
+`;
+      const p = await swapped(rc, inputs);
+      const first = dvcl(p.repo.dir, ['repro', '-j', '1'], { env: { ...p.env, ...mode.env } });
+      expect(first.code, first.stderr).toBe(0);
+      for (const i of ITEMS.slice(1)) fs.writeFileSync(path.join(p.outside, `${i}.out`), `SENTINEL ${i}\n`);
+      const before = tree(p.outside);
+
+      p.repo.write('.pipelinerc', rc(' && if [ ${stem} = a ]; then rm -rf out && ln -s "$RELI_OUTSIDE" out; fi'));
+      const r = dvcl(p.repo.dir, ['repro', '-j', '1'], { env: { ...p.env, ...mode.env } });
+      expect(r.code, r.stderr).toBe(1);
+      expect(tree(p.outside), 'outside the project').toEqual(before);
+      expect(fs.lstatSync(path.join(p.repo.dir, 'out')).isSymbolicLink()).toBe(true);
+
+      const items = JSON.parse(p.repo.read('.manifest.json')).stages.copy.items;
+      const refused = (i: string) => new RegExp(`^refusing to (write|record) out/${i}\\.out: its folder resolves outside the project \\(${p.outside.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`);
+      // The first item's output went with the folder it was in: its record would name a file outside.
+      expect(items['in/a.txt']).toMatchObject({ status: 'failed', reason: expect.stringMatching(refused('a')) });
+      for (const i of ITEMS.slice(1)) {
+        const rec = items[`in/${i}.txt`];
+        expect(rec.status, i).toBe('failed');
+        // Sent to the shell while the first item ran (item shells keep one queued): its own command refused.
+        if (mode.name === 'item shells' && i === 'b' && /^exit code 7/.test(rec.reason)) continue;
+        expect(rec.reason, i).toMatch(refused(i));
+      }
+      expect(r.stderr).toMatch(new RegExp(`in/f\\.txt failed: ${refused('f').source.slice(1, -1)}`));
+    });
+  }
+
+  it('stage outs: a stage swaps a folder for a link; a later stage refuses to remove its old out through it', async () => {
+    const p = await swapped(() => `version: 1
+stages:
+  swap:
+    cmd: rm -rf shared && ln -s "$RELI_OUTSIDE" shared && echo done > res/swap.out
+    outs: [res/swap.out]
+  later:
+    cmd: '[ -L shared ] && exit 7; echo new > shared/b.out'
+    deps: [res/swap.out]
+    outs: [shared/b.out]
+`, { 'shared/b.out': 'old b\n' });
+    fs.writeFileSync(path.join(p.outside, 'b.out'), 'SENTINEL b\n');
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(tree(p.outside)).toEqual({ 'b.out': 'SENTINEL b\n' });
+    expect(r.stderr).toMatch(/later failed: refusing to write shared\/b\.out: its folder resolves outside the project/);
+  });
+
+  it('a folder out holding a link out of the project: removed with the link, nothing followed', async () => {
+    const p = await swapped(() => `version: 1
+stages:
+  dir:
+    cmd: mkdir -p data/sub && echo new > data/sub/x.txt
+    outs: [data]
+`, { 'data/sub/old.txt': 'old\n' });
+    fs.writeFileSync(path.join(p.outside, 'keep.txt'), 'SENTINEL\n');
+    fs.symlinkSync(p.outside, path.join(p.repo.dir, 'data/sub/ext'));
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tree(p.outside)).toEqual({ 'keep.txt': 'SENTINEL\n' });
+    expect(tree(path.join(p.repo.dir, 'data'))).toEqual({ 'sub/x.txt': 'new\n' });
+  });
+
+  it('stage outs: what a command writes through a link it made in place of its out\'s folder is not recorded', async () => {
+    const p = await swapped(() => `version: 1
+stages:
+  self:
+    cmd: echo mine > res/new.out && rm -rf res && ln -s "$RELI_OUTSIDE" res && echo through > res/new.out
+    outs: [res/new.out]
+`);
+    const r = dvcl(p.repo.dir, ['repro'], { env: p.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/self failed: refusing to record res\/new\.out: its folder resolves outside the project/);
+    expect(p.repo.exists('pipeline.lock')).toBe(false);
+    expect(JSON.parse(p.repo.read('.manifest.json')).stages.self).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^refusing to record res\/new\.out/) });
+  });
+});
+
+// Issue 11, point 4: outs are removed before their stage runs; one that is git's or dvcl's own
+// state (or leads there through a link, or expands there for one item) must never be.
+describe("outs where git or dvcl keep their state", () => {
+  it('`outs: [.git]`: exit 2 at its line, nothing run, the repository intact', async () => {
+    const { repo, ctl, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  wipe:\n    cmd: touch "$RELI_CTL/ran" && mkdir -p .git\n    outs: [.git]\n`,
+    });
+    const head = repo.git('rev-parse', 'HEAD');
+    const before = tree(path.join(repo.dir, '.git'));
+    const r = dvcl(repo.dir, ['repro'], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(`Error: .pipelinerc:5:12: stages.wipe.outs[0]: ".git" is git's repository`);
+    expect(fs.existsSync(path.join(ctl, 'ran'))).toBe(false);
+    expect(tree(path.join(repo.dir, '.git'))).toEqual(before);
+    expect(repo.git('rev-parse', 'HEAD')).toBe(head);
+    expect(repo.git('status', '--porcelain')).toBe('');
+  });
+
+  it('an out whose folder is a link to .git inside the project: refused, .git untouched', async () => {
+    const { repo, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  a:\n    cmd: echo x > gitlink/config\n    outs: [gitlink/config]\n  b:\n    foreach: in/*.txt\n    out: gitlink2/\${stem}\n    cmd: cp \${item} \${out}\n`,
+      'in/HEAD.txt': 'not a ref\n',
+    });
+    fs.symlinkSync('.git', path.join(repo.dir, 'gitlink'));
+    fs.symlinkSync('.git', path.join(repo.dir, 'gitlink2'));
+    const before = tree(path.join(repo.dir, '.git'));
+    const r = dvcl(repo.dir, ['repro', '-k'], { env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a failed: refusing to write gitlink\/config: it resolves to \.git\/config, which lies in \.git, git's repository/);
+    expect(JSON.parse(repo.read('.manifest.json')).stages.b.items['in/HEAD.txt'].reason)
+      .toBe("refusing to write gitlink2/HEAD: it resolves to .git/HEAD, which lies in .git, git's repository");
+    expect(tree(path.join(repo.dir, '.git'))).toEqual(before);
+    expect(repo.git('status', '--porcelain')).toMatch(/gitlink/);
+  });
+
+  it("an item whose output expands to dvcl's lock file: exit 2 before anything runs, the lock intact", async () => {
+    const { repo, ctl, env } = await project({
+      '.pipelinerc': `version: 1\nstages:\n  each:\n    foreach: in/*.txt\n    out: \${stem}\n    cmd: cp \${item} \${out} && echo \${item} >> "$RELI_CTL/ran"\n`,
+      'in/a.txt': 'a\n',
+    });
+    expect(dvcl(repo.dir, ['repro'], { env }).code).toBe(0);
+    const lock = repo.read('pipeline.lock');
+    repo.write('in/pipeline.lock.txt', 'overwritten\n');
+    fs.rmSync(path.join(ctl, 'ran'));
+    for (const args of [['status'], ['repro']]) {
+      const r = dvcl(repo.dir, args, { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^Error: stage each: the output of item in\/pipeline\.lock\.txt would be pipeline\.lock, which is dvcl's lock file$/m);
+    }
+    expect(lines(path.join(ctl, 'ran'))).toEqual([]);
+    expect(repo.read('pipeline.lock')).toBe(lock);
+  });
+});
