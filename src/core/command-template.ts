@@ -340,6 +340,22 @@ class Rewriter {
       inner += `${PH_OPEN}${pieces.length}${PH_CLOSE}`;
       pieces.push(text);
     };
+    /** `$…` or a backquote in the word: a template stays for the nested shell; the rest is the outer shell's. */
+    const expansion = (quoted: boolean) => {
+      const v = s[this.i] === '$' ? this.template() : null;
+      if (v) {
+        inner += `\${${v}}`;
+        this.i += v.length + 3;
+        return;
+      }
+      const from = this.out.length;
+      const src = this.i;
+      if (quoted) this.out += '"';
+      if (s[this.i] === '$') this.dollar(quoted ? 'quoted' : 'unquoted');
+      else this.backquoted();
+      if (quoted) this.out += '"';
+      opaque(from, src);
+    };
     while (this.i < s.length) {
       const c = s[this.i];
       if (c === ' ' || c === '\t' || OPERATORS.includes(c)) break;
@@ -358,32 +374,16 @@ class Rewriter {
           if (d === '\\' && '$`"\\\n'.includes(s[this.i + 1])) {
             inner += s[this.i + 1];
             this.i += 2;
-          } else if (d === '$' && this.template()) {
-            inner += s.slice(this.i, this.i + this.template()!.length + 3);
-            this.i += this.template()!.length + 3;
           } else if (d === '$' || d === '`') {
-            const from = this.out.length;
-            const src = this.i;
-            this.out += '"';
-            if (d === '$') this.dollar('quoted');
-            else this.backquoted();
-            this.out += '"';
-            opaque(from, src);
+            expansion(true);
           } else {
             inner += d;
             this.i++;
           }
         }
         this.i++;
-      } else if (c === '$' && this.template()) {
-        inner += s.slice(this.i, this.i + this.template()!.length + 3);
-        this.i += this.template()!.length + 3;
       } else if (c === '$' || c === '`') {
-        const from = this.out.length;
-        const src = this.i;
-        if (c === '$') this.dollar('unquoted');
-        else this.backquoted();
-        opaque(from, src);
+        expansion(false);
       } else {
         inner += c;
         this.i++;
