@@ -293,6 +293,27 @@ stages:
     expect(repo.read('.manifest.json')).not.toMatch(/ENOENT/);
   });
 
+  it('a foreach glob that matches no file is warned about by status and repro, with a hint for \\ (issue 12.15)', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  s:
+    foreach: [in/*.txt, "in\\\\*.csv", inputs/*.txt]
+    out: o/\${name}
+    cmd: cp \${item} \${out}
+  t:
+    foreach: o/*.csv
+    out: p/\${name}
+    cmd: cp \${item} \${out}
+`, { 'in/a.txt': 'a\n' });
+    for (const cmd of ['status', 'repro']) {
+      const r = repo.run(cmd);
+      expect(r.stderr, cmd).toContain('warning: stage s: foreach in\\*.csv matches no file (paths use /, not \\: in/*.csv)\n');
+      expect(r.stderr, cmd).toContain('warning: stage s: foreach inputs/*.txt matches no file\n');
+      expect(r.stderr, cmd).not.toMatch(/in\/\*\.txt matches|stage t:/); // a glob over an upstream stage's outputs may be empty
+    }
+    expect(json(repo.run('status', '--json')).stages[0].unmatched_globs).toEqual(['in\\*.csv', 'inputs/*.txt']);
+  });
+
   it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
     // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
     const rc = `version: 1

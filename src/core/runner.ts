@@ -17,7 +17,7 @@ import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, skippedWarning, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -185,7 +185,7 @@ class Run {
     for (const name of selected) {
       const ups = [...this.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
       const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, this.evalOptions(name));
-      if (ev.status.skipped) this.rep.warn?.(skippedWarning(name, ev.status.skipped));
+      for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
       const runs = this.shouldRun(ev);
       if (runs) willRun.add(name);
       const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0 };
@@ -225,7 +225,7 @@ class Run {
     if (upResults.some((u) => u.result === 'ran')) this.ctx.lock = readLock(this.p.cfg.root);
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], this.evalOptions(name));
-    if (ev.status.skipped) this.rep.warn?.(skippedWarning(name, ev.status.skipped));
+    for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
     if (!this.shouldRun(ev)) {
       if (ev.items) await this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       const givenUp = ev.items?.givenUp.length ?? 0;

@@ -3,7 +3,7 @@ import { cloneWarnings } from './clone-health.js';
 import { selectStages } from './dag.js';
 import { checkTargets, openProject } from './project.js';
 import { oneLine } from './errors.js';
-import { computeStatus, skippedWarning, type Reason, type StatusReport } from './status.js';
+import { computeStatus, stageWarnings, type Reason, type StatusReport } from './status.js';
 
 /** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
 export async function status(opts: { cwd: string; targets?: string[]; onWarning?: (m: string) => void }): Promise<StatusReport> {
@@ -13,7 +13,7 @@ export async function status(opts: { cwd: string; targets?: string[]; onWarning?
   const selected = selectStages(p.cfg.dag, opts.targets ?? []);
   const report = computeStatus({ cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: p.cfg.settings.max_attempts }, selected);
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`));
-  for (const st of report.stages) if (st.skipped) warn(skippedWarning(st.name, st.skipped));
+  for (const st of report.stages) for (const w of stageWarnings(st)) warn(w);
   p.hasher.save(); // the stat cache is ours (.dvcl/), not the user's: saving it keeps the next status fast
   await markIgnoredOuts(p.cfg.root, report);
   for (const w of await health) opts.onWarning?.(w);

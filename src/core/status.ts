@@ -7,6 +7,7 @@ import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from './l
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from './manifest.js';
 import { DvclError } from './errors.js';
 import { abs } from './paths.js';
+import picomatch from 'picomatch';
 import { REPLACEMENT, undecodedPaths } from './raw-names.js';
 import { RESERVED_HINT, reservedOut } from './reserved.js';
 import { itemVars, outputOf as prepareOutput, type ItemVars } from './template.js';
@@ -32,7 +33,7 @@ export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
 /** An input a per-item stage cannot process: its name is not valid UTF-8 (shown with its bytes escaped). */
 export interface SkippedInput { path: string; reason: 'name_not_utf8' }
 
-export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[] }
+export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[]; unmatched_globs?: string[] }
 
 /** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
 export interface StageInputs { cmd: string | string[]; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
@@ -183,10 +184,18 @@ function withoutUndecodable(root: string, found: string[], dirs: string[]): Item
   return { items, skipped: skipped.sort(cmp) };
 }
 
-/** The warning for inputs a per-item stage skipped: their names are not valid UTF-8. */
-export function skippedWarning(stage: string, skipped: SkippedInput[]): string {
-  const n = skipped.length;
-  return `stage ${stage}: ${n} input${n === 1 ? '' : 's'} not processed, the name${n === 1 ? ' is' : 's are'} not valid UTF-8 (rename ${n === 1 ? 'it' : 'them'}): ${skipped.map((s) => s.path).join(', ')}`;
+/**
+ * What a stage's evaluation found that the user must hear of: inputs skipped because their names
+ * are not valid UTF-8, and `foreach` globs that match no file (a typo, or `\` separators).
+ */
+export function stageWarnings(st: StageStatus): string[] {
+  const out: string[] = [];
+  const n = st.skipped?.length ?? 0;
+  if (n) out.push(`stage ${st.name}: ${n} input${n === 1 ? '' : 's'} not processed, the name${n === 1 ? ' is' : 's are'} not valid UTF-8 (rename ${n === 1 ? 'it' : 'them'}): ${st.skipped!.map((s) => s.path).join(', ')}`);
+  for (const g of st.unmatched_globs ?? []) {
+    out.push(`stage ${st.name}: foreach ${g} matches no file${g.includes('\\') ? ` (paths use /, not \\: ${g.replace(/\\/g, '/')})` : ''}`);
+  }
+  return out;
 }
 
 /**
@@ -335,6 +344,11 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const state: StageState = failedLeft > 0 || givenUp.length > 0 ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
   const status: StageStatus = { name: stage.name, state, reasons, items: stats };
   if (listing.skipped.length) status.skipped = listing.skipped.map((p) => ({ path: p, reason: 'name_not_utf8' }));
+  // A glob over files no stage produces that matches nothing is a typo, not an empty input set.
+  if (ctx.cfg.dag.upstream.get(stage.name)?.size === 0) {
+    const unmatched = stage.foreach!.filter((g) => { const m = picomatch(g); return !listing.items.some((i) => m(i)); });
+    if (unmatched.length) status.unmatched_globs = unmatched;
+  }
   return { status, inputs, items: { present, tasks, stageHash, givenUp } };
 }
 
