@@ -125,6 +125,29 @@ describe('status', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('lists failed items with their reasons, a few per stage, all with STAGE or --json (issue 12.14)', async () => {
+    const files: Record<string, string> = { 'in/ok.txt': 'ok\n' };
+    for (let i = 1; i <= 7; i++) files[`in/f${i}.txt`] = `${i}\n`;
+    const repo = await pipelineRepo(`version: 1
+stages:
+  s:
+    foreach: in/*.txt
+    out: o/\${name}
+    cmd: 'case \${name} in f*) echo "no good: \${name}" >&2; exit 3;; esac; cp \${item} \${out}'
+`, files);
+    expect(repo.run('repro').code).toBe(1);
+    const all = repo.run('status');
+    expect(all.stdout).toContain('    ✘ in/f1.txt: exit code 3: no good: f1.txt\n');
+    expect(all.stdout.match(/✘/g)).toHaveLength(5);
+    expect(all.stdout).toContain('    … and 2 more failed items (`dvcl status s --json` lists them; reasons in .manifest.json)');
+    const named = repo.run('status', 's');
+    expect(named.stdout.match(/✘/g)).toHaveLength(7);
+    expect(named.stdout).not.toContain('more failed');
+    const st = repo.status('s').stages[0] as unknown as { failed_items: { item: string; reason: string; attempts: number; given_up: boolean }[] };
+    expect(st.failed_items).toHaveLength(7);
+    expect(st.failed_items[0]).toEqual({ item: 'in/f1.txt', reason: 'exit code 3: no good: f1.txt', attempts: 1, given_up: false });
+  });
+
   it('--json on a configuration error: exit 2, one JSON document naming the error', async () => {
     const repo = await pipelineRepo('version: 1\nstages:\n  a:\n    cmd: true\n    colour: red\n');
     const r = repo.run('status', '--json');

@@ -38,7 +38,7 @@ function stateLabel(s: StageStatus): string {
 }
 
 /** Reasons grouped under each stage that is not up to date, and a one-line summary. */
-export function statusText(report: StatusReport): string {
+export function statusText(report: StatusReport, named = false): string {
   if (report.stages.length === 0) return 'no stages in .pipelinerc';
   if (report.up_to_date) return `Everything is up to date (${report.stages.length} stage${report.stages.length === 1 ? '' : 's'}).`;
   const lines: string[] = [];
@@ -49,8 +49,18 @@ export function statusText(report: StatusReport): string {
     const items = s.items ? `  (${s.items.success}/${s.items.total} items done${s.items.failed ? `, ${s.items.failed} failed` : ''})` : '';
     lines.push(`${chalk.bold(s.name)}: ${stateLabel(s)}${items}`);
     for (const r of s.reasons) lines.push(`    ${describeReason(r)}`);
+    lines.push(...failedItemLines(s, named ? 20 : 5));
   }
   const ok = report.stages.length - counts.stale - counts.failed;
   lines.push('', `${counts.stale} stale, ${counts.failed} failed, ${ok} up to date. Run \`dvcl repro\`${counts.failed ? ' or `dvcl retry --only-failed`' : ''}.`);
   return lines.join('\n');
+}
+
+/** A per-item stage's failed items with their reasons: the first `max` (all of them with --json). */
+function failedItemLines(s: StageStatus, max: number): string[] {
+  const failed = s.failed_items ?? [];
+  const lines = failed.slice(0, max).map((f) => `    ✘ ${oneLine(f.item)}: ${oneLine(f.reason.split('\n')[0])}${f.given_up ? ` (given up after ${f.attempts} attempts)` : ''}`);
+  const more = (s.items?.failed ?? failed.length) - lines.length;
+  if (more > 0) lines.push(`    … and ${more} more failed item${more === 1 ? '' : 's'} (\`dvcl status ${s.name} --json\` lists them; reasons in .manifest.json)`);
+  return lines;
 }

@@ -24,7 +24,7 @@ takes no lock. Stages are listed in dependency order; with STAGE names, those an
     const report = await status({ cwd: process.cwd(), targets: argv as string[], onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const { statusText } = await import('../cli/render-status.js');
-      this.log(statusText(report));
+      this.log(statusText(report, (argv as string[]).length > 0));
     }
     if (flags.check && !report.up_to_date) process.exitCode = 1;
     return report;

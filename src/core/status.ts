@@ -33,7 +33,10 @@ export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
 /** An input a per-item stage cannot process: its name is not valid UTF-8 (shown with its bytes escaped). */
 export interface SkippedInput { path: string; reason: 'name_not_utf8' }
 
-export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[]; unmatched_globs?: string[] }
+export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[]; unmatched_globs?: string[]; failed_items?: FailedItem[] }
+/** A per-item stage's failed item, as `status` lists it: the first FAILED_ITEMS_KEPT of them. */
+export interface FailedItem { item: string; reason: string; attempts: number; given_up: boolean }
+export const FAILED_ITEMS_KEPT = 1000;
 
 /** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
 export interface StageInputs { cmd: string | string[]; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
@@ -293,6 +296,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];
+  const failedItems: FailedItem[] = [];
   let failedLeft = 0;
   let pending = 0;
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
@@ -317,6 +321,9 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const d = ctx.manifest.itemNeedsRun(stage.name, item, now);
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
+    if ((d.givenUp || (d.why === 'failed' && d.run)) && failedItems.length < FAILED_ITEMS_KEPT) {
+      failedItems.push({ item, reason: rec?.reason ?? 'unknown', attempts: rec?.attempts ?? 0, given_up: Boolean(d.givenUp) });
+    }
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
     // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
     // since (fixing the input or the script is how a failure is usually fixed).
@@ -343,6 +350,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const stats: ItemStats = { total: present.length, success: present.length - pending - failedNow, failed: failedNow, pending, given_up: givenUp.length };
   const state: StageState = failedLeft > 0 || givenUp.length > 0 ? 'failed' : reasons.length ? 'stale' : 'up_to_date';
   const status: StageStatus = { name: stage.name, state, reasons, items: stats };
+  if (failedItems.length) status.failed_items = failedItems;
   if (listing.skipped.length) status.skipped = listing.skipped.map((p) => ({ path: p, reason: 'name_not_utf8' }));
   // A glob over files no stage produces that matches nothing is a typo, not an empty input set.
   if (ctx.cfg.dag.upstream.get(stage.name)?.size === 0) {
