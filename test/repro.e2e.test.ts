@@ -314,6 +314,29 @@ stages:
     expect(json(repo.run('status', '--json')).stages[0].unmatched_globs).toEqual(['in\\*.csv', 'inputs/*.txt']);
   });
 
+  it('a FIFO or a device as a dep, and a .dvcl that is a file: exit 2 naming the path, nothing runs (issue 12.9)', async () => {
+    const rc = (dep: string) => `version: 1\nstages:\n  s:\n    cmd: echo s >> runs.log && echo x > o.txt\n    deps: [${dep}]\n    outs: [o.txt]\n`;
+    const fifo = await pipelineRepo(rc('pipe'));
+    execFileSync('mkfifo', [path.join(fifo.dir, 'pipe')]);
+    const dev = await pipelineRepo(rc('dev'));
+    fs.symlinkSync('/dev/null', path.join(dev.dir, 'dev'));
+    for (const [repo, what] of [[fifo, 'pipe is a named pipe \\(FIFO\\)'], [dev, 'dev is a device']] as const) {
+      for (const cmd of ['status', 'repro']) {
+        const r = repo.run(cmd);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(new RegExp(`^Error: ${what}, not a file or folder: dvcl records deps and outs by their content\n  hint: `));
+      }
+      expect(repo.takeRuns()).toEqual([]);
+    }
+    const state = await pipelineRepo(rc('in.txt'), { 'in.txt': 'x\n', '.dvcl': '' });
+    for (const cmd of ['status', 'repro']) {
+      const r = state.run(cmd);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^Error: \.dvcl is a file: dvcl keeps its local state in the folder \.dvcl\/\n  hint: move \.dvcl away/);
+    }
+    expect(state.takeRuns()).toEqual([]);
+  });
+
   it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
     // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
     const rc = `version: 1

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { IHasher } from 'hash-wasm';
 import { writeFileAtomicSync } from './atomic-write.js';
-import { oneLine } from './errors.js';
+import { DvclError, oneLine } from './errors.js';
 import { isUndecodable, joinRaw, REPLACEMENT, showBytes } from './raw-names.js';
 
 /** A content hash algorithm (`settings.hash` in `.pipelinerc`). */
@@ -136,7 +136,10 @@ export class Hasher {
     this.forget(rel);
     if (!st) return null;
     if (st.isDirectory()) return this.hashDir(rel, abs);
-    throw new Error(`cannot hash ${rel}: not a regular file or directory`);
+    const kind = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+    throw new DvclError('config', `${rel} is ${kind}, not a file or folder: dvcl records deps and outs by their content`, {
+      suggestions: ['declare the file or folder the command reads or writes through it instead'],
+    });
   }
 
   /** Hash a string (as UTF-8), e.g. an aggregate over items. Returns `algo:hex`. */

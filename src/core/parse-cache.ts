@@ -105,7 +105,9 @@ function write<T>(file: string, c: Cached<T>): void {
     fs.writeFileSync(tmp, v8.serialize(c));
     fs.renameSync(tmp, file); // no fsync: a torn file fails to deserialize and is parsed again
   } catch {
-    fs.rmSync(tmp, { force: true }); // read-only or full: the cache is only an optimisation
+    try {
+      fs.rmSync(tmp, { force: true }); // read-only or full: the cache is only an optimisation
+    } catch { /* .dvcl is not a folder: openProject says so */ }
   }
 }
 

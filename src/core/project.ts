@@ -86,6 +86,12 @@ export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; rea
 export function ensureStateDir(stateDir: string): void {
   const marker = path.join(stateDir, '.gitignore');
   if (fs.existsSync(marker)) return;
+  const st = fs.statSync(stateDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    throw new DvclError('config', `${path.basename(stateDir)} is a file: dvcl keeps its local state in the folder ${path.basename(stateDir)}/`, {
+      suggestions: [`move ${path.basename(stateDir)} away (dvcl re-creates the folder; nothing in it is shared)`],
+    });
+  }
   fs.mkdirSync(stateDir, { recursive: true });
   fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
 }
