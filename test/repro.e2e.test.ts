@@ -337,6 +337,48 @@ stages:
     expect(state.takeRuns()).toEqual([]);
   });
 
+  it('wdir and env are part of what a stage runs: a change makes it stale (cmd_changed); wdir: . is no wdir (issue 12.3)', async () => {
+    const rc = (wdir: string, env: string) => `version: 1
+stages:
+  s:
+    cmd: echo "$GREETING" > out.txt && echo s >> $DVCL_ROOT/runs.log
+${wdir}    env: {GREETING: ${env}}
+    outs: [a/out.txt, b/out.txt]
+  each:
+    foreach: in/*.txt
+    out: o/\${name}
+    env: {GREETING: ${env}}
+    cmd: echo "$GREETING" > \${out} && echo \${item} >> runs.log
+`;
+    const repo = await pipelineRepo(rc('    wdir: a\n', 'hi'), { 'in/x.txt': 'x\n', 'a/.keep': '', 'b/.keep': '' });
+    // Both outs are declared; the command writes the one in its wdir.
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace('echo "$GREETING" > out.txt', 'echo "$GREETING" > out.txt && touch ../a/out.txt ../b/out.txt'));
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns().sort()).toEqual(['in/x.txt', 's']);
+    expect(parse(repo.lock()!).stages.s).toMatchObject({ wdir: 'a', env: { GREETING: 'hi' } });
+    expect(repo.status().stages.every((st) => st.state === 'up_to_date')).toBe(true);
+
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace(/GREETING: hi/g, 'GREETING: hello'));
+    const st = repo.status();
+    expect(st.stages.find((x) => x.name === 's')!.reasons).toEqual([{ code: 'cmd_changed' }]);
+    expect(st.stages.find((x) => x.name === 'each')!.state).toBe('stale');
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns().sort()).toEqual(['in/x.txt', 's']);
+    expect(repo.read('o/x.txt')).toBe('hello\n');
+
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace('    wdir: a\n', '    wdir: b\n'));
+    expect(repo.status().stages.find((x) => x.name === 's')!.reasons).toEqual([{ code: 'cmd_changed' }]);
+    expect(repo.run('repro').code).toBe(0);
+    repo.takeRuns();
+    // No wdir and `wdir: .` are the same stage.
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace('    wdir: b\n', '').replace('../a/out.txt ../b/out.txt', 'a/out.txt b/out.txt'));
+    expect(repo.run('repro').code).toBe(0);
+    repo.takeRuns();
+    expect(parse(repo.lock()!).stages.s.wdir).toBeUndefined();
+    repo.write('.pipelinerc', repo.read('.pipelinerc').replace('    env: {GREETING: hello}\n    outs', '    wdir: .\n    env: {GREETING: hello}\n    outs'));
+    expect(repo.status().stages.find((x) => x.name === 's')!.state).toBe('up_to_date');
+  });
+
   it('without -k a failure stops every stage not yet started; with -k independent stages still run', async () => {
     // -j 1 so the order is fixed: `bad` heads the longest chain and goes first
     const rc = `version: 1

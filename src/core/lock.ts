@@ -13,6 +13,9 @@ export interface LockGit { commit: string | null; branch: string | null; dirty: 
 /** One stage's last successful run (SPEC §5). */
 export interface LockEntry {
   cmd: string | string[];
+  /** The command's folder and environment, when not the root and not empty: part of what it runs. */
+  wdir?: string;
+  env?: Record<string, string>;
   deps: LockPath[];
   params: Record<string, Record<string, unknown>>;
   outs: LockPath[];
@@ -80,6 +83,8 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
   for (const [name, e] of Object.entries(stages)) {
     const ok = e && typeof e === 'object' && (typeof e.cmd === 'string' || Array.isArray(e.cmd))
       && Array.isArray(e.deps ?? []) && Array.isArray(e.outs ?? [])
+      && (e.wdir === undefined || typeof e.wdir === 'string')
+      && (e.env === undefined || (typeof e.env === 'object' && e.env !== null && !Array.isArray(e.env)))
       && [...(e.deps ?? []), ...(e.outs ?? [])].every((p) => p && typeof p.path === 'string' && typeof p.hash === 'string');
     if (!ok) throw bad(`stages.${name}: malformed entry`);
     e.deps ??= [];
@@ -122,6 +127,8 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
     if (keys.length) params[f] = Object.fromEntries(keys.map((k) => [k, sortDeep(e.params[f][k])]));
   }
   const out: Record<string, unknown> = { cmd: e.cmd };
+  if (e.wdir !== undefined) out.wdir = e.wdir;
+  if (e.env !== undefined) out.env = sortDeep(e.env);
   if (e.out !== undefined) out.out = e.out;
   out.deps = paths(e.deps);
   if (Object.keys(params).length) out.params = params;

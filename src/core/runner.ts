@@ -17,7 +17,7 @@ import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameCommand, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from './status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -275,7 +275,8 @@ class Run {
   }
 
   private lockEntry(ev: Evaluation, outs: LockPath[], extra: Partial<LockEntry> = {}): LockEntry {
-    return { cmd: ev.inputs.cmd, deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
+    const { cmd, wdir, env } = ev.inputs;
+    return { cmd, ...(wdir ? { wdir } : {}), ...(env ? { env } : {}), deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
 
   /** A stage's own record: attempts count the failures in a row, and the success that ends them. */
@@ -418,7 +419,7 @@ class Run {
     if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || items[p.item].stage_hash !== stageHash)) return;
     const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
     const old = this.ctx.lock.stages[stage.name];
-    const same = old && old.items?.hash === entry.items!.hash && JSON.stringify([old.cmd, old.deps, old.params]) === JSON.stringify([entry.cmd, entry.deps, entry.params]);
+    const same = old && old.items?.hash === entry.items!.hash && sameCommand(old, entry) && JSON.stringify([old.deps, old.params]) === JSON.stringify([entry.deps, entry.params]);
     if (same) return;
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run

@@ -39,7 +39,7 @@ export interface FailedItem { item: string; reason: string; attempts: number; gi
 export const FAILED_ITEMS_KEPT = 1000;
 
 /** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
-export interface StageInputs { cmd: string | string[]; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
+export interface StageInputs { cmd: string | string[]; wdir?: string; env?: Record<string, string>; deps: LockPath[]; params: Record<string, Record<string, unknown>>; missing: string[] }
 
 export type ItemWhy = 'new' | 'changed' | 'stage_changed' | 'output_missing' | 'output_changed' | 'failed' | 'forced';
 /** One item of a per-item stage that has to run. */
@@ -72,12 +72,25 @@ export function stageInputs(ctx: EvalContext, stage: StageConfig): StageInputs {
   deps.sort((a, b) => cmp(a.path, b.path));
   const params: Record<string, Record<string, unknown>> = Object.create(null);
   for (const ref of stage.params) (params[ref.file] ??= Object.create(null))[ref.key] = ctx.cfg.params[ref.file]?.[ref.key];
-  return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps, params, missing };
+  return { ...commandKey(stage), deps, params, missing };
+}
+
+/** What a stage runs: its command, and its folder and environment when not the default (`wdir: .` is none). */
+export function commandKey(stage: StageConfig): Pick<StageInputs, 'cmd' | 'wdir' | 'env'> {
+  const key: Pick<StageInputs, 'cmd' | 'wdir' | 'env'> = { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd };
+  if (stage.wdir !== '.') key.wdir = stage.wdir;
+  if (Object.keys(stage.env).length) key.env = { ...stage.env };
+  return key;
 }
 
 /** Paths some stage writes (a missing dep among them is "not produced yet", not an error). */
 export function isProduced(cfg: PipelineConfig, dep: string): boolean {
   return cfg.dag.edges.some((e) => e.dep === dep);
+}
+
+/** The same command in the same folder with the same environment. */
+export function sameCommand(a: Pick<StageInputs, 'cmd' | 'wdir' | 'env'>, b: Pick<StageInputs, 'cmd' | 'wdir' | 'env'>): boolean {
+  return sameValue(a.cmd, b.cmd) && (a.wdir ?? '.') === (b.wdir ?? '.') && sameValue(a.env ?? {}, b.env ?? {});
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -87,7 +100,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 /** Differences between the present inputs and a lock entry: cmd, deps, params. */
 function inputReasons(cfg: PipelineConfig, inputs: StageInputs, entry: LockEntry): Reason[] {
   const reasons: Reason[] = [];
-  if (!sameValue(entry.cmd, inputs.cmd)) reasons.push({ code: 'cmd_changed' });
+  if (!sameCommand(entry, inputs)) reasons.push({ code: 'cmd_changed' });
   const old = new Map(entry.deps.map((d) => [d.path, d.hash]));
   for (const d of inputs.deps) {
     if (old.get(d.path) !== d.hash) reasons.push({ code: 'dep_changed', path: d.path, old: old.get(d.path) ?? null, new: d.hash });
@@ -292,7 +305,7 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
 }
 
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
-  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
+  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, ...(inputs.wdir ? { wdir: inputs.wdir } : {}), ...(inputs.env ? { env: inputs.env } : {}), deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];
