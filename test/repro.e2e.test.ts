@@ -492,6 +492,27 @@ stages:
     expect(repo.read('a.txt')).toBe('one\n');
   });
 
+  it('a frozen stage cuts off its upstream for the targets downstream of it, says so, and shows as frozen (issue 12.4)', async () => {
+    const repo = await ranChain();
+    repo.write('.pipelinerc', A_B_C.replace('    outs: [b.txt]\n', '    outs: [b.txt]\n    frozen: true\n'));
+    repo.write('in.txt', 'changed\n');
+    repo.write('a.txt', 'edited\n'); // B's dep changed: B is frozen, not "up to date"
+    for (const args of [['repro', 'C', '--dry-run'], ['repro', 'C']]) {
+      const r = repo.run(...args);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('warning: stage B is frozen: not running A upstream of it, which nothing in this run would read\n');
+      expect(r.stdout + r.stderr).toMatch(/B: frozen \(not run\)/);
+      expect(r.stdout + r.stderr).not.toMatch(/B: up to date|A would run/);
+    }
+    expect(repo.takeRuns()).toEqual([]);
+    const j = json<ReproJson>(repo.run('repro', 'C', '--json'));
+    expect(j.stages.map((x) => [x.name, x.result])).toEqual([['B', 'skipped'], ['C', 'skipped']]);
+    expect((j.stages[0] as { frozen?: boolean }).frozen).toBe(true);
+    // The whole pipeline still brings A up to date, as DVC's `repro` does.
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['A']);
+  });
+
   it('an always_changed stage runs every time; its downstream only when its outs change', async () => {
     const repo = await pipelineRepo(`version: 1
 stages:

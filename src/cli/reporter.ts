@@ -68,7 +68,8 @@ function resultLine(r: StageResult, dry?: boolean): string {
   const secs = r.duration_ms >= 100 ? ` in ${(r.duration_ms / 1000).toFixed(1)}s` : '';
   switch (r.result) {
     case 'ran': return `${chalk.green('✔')} ${r.name}${items}${secs}`;
-    case 'skipped': return dry ? `  ${r.name}: up to date${items}` : `${chalk.dim(`- ${r.name}: up to date${items}`)}`;
+    case 'skipped': if (r.frozen) return dry ? `  ${r.name}: frozen (not run)` : chalk.dim(`- ${r.name}: frozen (not run)`);
+      return dry ? `  ${r.name}: up to date${items}` : `${chalk.dim(`- ${r.name}: up to date${items}`)}`;
     case 'would_run': return `${chalk.yellow('→')} ${r.name} would run${items}: ${r.reasons.map(describeReason).join('; ')}`;
     case 'failed': return `${chalk.red('✘')} ${r.name} failed${items}${r.error ? `: ${r.error.split('\n')[0]}` : ''}${r.error?.includes('\n') ? `\n${indent(r.error.split('\n').slice(1).join('\n'))}` : ''}`;
     case 'not_run': return `${chalk.dim(`- ${r.name}: not run (${r.error ?? 'skipped'})`)}`;

@@ -179,7 +179,8 @@ function findCycle(remaining: string[], upstream: Map<string, Set<string>>): str
   return [...cycle, cycle[0]];
 }
 
-export interface Selection { single?: boolean; downstream?: boolean }
+/** `frozen`: stages whose upstream is not walked into (as DVC cuts a frozen stage off its deps). */
+export interface Selection { single?: boolean; downstream?: boolean; frozen?: ReadonlySet<string> }
 
 /** The stages a command acts on, in dependency order: targets and their upstream by default. */
 export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): string[] {
@@ -189,7 +190,9 @@ export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): 
     const links = sel.downstream ? dag.downstream : dag.upstream;
     const stack = [...targets];
     while (stack.length) {
-      for (const n of links.get(stack.pop()!)!) if (!chosen.has(n)) { chosen.add(n); stack.push(n); }
+      const at = stack.pop()!;
+      if (!sel.downstream && sel.frozen?.has(at)) continue;
+      for (const n of links.get(at)!) if (!chosen.has(n)) { chosen.add(n); stack.push(n); }
     }
   }
   return dag.order.filter((n) => chosen.has(n));

@@ -21,7 +21,7 @@ import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameCommand, st
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
-export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts }
+export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts; /** skipped because `frozen: true` */ frozen?: true }
 export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
 
 /** What the command shows while a run goes on; every hook optional. */
@@ -101,7 +101,14 @@ class Run {
 
   async go(targets: string[]): Promise<ReproResult> {
     const { cfg, manifest } = this.p;
-    let selected = selectStages(cfg.dag, targets, { single: this.opts.single || this.opts.onlyFailed, downstream: this.opts.downstream });
+    const how = { single: this.opts.single || this.opts.onlyFailed, downstream: this.opts.downstream };
+    const frozen = new Set(cfg.stages.filter((s) => s.frozen).map((s) => s.name));
+    let selected = selectStages(cfg.dag, targets, { ...how, frozen });
+    if (frozen.size && targets.length) {
+      const cut = selectStages(cfg.dag, targets, how).filter((n) => !selected.includes(n));
+      const at = [...frozen].filter((f) => selected.includes(f));
+      if (cut.length) this.rep.warn?.(`${at.length > 1 ? 'stages' : 'stage'} ${at.join(', ')} ${at.length > 1 ? 'are' : 'is'} frozen: not running ${cut.join(', ')} upstream of ${at.length > 1 ? 'them' : 'it'}, which nothing in this run would read`);
+    }
     if (this.opts.onlyFailed) selected = selected.filter((n) => this.hasFailures(n));
     this.checkMissingDeps(selected);
     // Before anything runs; items that upstream stages produce are checked when their stage starts.
@@ -188,7 +195,7 @@ class Run {
       for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
       const runs = this.shouldRun(ev);
       if (runs) willRun.add(name);
-      const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0 };
+      const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0, ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}) };
       if (ev.items) r.items = { total: ev.items.present.length, ran: ev.items.tasks.length, succeeded: 0, failed: 0, given_up: ev.items.givenUp.length };
       this.rep.stageEnd?.(r);
       stages.push(r);
@@ -234,7 +241,7 @@ class Run {
         this.stopUnlessKeepGoing();
         return finish({ result: 'failed', reasons: ev.status.reasons, items: this.itemCounts(ev, 0, 0, 0), error: `${givenUp} item${givenUp > 1 ? 's' : ''} given up after ${this.ctx.maxAttempts} failed attempts (raise with retry --max-attempts)` });
       }
-      return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
+      return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}), ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
     }
     let r: Omit<StageResult, 'name' | 'duration_ms'>;
     this.anyStarted = true;
