@@ -169,6 +169,33 @@ stages:
   });
 });
 
+describe('repro: a whole params file (issue 12.7)', () => {
+  it('`{params.yaml: null}` tracks every key: a change to any of them, or a new one, re-runs the stage', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  train:
+    cmd: cat params.yaml > model.txt && echo train >> runs.log
+    params: [{params.yaml: null}]
+    outs: [model.txt]
+  other:
+    cmd: echo other >> runs.log && touch other.txt
+    params: [lr]
+    outs: [other.txt]
+`, { 'params.yaml': 'lr: 0.1\nlayers: {a: 1}\n' });
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns().sort()).toEqual(['other', 'train']);
+    expect(parse(repo.lock()!).stages.train.params).toEqual({ 'params.yaml': { layers: { a: 1 }, lr: 0.1 } });
+    repo.write('params.yaml', 'lr: 0.1\nlayers: {a: 2}\n');
+    expect(repo.status().stages.find((x) => x.name === 'train')!.reasons).toEqual([{ code: 'param_changed', file: 'params.yaml', key: 'layers', old: { a: 1 }, new: { a: 2 } }]);
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['train']); // \`other\` tracks lr only
+    repo.write('params.yaml', 'lr: 0.1\nlayers: {a: 2}\nseed: 7\n');
+    expect(repo.run('repro').code).toBe(0);
+    expect(repo.takeRuns()).toEqual(['train']);
+    expect(repo.run('status', '--check').code).toBe(0);
+  });
+});
+
 describe('repro: failures', () => {
   it('a missing dep that no stage produces is exit 2 before anything runs', async () => {
     const repo = await pipelineRepo(`version: 1

@@ -253,17 +253,23 @@ function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string)
     else if (isObject(entry)) {
       for (const [file, keys] of Object.entries(entry)) {
         const f = relPath(src, [...at, i, file], file);
-        strList(src, [...at, i, file], keys).forEach((k, j) => add({ file: f, key: k }, [...at, i, file, j], [...at, i, file], 'key'));
+        // `{params.yaml: null}`: every key of the file, as DVC tracks a whole params file.
+        if (keys === null) add({ file: f, key: WHOLE_FILE }, [...at, i, file], [...at, i, file], 'key');
+        else strList(src, [...at, i, file], keys).forEach((k, j) => add({ file: f, key: k }, [...at, i, file, j], [...at, i, file], 'key'));
       }
     } else throw src.error([...at, i], 'must be a parameter key (`section.key`) or `{file.yaml: [keys]}`');
   });
   return refs;
 }
 
+/** The key of a ParamRef that stands for a whole params file, until loadParams lists its keys. */
+const WHOLE_FILE = '\0whole file';
+
 function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = Object.create(null); // keyed by file names: `__proto__` is one
   const files = new Map<string, { src: YamlSource; data: unknown }>();
   for (const stage of stages) {
+    const expanded: ParamRef[] = [];
     stage.params.forEach((ref, i) => {
       const site = refSites.get(ref) ?? { key: ['stages', stage.name, 'params', i], file: ['stages', stage.name, 'params'], fileWhich: 'value' as const };
       let f = files.get(ref.file);
@@ -275,6 +281,17 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
         f = { src: psrc, data: psrc.toJS() };
         files.set(ref.file, f);
       }
+      if (ref.key === WHOLE_FILE) {
+        if (f.data !== null && !isObject(f.data)) throw src.error(site.file, `params file ${ref.file} is not a mapping of keys`, undefined, site.fileWhich);
+        for (const [key, value] of Object.entries(f.data ?? {})) {
+          const whole = { file: ref.file, key };
+          refSites.set(whole, site);
+          expanded.push(whole);
+          (out[ref.file] ??= Object.create(null))[key] = value;
+        }
+        return;
+      }
+      expanded.push(ref);
       const value = lookup(f.data, ref.key);
       if (value === undefined) {
         const near = closest(ref.key, dottedKeys(f.data));
@@ -282,6 +299,7 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
       }
       (out[ref.file] ??= Object.create(null))[ref.key] = value;
     });
+    stage.params = expanded;
   }
   return out;
 }
