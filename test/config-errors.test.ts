@@ -162,6 +162,14 @@ add({
   where: (rc) => pos(rc, 'node parse.js'), key: 'stages.parse.cmd', message: 'unknown template variable ${itme}', hint: 'did you mean ${item}?',
 });
 add({
+  name: 'a dotted template, as DVC interpolates params (issue 12.6)', rc: PER_ITEM.replace('${item} ${out}', '${item} ${out} --lr ${train.lr}'),
+  where: (rc) => pos(rc, 'node parse.js'), key: 'stages.parse.cmd', message: '${train.lr} is not a dvcl template: dvcl does not substitute parameters into commands', hint: 'read the parameter in your script',
+});
+add({
+  name: 'a dotted item template (issue 12.6)', rc: PER_ITEM.replace('${item} ${out}', '${item.thresh} ${out}'),
+  where: (rc) => pos(rc, 'node parse.js'), key: 'stages.parse.cmd', message: '${item.thresh} is not a dvcl template: dvcl does not substitute parameters into commands',
+});
+add({
   name: 'an item variable in a stage that is not per-item',
   rc: 'version: 1\nstages:\n  a:\n    cmd:\n      - echo start\n      - node run.js ${item}\n',
   where: (rc) => pos(rc, 'node run.js'), key: 'stages.a.cmd[1]', message: '${item} is not available here', hint: 'only in per-item stages',

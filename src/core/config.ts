@@ -226,6 +226,13 @@ function checkParamsOuts(src: YamlSource, raw: Record<string, Record<string, unk
 }
 
 function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[]): void {
+  // `${train.lr}` (DVC's parameter interpolation) or `${item.x}`: the shell would fail on every
+  // item with "Bad substitution", spending each one's attempts. dvcl does not interpolate params.
+  const dotted = /\$\{([A-Za-z_][A-Za-z0-9_]*\.[^}]*)\}/.exec(s);
+  if (dotted) {
+    throw src.error(at, `\${${dotted[1]}} is not a dvcl template: dvcl does not substitute parameters into commands`,
+      'read the parameter in your script from the params file (and list it under `params:` so a change re-runs the stage); templates are ${item}, ${out}, ${stem}, ${name}, ${dir}');
+  }
   for (const name of templateNames(s)) {
     if (allowed.includes(name)) continue;
     if ((ITEM_VARS as readonly string[]).includes(name)) {
