@@ -595,6 +595,48 @@ describe('repro: selection and dry run', () => {
     expect(repo.takeRuns()).toEqual([]);
   });
 
+  it('the dry run is the plan: every stage the run will run is named, early cutoff as "may run" (issue 12.12)', async () => {
+    const repo = await ranChain({ 'in.txt': 'one\ntwo\n' });
+    const plan = () => {
+      const j = json<ReproJson>(repo.run('repro', '--dry-run', '--json'));
+      return j.stages.map((x) => [x.name, x.result, (x as { may_skip?: boolean }).may_skip ?? false]);
+    };
+    // A's output changes: everything below it runs, as status says.
+    repo.write('in.txt', 'ONE\ntwo\n');
+    expect(plan()).toEqual([['A', 'would_run', false], ['B', 'would_run', true], ['C', 'would_run', true]]);
+    expect(repo.status().stages.filter((x) => x.state !== 'up_to_date').map((x) => x.name)).toEqual(['A', 'B', 'C']);
+    const text = repo.run('repro', '-n');
+    expect(text.stdout).toMatch(/→ B may run: upstream stage A is not up to date \(skipped if the upstream outs come out the same\)/);
+    expect(text.stdout).toMatch(/3 stage\(s\) would run \(2 of them only if their upstream outs change\)/);
+    expect(results(json<ReproJson>(repo.run('repro', '--json')))).toEqual({ A: 'ran', B: 'ran', C: 'ran' });
+    repo.takeRuns();
+    // A runs but its output comes out the same: the plan said B and C may be skipped, and they are.
+    repo.write('in.txt', 'ONE\nTWO\n');
+    expect(plan()).toEqual([['A', 'would_run', false], ['B', 'would_run', true], ['C', 'would_run', true]]);
+    expect(results(json<ReproJson>(repo.run('repro', '--json')))).toEqual({ A: 'ran', B: 'skipped', C: 'skipped' });
+  });
+
+  it('a per-item stage below a stage that will run is in the plan, not "up to date" (issue 12.12, the quickstart case)', async () => {
+    const repo = await pipelineRepo(`version: 1
+stages:
+  split:
+    cmd: mkdir -p parts && cp src.txt parts/a.txt && echo split >> runs.log
+    deps: [src.txt]
+    outs: [parts]
+  each:
+    foreach: parts/*.txt
+    out: o/\${name}
+    cmd: cp \${item} \${out} && echo \${item} >> runs.log
+`, { 'src.txt': 'v1\n' });
+    expect(repo.run('repro').code).toBe(0);
+    repo.takeRuns();
+    repo.write('src.txt', 'v2\n');
+    const r = repo.run('repro', '-n');
+    expect(r.stdout).toMatch(/→ each may run: /);
+    expect(r.stdout).not.toMatch(/each: up to date/);
+    expect(results(json<ReproJson>(repo.run('repro', '--json')))).toEqual({ split: 'ran', each: 'ran' });
+  });
+
   it('-f re-runs the target and its upstream; -f -s only the target', async () => {
     const repo = await ranChain();
     const r = repo.run('repro', '-f', 'B', '--json');

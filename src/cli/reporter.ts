@@ -70,7 +70,9 @@ function resultLine(r: StageResult, dry?: boolean): string {
     case 'ran': return `${chalk.green('✔')} ${r.name}${items}${secs}`;
     case 'skipped': if (r.frozen) return dry ? `  ${r.name}: frozen (not run)` : chalk.dim(`- ${r.name}: frozen (not run)`);
       return dry ? `  ${r.name}: up to date${items}` : `${chalk.dim(`- ${r.name}: up to date${items}`)}`;
-    case 'would_run': return `${chalk.yellow('→')} ${r.name} would run${items}: ${r.reasons.map(describeReason).join('; ')}`;
+    case 'would_run': return r.may_skip
+      ? `${chalk.yellow('→')} ${r.name} may run: ${r.reasons.map(describeReason).join('; ') || 'an upstream stage runs'} (skipped if the upstream outs come out the same)`
+      : `${chalk.yellow('→')} ${r.name} would run${items}: ${r.reasons.map(describeReason).join('; ')}`;
     case 'failed': return `${chalk.red('✘')} ${r.name} failed${items}${r.error ? `: ${r.error.split('\n')[0]}` : ''}${r.error?.includes('\n') ? `\n${indent(r.error.split('\n').slice(1).join('\n'))}` : ''}`;
     case 'not_run': return `${chalk.dim(`- ${r.name}: not run (${r.error ?? 'skipped'})`)}`;
   }
@@ -83,7 +85,11 @@ function indent(s: string): string {
 /** Closing summary for stdout. */
 export function summaryText(res: ReproResult, dry?: boolean): string {
   const n = (k: StageResult['result']) => res.stages.filter((s) => s.result === k).length;
-  if (dry) return n('would_run') === 0 ? 'Nothing to do: everything is up to date.' : `${n('would_run')} stage(s) would run; nothing was changed (dry run).`;
+  if (dry) {
+    const maybe = res.stages.filter((s) => s.may_skip).length;
+    return n('would_run') === 0 ? 'Nothing to do: everything is up to date.'
+      : `${n('would_run')} stage(s) would run${maybe ? ` (${maybe} of them only if their upstream outs change)` : ''}; nothing was changed (dry run).`;
+  }
   if (res.interrupted) return `Interrupted: ${n('ran')} stage(s) completed before the ${res.interrupted}; finished items are kept.`;
   if (n('ran') === 0 && res.ok) return 'Nothing to do: everything is up to date.';
   const parts = [`${n('ran')} ran`, `${n('skipped')} up to date`];

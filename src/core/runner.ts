@@ -21,7 +21,7 @@ import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameCommand, st
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
-export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts; /** skipped because `frozen: true` */ frozen?: true }
+export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts; /** skipped because `frozen: true` */ frozen?: true; /** dry run: runs only if its upstream's outs change */ may_skip?: true }
 export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
 
 /** What the command shows while a run goes on; every hook optional. */
@@ -193,9 +193,15 @@ class Run {
       const ups = [...this.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
       const ev = evaluateStage(this.ctx, this.byName.get(name)!, ups, this.evalOptions(name));
       for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
-      const runs = this.shouldRun(ev);
-      if (runs) willRun.add(name);
-      const r: StageResult = { name, result: runs ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0, ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}) };
+      // A stage below one that runs is evaluated again when that one is done: it runs unless the
+      // upstream outs come out the same (early cutoff). The plan says so rather than "up to date".
+      const own = this.shouldRun(ev) && (ev.items !== undefined || ev.status.reasons.some((x) => x.code !== 'upstream_stale'));
+      const mayRun = !own && ups.length > 0 && ev.status.state !== 'frozen';
+      if (own || mayRun) willRun.add(name);
+      const r: StageResult = {
+        name, result: own || mayRun ? 'would_run' : 'skipped', reasons: ev.status.reasons, duration_ms: 0,
+        ...(mayRun ? { may_skip: true as const } : {}), ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}),
+      };
       if (ev.items) r.items = { total: ev.items.present.length, ran: ev.items.tasks.length, succeeded: 0, failed: 0, given_up: ev.items.givenUp.length };
       this.rep.stageEnd?.(r);
       stages.push(r);
