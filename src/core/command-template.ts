@@ -1,4 +1,4 @@
-import { ITEM_VARS, type ItemVar } from './template.js';
+import { ITEM_VARS, TEMPLATE_RE, type ItemVar } from './template.js';
 
 /*
  * How `${item}` & co. reach a per-item command: never as text. Each template is rewritten into a
@@ -47,7 +47,8 @@ export function commandRefusal(cmd: string): TemplateRefused | null {
   }
 }
 
-const TEMPLATE = /\$\{([a-z_][a-z0-9_]*)\}/y;
+/** TEMPLATE_RE anchored at a position (lastIndex). */
+const TEMPLATE = new RegExp(TEMPLATE_RE.source, 'y');
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash']);
 /** Programs that hand the argument of their `-c` to a shell, after arguments of their own. */
 const WRAPPERS = new Set(['su', 'runuser', 'flock', 'script']);
@@ -58,7 +59,7 @@ const PH_CLOSE = '\uE001';
 
 /** The first item template in `text`, if any. */
 function itemTemplateIn(text: string): ItemVar | null {
-  for (const m of text.matchAll(/\$\{([a-z_][a-z0-9_]*)\}/g)) {
+  for (const m of text.matchAll(TEMPLATE_RE)) {
     if ((ITEM_VARS as readonly string[]).includes(m[1])) return m[1] as ItemVar;
   }
   return null;

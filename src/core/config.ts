@@ -231,7 +231,7 @@ function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[
   const dotted = /\$\{([A-Za-z_][A-Za-z0-9_]*\.[^}]*)\}/.exec(s);
   if (dotted) {
     throw src.error(at, `\${${dotted[1]}} is not a dvcl template: dvcl does not substitute parameters into commands`,
-      'read the parameter in your script from the params file (and list it under `params:` so a change re-runs the stage); templates are ${item}, ${out}, ${stem}, ${name}, ${dir}');
+      `read the parameter in your script from the params file (and list it under \`params:\` so a change re-runs the stage); templates are ${ITEM_VARS.map((v) => `\${${v}}`).join(', ')}`);
   }
   for (const name of templateNames(s)) {
     if (allowed.includes(name)) continue;

@@ -10,7 +10,7 @@ import { checkPlaced, prepareOuts } from './outs.js';
 import { abs } from './paths.js';
 import { envName, rewriteCommand } from './command-template.js';
 import type { ItemTask } from './status.js';
-import { ITEM_VARS, shellQuote, type ItemVar, type ItemVars } from './template.js';
+import { ITEM_VARS, shellQuote, TEMPLATE_RE, type ItemVar, type ItemVars } from './template.js';
 
 type ItemOutcome = { exec: ExecResult; log: string; notStarted?: boolean } | { error: string };
 /** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
@@ -155,11 +155,9 @@ export class ItemExecutor {
   }
 }
 
-const TEMPLATES = /\$\{([a-z_][a-z0-9_]*)\}/g;
-
 /** Whether a command is one program and its arguments, with no shell syntax but its templates. */
 function isPlain(cmd: string): boolean {
-  return directArgv(cmd.replace(TEMPLATES, 'x')) !== null;
+  return directArgv(cmd.replace(TEMPLATE_RE, 'x')) !== null;
 }
 
 /**
@@ -168,7 +166,7 @@ function isPlain(cmd: string): boolean {
  */
 export function plainCommand(cmd: string, values: ItemVars): string | null {
   if (!isPlain(cmd)) return null;
-  const words = directArgv(cmd.replace(TEMPLATES, (_, v: string) => `\0${v}\0`))!;
+  const words = directArgv(cmd.replace(TEMPLATE_RE, (_, v: string) => `\0${v}\0`))!;
   return words.map((w) => shellQuote(w.replace(/\0([a-z_]+)\0/g, (_, v: string) => values[v as ItemVar]))).join(' ');
 }
 

@@ -16,7 +16,7 @@ export async function status(opts: { cwd: string; targets?: string[]; onWarning?
   for (const st of report.stages) for (const w of stageWarnings(st)) warn(w);
   p.hasher.save(); // the stat cache is ours (.dvcl/), not the user's: saving it keeps the next status fast
   await markIgnoredOuts(p.cfg.root, report);
-  for (const w of await health) opts.onWarning?.(w);
+  for (const w of await health) warn(w);
   return report;
 }
 

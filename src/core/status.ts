@@ -305,7 +305,7 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
 }
 
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
-  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, ...(inputs.wdir ? { wdir: inputs.wdir } : {}), ...(inputs.env ? { env: inputs.env } : {}), deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
+  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, wdir: inputs.wdir, env: inputs.env, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];
@@ -332,11 +332,11 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     // Only a successful record looks at its output: a new or failed item runs whether it exists or not.
     now.outputExists = outputHash !== null;
     const d = ctx.manifest.itemNeedsRun(stage.name, item, now);
-    if (d.givenUp) givenUp.push(item);
-    if (d.why === 'failed' && d.run) failedLeft++;
     if ((d.givenUp || (d.why === 'failed' && d.run)) && failedItems.length < FAILED_ITEMS_KEPT) {
       failedItems.push({ item, reason: rec?.reason ?? 'unknown', attempts: rec?.attempts ?? 0, given_up: Boolean(d.givenUp) });
     }
+    if (d.givenUp) givenUp.push(item);
+    if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
     // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
     // since (fixing the input or the script is how a failure is usually fixed).

@@ -10,7 +10,7 @@ export type ItemVars = Record<ItemVar, string>;
  * Reserving lowercase names lets a typo such as `${itme}` be a configuration error instead of
  * silently expanding to an empty shell variable.
  */
-const TEMPLATE_RE = /\$\{([a-z_][a-z0-9_]*)\}/g;
+export const TEMPLATE_RE = /\$\{([a-z_][a-z0-9_]*)\}/g;
 
 /** Names of template variables used in a string. */
 export function templateNames(s: string): string[] {
