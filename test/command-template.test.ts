@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandRefusal, envName, rewriteCommand } from '../src/core/command-template.js';
+import { commandRefusal, envName, rewriteCommand, TemplateRefused } from '../src/core/command-template.js';
 import { ITEM_VARS, shellQuote } from '../src/core/template.js';
 
 // Issue 11.1: a file name must reach a per-item command as exactly one word in every quoting
@@ -98,5 +98,20 @@ describe('templates in commands', () => {
     }
     expect(commandRefusal("sh -c 'cat ${item}'")).toBeNull();
     expect(commandRefusal("awk '{print $1}' ${item}")).toBeNull();
+  });
+
+  it('any text, however malformed (unclosed quotes, stray parentheses, half a here-document), is rewritten or refused, never an error', () => {
+    const parts = ['${item}', '${out}', '"', "'", '`', '$(', ')', '(', '$((', '{', '}', '\\', ' ', '\n', 'sh', '-c', 'eval', '<<', 'EOF', '<<-', ';', '|', '#', '$', 'x', '${HOME', 'ssh'];
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 20_000; i++) {
+      let cmd = '';
+      for (let k = 1 + Math.floor(next() * 14); k > 0; k--) cmd += parts[Math.floor(next() * parts.length)] + (next() < 0.3 ? ' ' : '');
+      try {
+        rewriteCommand(cmd);
+      } catch (e) {
+        expect(e, JSON.stringify(cmd)).toBeInstanceOf(TemplateRefused);
+      }
+    }
   });
 });

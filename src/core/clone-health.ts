@@ -2,8 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LOCK_FILE } from './lock.js';
-
-const MANIFEST_FILE = '.manifest.json';
+import { MANIFEST_FILE } from './manifest.js';
 
 /** What git prints (stdout), whatever its exit status; '' when git cannot run. */
 function git(root: string, args: string[], stdin?: string): Promise<string> {

@@ -48,7 +48,7 @@ function inFolder(root: string, rel: string, fn: (file: string) => void = () => 
     const base = path.basename(rel);
     const where = real === realRoot ? base : `${real.slice(realRoot.length + 1)}/${base}`;
     const why = reservedOut(where);
-    if (why) throw new Error(`refusing to ${verb} ${rel}: ${where === rel ? 'it' : `it resolves to ${where}, which`} ${why}`);
+    if (why) throw new Error(oneLine(`refusing to ${verb} ${rel}: ${where === rel ? 'it' : `it resolves to ${where}, which`} ${why}`));
     fn(PROC_FD ? `/proc/self/fd/${fd}/${base}` : path.join(real, base));
     return true;
   } finally {
