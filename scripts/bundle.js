@@ -39,7 +39,7 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   // oclif's TypeScript support for development (ts-node, typescript) is never used by the built CLI;
-  // hash-wasm's index is only a fallback (core/hash.ts loads one algorithm's build from node_modules).
+  // hash-wasm's index is only a fallback (core/hashing/hash.ts loads one algorithm's build from node_modules).
   external: ['typescript', 'ts-node', 'hash-wasm'],
   // CommonJS code inside an ESM bundle still calls require() for node: builtins and optional files.
   banner: { js: "import { createRequire as __dvclRequire } from 'node:module'; const require = __dvclRequire(import.meta.url);" },

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandRefusal, envName, rewriteCommand, TemplateRefused } from '../src/core/command-template.js';
+import { commandRefusal, envName, rewriteCommand, TemplateRefused } from '../src/core/config/command-template.js';
 import { ITEM_VARS, shellQuote } from '../src/core/template.js';
 
 // Issue 11.1: a file name must reach a per-item command as exactly one word in every quoting

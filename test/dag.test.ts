@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, type StageConfig } from '../src/core/config.js';
-import { buildDag, chainLengths, inferEdges, selectStages, type Dag } from '../src/core/dag.js';
+import { loadConfig, type StageConfig } from '../src/core/config/load.js';
+import { buildDag, chainLengths, inferEdges, selectStages, type Dag } from '../src/core/graph/dag.js';
 import { dvclSpawn, json } from './helpers/cli.js';
 
 const QUICKSTART = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/quickstart');

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { directArgv, runShell } from '../src/core/exec.js';
-import { plainCommand } from '../src/core/item-exec.js';
+import { directArgv, runShell } from '../src/core/run/exec.js';
+import { plainCommand } from '../src/core/run/item-exec.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { getLocalConfig, gitInfo, gitTopLevel, isGitRepo, setLocalConfig } from '../src/core/git.js';
+import { getLocalConfig, gitInfo, gitTopLevel, isGitRepo, setLocalConfig } from '../src/core/git/git.js';
 import { DvclError } from '../src/core/errors.js';
 import { gitRepo, type GitRepo } from './helpers/git-repo.js';
 

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { blake3, xxhash128 } from 'hash-wasm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hash.js';
-import type { ItemRecord } from '../src/core/manifest.js';
-import { isUndecodable, showBytes } from '../src/core/raw-names.js';
-import { itemsHash } from '../src/core/status.js';
+import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hashing/hash.js';
+import type { ItemRecord } from '../src/core/ledger/manifest.js';
+import { isUndecodable, showBytes } from '../src/core/hashing/raw-names.js';
+import { itemsHash } from '../src/core/status/status.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll } from '../src/core/exec.js';
-import { ItemShell, queueFor } from '../src/core/item-shell.js';
+import { killAll } from '../src/core/run/exec.js';
+import { ItemShell, queueFor } from '../src/core/run/item-shell.js';
 
 let dirs: string[] = [];
 afterEach(() => {

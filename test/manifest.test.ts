@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DvclError } from '../src/core/errors.js';
 import {
   Manifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord,
-} from '../src/core/manifest.js';
-import { JournalWriter, readJournal } from '../src/core/manifest-journal.js';
+} from '../src/core/ledger/manifest.js';
+import { JournalWriter, readJournal } from '../src/core/ledger/manifest-journal.js';
 
 let root: string;
 let warnings: string[];

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseLock, serializeLock, type LockData, type LockEntry } from '../src/core/lock.js';
-import { parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord } from '../src/core/manifest-format.js';
-import { detectKind, mergeLock, mergeManifest, mergeTexts } from '../src/core/merge.js';
-import { mergeFiles } from '../src/core/merge-files.js';
+import { parseLock, serializeLock, type LockData, type LockEntry } from '../src/core/ledger/lock.js';
+import { parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord } from '../src/core/ledger/manifest-format.js';
+import { detectKind, mergeLock, mergeManifest, mergeTexts } from '../src/core/ledger/merge.js';
+import { mergeFiles } from '../src/core/ledger/merge-files.js';
 
 // The merge rules of issue 5, in process. End-to-end merges through git are in team.e2e.test.ts.
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { acquireRunLock, readLockHolder, type LockHolder } from '../src/core/runlock.js';
+import { acquireRunLock, readLockHolder, type LockHolder } from '../src/core/run/runlock.js';
 import { DvclError, EXIT } from '../src/core/errors.js';
 
 const cleanups: Array<() => void> = [];

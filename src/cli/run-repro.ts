@@ -1,4 +1,4 @@
-import type { ReproOptions, ReproResult } from '../core/runner.js';
+import type { ReproOptions, ReproResult } from '../core/run/runner.js';
 
 /** Exit status of a run: 1 on a failure, 128 + the signal number when a signal stopped it. */
 export function runExitCode(r: ReproResult): number {
@@ -13,7 +13,7 @@ export async function runAndReport(
   opts: Omit<ReproOptions, 'cwd' | 'reporter' | 'argv'>,
   nothingText?: string,
 ): Promise<ReproResult> {
-  const { repro } = await import('../core/runner.js');
+  const { repro } = await import('../core/run/runner.js');
   const { humanReporter, summaryText } = await import('./reporter.js');
   const result = await repro({
     ...opts, cwd: process.cwd(), argv: [name, ...cmd.argv.filter((a) => a !== '--json')],

@@ -17,7 +17,7 @@ project you are in. Load it from your shell's start-up file, as the examples sho
   async run(): Promise<{ script: string } | { stages: string[] }> {
     const { args, flags } = await this.parse(Completion);
     if (flags.stages) {
-      const { loadConfig } = await import('../core/config.js');
+      const { loadConfig } = await import('../core/config/load.js');
       const stages = loadConfig({ cwd: process.cwd() }).stages.map((s) => s.name);
       if (!this.jsonEnabled()) this.log(stages.join('\n'));
       return { stages };

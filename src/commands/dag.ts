@@ -20,7 +20,7 @@ Mermaid (GitHub renders it in Markdown) and Graphviz; --json gives nodes and edg
 
   async run(): Promise<DagJson> {
     const { flags } = await this.parse(Dag);
-    const { loadConfig } = await import('../core/config.js');
+    const { loadConfig } = await import('../core/config/load.js');
     const r = await import('../cli/render-dag.js');
     const cfg = loadConfig({ cwd: process.cwd() });
     if (!this.jsonEnabled()) this.log(flags.mermaid ? r.dagMermaid(cfg) : flags.dot ? r.dagDot(cfg) : r.dagText(cfg));

@@ -14,7 +14,7 @@ export default class Init extends DvclCommand {
 
   async run(): Promise<{ root: string; changes: string[]; warnings: string[] }> {
     const { flags } = await this.parse(Init);
-    const { init } = await import('../core/init.js');
+    const { init } = await import('../core/services/init.js');
     const result = await init({ cwd: process.cwd(), driverCommand: driverCommand(), mergeDriver: mergeDriverCommand(), hooks: flags.hooks });
     if (!this.jsonEnabled()) {
       for (const w of result.warnings) this.note(`warning: ${w}`);

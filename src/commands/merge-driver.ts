@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { MergeDecision, MergeKind } from '../core/merge.js';
+import type { MergeDecision, MergeKind } from '../core/ledger/merge.js';
 
 export default class MergeDriver extends DvclCommand {
   static override hidden = true;
@@ -19,7 +19,7 @@ OURS is left as it is and the exit is 1: git then reports an ordinary conflict.`
 
   async run(): Promise<{ kind: MergeKind; path: string | null; decisions: MergeDecision[] }> {
     const { args } = await this.parse(MergeDriver);
-    const { mergeFiles, describeDecisions } = await import('../core/merge-files.js');
+    const { mergeFiles, describeDecisions } = await import('../core/ledger/merge-files.js');
     const r = mergeFiles({ base: args.base, ours: args.ours, theirs: args.theirs, path: args.path });
     if (!this.jsonEnabled()) for (const line of describeDecisions(args.path ?? r.kind, r.decisions)) this.note(`dvcl merge-driver: ${line}`);
     return { kind: r.kind, path: args.path ?? null, decisions: r.decisions };

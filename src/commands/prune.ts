@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { PruneResult } from '../core/prune.js';
+import type { PruneResult } from '../core/services/prune.js';
 
 export default class Prune extends DvclCommand {
   static override summary = 'Forget deleted inputs and removed stages';
@@ -16,7 +16,7 @@ is deleted (the outputs of deleted inputs stay; remove them yourself if you want
 
   async run(): Promise<PruneResult> {
     const { flags } = await this.parse(Prune);
-    const { prune } = await import('../core/prune.js');
+    const { prune } = await import('../core/services/prune.js');
     const r = await prune({ cwd: process.cwd(), dryRun: flags['dry-run'], onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const verb = r.dry_run ? 'would drop' : 'dropped';

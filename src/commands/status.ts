@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { StatusReport } from '../core/status.js';
+import type { StatusReport } from '../core/status/status.js';
 
 export default class Status extends DvclCommand {
   static override summary = 'Say which stages are stale and why';
@@ -20,7 +20,7 @@ takes no lock. Stages are listed in dependency order; with STAGE names, those an
 
   async run(): Promise<StatusReport> {
     const { argv, flags } = await this.parse(Status);
-    const { status } = await import('../core/status-command.js');
+    const { status } = await import('../core/services/status.js');
     const report = await status({ cwd: process.cwd(), targets: argv as string[], onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const { statusText } = await import('../cli/render-status.js');

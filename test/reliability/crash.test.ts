@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { queueFor } from '../../src/core/item-shell.js';
+import { queueFor } from '../../src/core/run/item-shell.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Manifest } from '../../src/core/manifest.js';
+import { Manifest } from '../../src/core/ledger/manifest.js';
 import { dvcl, dvclSpawn, json, type CliResult } from '../helpers/cli.js';
 import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { figure, killMarkedGroups, lines, rng, scratch, seedFromEnv, trialsFromEnv, tree, waitFor } from './support.js';

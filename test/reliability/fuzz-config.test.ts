@@ -180,7 +180,7 @@ describe('fuzzing .pipelinerc', () => {
     process.stdout.write(`fuzz test: RELIABILITY_SEED=${SEED}, ${CASES} cases\n`);
     const dir = path.join(work.dir, 'inproc');
     fs.mkdirSync(dir);
-    const configModule = new URL('../../dist/core/config.js', import.meta.url).href;
+    const configModule = new URL('../../dist/core/config/load.js', import.meta.url).href;
     let worker = new Worker(path.join(here, 'fuzz-worker.mjs'), { workerData: { dir, configModule } });
     let pending: ((o: Outcome) => void) | null = null;
     const ready = new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 // Worker thread of fuzz-config.test.ts: loads each mutated configuration with the built
-// loadConfig (dist/core/config.js, tsc's output of src/core/config.ts) and reports how it ended.
+// loadConfig (dist/core/config/load.js, tsc's output of src/core/config/load.ts) and reports how it ended.
 // A worker, so that a case that hangs can be stopped and reported instead of hanging the suite.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadConfig } from '../../src/core/config.js';
+import { loadConfig } from '../../src/core/config/load.js';
 import { dvcl, json } from '../helpers/cli.js';
 import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { lines, scratch, STACK, tree } from './support.js';

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Manifest } from '../../src/core/manifest.js';
+import { Manifest } from '../../src/core/ledger/manifest.js';
 import { BIN, cliEnv, dvcl, dvclSpawn, type CliResult } from '../helpers/cli.js';
 import { gitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { killMarkedGroups, lines, scratch, waitFor } from './support.js';

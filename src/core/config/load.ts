@@ -1,0 +1,404 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DvclError, configError } from '../errors.js';
+import type { HashAlgorithm } from '../hashing/hash.js';
+import { isInside, normalizeRelPath, overlaps } from '../util/paths.js';
+import { RESERVED_HINT, reservedOut, reservedTemplate } from './reserved.js';
+import { commandRefusal } from './command-template.js';
+import { closest, ITEM_VARS, templateBase, templateNames } from '../template.js';
+import { YamlSource, type KeyPath } from './yaml-source.js';
+import { checkCrossStage } from './cross-stage.js';
+import { cachedParse } from './parse-cache.js';
+import type { Dag } from '../graph/dag.js';
+
+export const CONFIG_FILE = '.pipelinerc';
+export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
+export const HASHES: readonly HashAlgorithm[] = ['xxh128', 'blake3', 'sha256', 'md5'];
+
+export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
+export interface ParamRef { file: string; key: string }
+
+/** One stage of `.pipelinerc`, validated and normalised (paths relative to the root, `/`). */
+export interface StageConfig {
+  name: string;
+  desc?: string;
+  cmd: string[];
+  deps: string[];
+  params: ParamRef[];
+  outs: string[];
+  env: Record<string, string>;
+  wdir: string;
+  persist: boolean;
+  frozen: boolean;
+  always_changed: boolean;
+  /** Per-item stages: the globs selecting item inputs, and the item's output template. */
+  foreach?: string[];
+  out?: string;
+}
+
+export interface PipelineConfig {
+  root: string;
+  settings: Settings;
+  paramsFile: string;
+  /** Stages in declaration order. */
+  stages: StageConfig[];
+  /** Values of every tracked parameter: file → dotted key → value. */
+  params: Record<string, Record<string, unknown>>;
+  dag: Dag;
+}
+
+const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
+const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell'];
+const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
+
+/** Walk up from `cwd` to the folder holding `.pipelinerc`. */
+export function findRoot(cwd: string): string {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, CONFIG_FILE))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) {
+      throw new DvclError('no_project', `no ${CONFIG_FILE} found in ${path.resolve(cwd)} or any parent folder`, {
+        suggestions: ['run `dvcl init` to create one'],
+      });
+    }
+    dir = up;
+  }
+}
+
+export function defaultSettings(): Settings {
+  return { jobs: Math.max(1, os.availableParallelism?.() ?? os.cpus().length), hash: 'xxh128', max_attempts: 3, shell: '/bin/sh' };
+}
+
+/** Load and validate `.pipelinerc` (+ `.pipelinerc.local` and the params files). */
+export function loadConfig(opts: { cwd: string; root?: string }): PipelineConfig {
+  const root = opts.root ?? findRoot(opts.cwd);
+  // Parsed once per change of its files: .dvcl/cache/config (see parse-cache.ts).
+  return cachedParse({ root, name: 'config', files: [CONFIG_FILE, LOCAL_CONFIG_FILE], parse: () => parseConfig(root), moreFiles: (cfg) => Object.keys(cfg.params) });
+}
+
+function parseConfig(root: string): PipelineConfig {
+  const src = readYaml(root, CONFIG_FILE);
+  const raw = src.toJS() ?? {};
+  if (!isObject(raw)) throw src.error([], 'the file must be a mapping with `stages:`');
+  checkKeys(src, [], raw, TOP_KEYS);
+  if (raw.version !== undefined && raw.version !== 1) {
+    throw src.error(['version'], `unsupported version ${JSON.stringify(raw.version)}`, 'this dvcl reads `version: 1`');
+  }
+  const settings = parseSettings(src, raw.settings, defaultSettings());
+  const localPath = path.join(root, LOCAL_CONFIG_FILE);
+  if (fs.existsSync(localPath)) {
+    const local = readYaml(root, LOCAL_CONFIG_FILE);
+    const lraw = local.toJS() ?? {};
+    if (!isObject(lraw)) throw local.error([], 'the file must be a mapping with `settings:`');
+    checkKeys(local, [], lraw, ['settings']);
+    Object.assign(settings, parseSettings(local, lraw.settings, settings));
+  }
+  const paramsFile = raw.params === undefined ? 'params.yaml' : relPath(src, ['params'], raw.params);
+  const stages: StageConfig[] = [];
+  if (raw.stages !== undefined && raw.stages !== null) {
+    if (!isObject(raw.stages)) throw src.error(['stages'], 'must be a mapping of stage name to stage');
+    for (const [name, def] of Object.entries(raw.stages)) stages.push(parseStage(src, name, def, paramsFile));
+  }
+  checkParamsOuts(src, raw.stages as Record<string, Record<string, unknown>>, stages, raw.params === undefined ? null : paramsFile);
+  const params = loadParams(root, src, stages);
+  const dag = checkCrossStage(src, stages);
+  return { root, settings, paramsFile, stages, params, dag };
+}
+
+function readYaml(root: string, name: string): YamlSource {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, name), 'utf8');
+  } catch (e) {
+    throw configError(name, null, '', `cannot read: ${(e as Error).message}`);
+  }
+  return YamlSource.parse(name, text);
+}
+
+function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
+  const s = { ...base };
+  if (v === undefined || v === null) return s;
+  const at = ['settings'];
+  if (!isObject(v)) throw src.error(at, 'must be a mapping');
+  checkKeys(src, at, v, SETTING_KEYS);
+  if (v.jobs !== undefined) s.jobs = posInt(src, [...at, 'jobs'], v.jobs);
+  if (v.max_attempts !== undefined) s.max_attempts = posInt(src, [...at, 'max_attempts'], v.max_attempts);
+  if (v.hash !== undefined) {
+    if (!HASHES.includes(v.hash as HashAlgorithm)) {
+      throw src.error([...at, 'hash'], `unknown hash ${JSON.stringify(v.hash)}`, `use one of ${HASHES.join(', ')}`);
+    }
+    s.hash = v.hash as HashAlgorithm;
+  }
+  if (v.shell !== undefined) s.shell = str(src, [...at, 'shell'], v.shell);
+  return s;
+}
+
+function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: string): StageConfig {
+  const at: KeyPath = ['stages', name];
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw src.error(at, `invalid stage name "${name}"`, 'stage names use letters, digits, `-` and `_`', 'key');
+  }
+  if (!isObject(def)) throw src.error(at, 'a stage must be a mapping with at least `cmd`');
+  checkKeys(src, at, def, STAGE_KEYS);
+  if (def.cmd === undefined) throw src.error(at, 'missing `cmd`', 'every stage needs a command to run', 'key');
+  const cmd = typeof def.cmd === 'string' ? [def.cmd] : strList(src, [...at, 'cmd'], def.cmd);
+  if (cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw src.error([...at, 'cmd'], 'the command is empty');
+  const stage: StageConfig = {
+    name,
+    desc: def.desc === undefined ? undefined : str(src, [...at, 'desc'], def.desc),
+    cmd,
+    deps: pathList(src, [...at, 'deps'], def.deps),
+    params: paramRefs(src, [...at, 'params'], def.params, paramsFile),
+    outs: pathList(src, [...at, 'outs'], def.outs),
+    env: envMap(src, [...at, 'env'], def.env),
+    wdir: def.wdir === undefined ? '.' : relPath(src, [...at, 'wdir'], def.wdir),
+    persist: bool(src, [...at, 'persist'], def.persist),
+    frozen: bool(src, [...at, 'frozen'], def.frozen),
+    always_changed: bool(src, [...at, 'always_changed'], def.always_changed),
+  };
+  stage.outs.forEach((o, i) => {
+    const why = reservedOut(o);
+    if (why) throw src.error(outAt(def, at, i), `"${outText(def, i)}" ${why}`, RESERVED_HINT);
+  });
+  const perItem = def.foreach !== undefined || def.out !== undefined;
+  if (perItem) {
+    if (def.foreach === undefined) throw src.error([...at, 'out'], '`out` needs `foreach`', 'a per-item stage declares both `foreach` (the inputs) and `out` (each item\'s output)', 'key');
+    if (def.out === undefined) throw src.error([...at, 'foreach'], '`foreach` needs `out`', 'add `out: some/dir/${stem}.ext`, the output of each item', 'key');
+    if (def.outs !== undefined) throw src.error([...at, 'outs'], 'a per-item stage declares its output with `out`, not `outs`', undefined, 'key');
+    const globs = typeof def.foreach === 'string' ? [def.foreach] : strList(src, [...at, 'foreach'], def.foreach);
+    stage.foreach = globs.map((g, i) => relPath(src, typeof def.foreach === 'string' ? [...at, 'foreach'] : [...at, 'foreach', i], g));
+    if (stage.foreach.length === 0) throw src.error([...at, 'foreach'], 'needs at least one glob');
+    const out = str(src, [...at, 'out'], def.out);
+    checkTemplate(src, [...at, 'out'], out, ['item', 'stem', 'name', 'dir']);
+    if (templateNames(out).length === 0) throw src.error([...at, 'out'], 'the item output must use a template variable', 'e.g. `data/parsed/${stem}.json`, so each item gets its own file');
+    stage.out = relPath(src, [...at, 'out'], out);
+    const why = reservedTemplate(stage.out);
+    if (why) throw src.error([...at, 'out'], `"${out}" ${why}`, RESERVED_HINT);
+  }
+  stage.cmd.forEach((c, i) => {
+    const where: KeyPath = typeof def.cmd === 'string' ? [...at, 'cmd'] : [...at, 'cmd', i];
+    checkTemplate(src, where, c, perItem ? [...ITEM_VARS] : []);
+    const refused = perItem ? commandRefusal(c) : null;
+    if (refused) throw src.error(where, refused.message, refused.hint);
+  });
+  return stage;
+}
+
+/** Where `outs[i]` was written, and as what: `outs: x` is one path, not a list. */
+function outAt(def: Record<string, unknown>, at: KeyPath, i: number): KeyPath {
+  return Array.isArray(def.outs) ? [...at, 'outs', i] : [...at, 'outs'];
+}
+
+function outText(def: Record<string, unknown>, i: number): string {
+  return String(Array.isArray(def.outs) ? def.outs[i] : def.outs);
+}
+
+/**
+ * No out may be, contain or lie in a params file: it is removed before its stage runs, and the
+ * values it held are lost with it (the next load fails, or reads what the command wrote there).
+ * The files are those a stage reads, and the default one when `params:` names it.
+ */
+function checkParamsOuts(src: YamlSource, raw: Record<string, Record<string, unknown>> | undefined, stages: StageConfig[], named: string | null): void {
+  const readers = new Map<string, string>();
+  if (named !== null) readers.set(named, 'named by `params:`');
+  for (const s of stages) for (const ref of s.params) if (!readers.has(ref.file)) readers.set(ref.file, `read by stage ${s.name}`);
+  if (readers.size === 0) return;
+  const clash = (p: string): string | null => {
+    for (const [file, by] of readers) {
+      if (!overlaps(p, file)) continue;
+      return `${p === file ? 'is' : isInside(file, p) ? 'contains' : 'lies in'} the params file ${file}, ${by}`;
+    }
+    return null;
+  };
+  for (const s of stages) {
+    const at = ['stages', s.name];
+    const def = raw?.[s.name] ?? {};
+    s.outs.forEach((o, i) => {
+      const why = clash(o);
+      if (why) throw src.error(outAt(def, at, i), `"${outText(def, i)}" ${why}`, RESERVED_HINT);
+    });
+    const base = s.out === undefined ? '.' : templateBase(s.out);
+    const why = base === '.' ? null : clash(base);
+    if (why) throw src.error([...at, 'out'], `"${String(def.out)}" would write into ${base}, which ${why}`, RESERVED_HINT);
+  }
+}
+
+function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[]): void {
+  // `${train.lr}` (DVC's parameter interpolation) or `${item.x}`: the shell would fail on every
+  // item with "Bad substitution", spending each one's attempts. dvcl does not interpolate params.
+  const dotted = /\$\{([A-Za-z_][A-Za-z0-9_]*\.[^}]*)\}/.exec(s);
+  if (dotted) {
+    throw src.error(at, `\${${dotted[1]}} is not a dvcl template: dvcl does not substitute parameters into commands`,
+      `read the parameter in your script from the params file (and list it under \`params:\` so a change re-runs the stage); templates are ${ITEM_VARS.map((v) => `\${${v}}`).join(', ')}`);
+  }
+  for (const name of templateNames(s)) {
+    if (allowed.includes(name)) continue;
+    if ((ITEM_VARS as readonly string[]).includes(name)) {
+      throw src.error(at, `\${${name}} is not available here`, allowed.length ? `available: ${allowed.map((a) => `\${${a}}`).join(', ')}` : 'item variables exist only in per-item stages (with `foreach` and `out`)');
+    }
+    const near = closest(name, ITEM_VARS);
+    throw src.error(at, `unknown template variable \${${name}}`,
+      (near ? `did you mean \${${near}}? ` : '') + `\${lowercase} names are dvcl templates; write $${name} for a shell variable`);
+  }
+}
+
+/** Where each parameter reference was written: its key, and the entry naming its file. */
+const refSites = new WeakMap<ParamRef, { key: KeyPath; file: KeyPath; fileWhich: 'key' | 'value' }>();
+
+function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string): ParamRef[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw src.error(at, 'must be a list of parameter keys, or of `{file: [keys]}`');
+  const refs: ParamRef[] = [];
+  const add = (ref: ParamRef, key: KeyPath, file: KeyPath, fileWhich: 'key' | 'value') => {
+    refSites.set(ref, { key, file, fileWhich });
+    refs.push(ref);
+  };
+  v.forEach((entry, i) => {
+    if (typeof entry === 'string' && entry !== '') add({ file: paramsFile, key: entry }, [...at, i], [...at, i], 'value');
+    else if (isObject(entry)) {
+      for (const [file, keys] of Object.entries(entry)) {
+        const f = relPath(src, [...at, i, file], file);
+        // `{params.yaml: null}`: every key of the file, as DVC tracks a whole params file.
+        if (keys === null) add({ file: f, key: WHOLE_FILE }, [...at, i, file], [...at, i, file], 'key');
+        else strList(src, [...at, i, file], keys).forEach((k, j) => add({ file: f, key: k }, [...at, i, file, j], [...at, i, file], 'key'));
+      }
+    } else throw src.error([...at, i], 'must be a parameter key (`section.key`) or `{file.yaml: [keys]}`');
+  });
+  return refs;
+}
+
+/** The key of a ParamRef that stands for a whole params file, until loadParams lists its keys. */
+const WHOLE_FILE = '\0whole file';
+
+function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = Object.create(null); // keyed by file names: `__proto__` is one
+  const files = new Map<string, { src: YamlSource; data: unknown }>();
+  for (const stage of stages) {
+    const expanded: ParamRef[] = [];
+    stage.params.forEach((ref, i) => {
+      const site = refSites.get(ref) ?? { key: ['stages', stage.name, 'params', i], file: ['stages', stage.name, 'params'], fileWhich: 'value' as const };
+      let f = files.get(ref.file);
+      if (!f) {
+        if (!fs.existsSync(path.join(root, ref.file))) {
+          throw src.error(site.file, `params file ${ref.file} does not exist`, `create ${ref.file} or name another file with {file.yaml: [keys]}`, site.fileWhich);
+        }
+        const psrc = readYaml(root, ref.file);
+        f = { src: psrc, data: psrc.toJS() };
+        files.set(ref.file, f);
+      }
+      if (ref.key === WHOLE_FILE) {
+        if (f.data !== null && !isObject(f.data)) throw src.error(site.file, `params file ${ref.file} is not a mapping of keys`, undefined, site.fileWhich);
+        for (const [key, value] of Object.entries(f.data ?? {})) {
+          const whole = { file: ref.file, key };
+          refSites.set(whole, site);
+          expanded.push(whole);
+          (out[ref.file] ??= Object.create(null))[key] = value;
+        }
+        return;
+      }
+      expanded.push(ref);
+      const value = lookup(f.data, ref.key);
+      if (value === undefined) {
+        const near = closest(ref.key, dottedKeys(f.data));
+        throw src.error(site.key, `parameter ${ref.key} is not in ${ref.file}`, near ? `did you mean \`${near}\`?` : undefined);
+      }
+      (out[ref.file] ??= Object.create(null))[ref.key] = value;
+    });
+    stage.params = expanded;
+  }
+  return out;
+}
+
+/** Every key of a params file in dotted form: `{a: {b: 1}}` → `a`, `a.b`. */
+function dottedKeys(data: unknown, prefix = ''): string[] {
+  if (!isObject(data)) return [];
+  return Object.entries(data).flatMap(([k, v]) => [prefix + k, ...dottedKeys(v, `${prefix}${k}.`)]);
+}
+
+/** `prepare.split` → data.prepare.split (an exact key with a dot wins). */
+export function lookup(data: unknown, key: string): unknown {
+  if (!isObject(data)) return undefined;
+  if (Object.hasOwn(data, key)) return data[key]; // own keys only: `constructor` is not a parameter
+  const parts = key.split('.');
+  let cur: unknown = data;
+  for (const p of parts) {
+    if (!isObject(cur) || !Object.hasOwn(cur, p)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+// ---- small typed readers: each failure names the key and its position ----
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(src: YamlSource, at: KeyPath, obj: Record<string, unknown>, allowed: string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (allowed.includes(k)) continue;
+    const near = closest(k, allowed);
+    throw src.error([...at, k], `unknown key "${k}"`, near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}`, 'key');
+  }
+}
+
+function str(src: YamlSource, at: KeyPath, v: unknown): string {
+  if (typeof v !== 'string') throw src.error(at, `must be a string, not ${typeName(v)}`);
+  return v;
+}
+
+function strList(src: YamlSource, at: KeyPath, v: unknown): string[] {
+  if (!Array.isArray(v)) throw src.error(at, `must be a list of strings, not ${typeName(v)}`);
+  return v.map((x, i) => str(src, [...at, i], x));
+}
+
+function bool(src: YamlSource, at: KeyPath, v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw src.error(at, `must be true or false, not ${typeName(v)}`);
+  return v;
+}
+
+function posInt(src: YamlSource, at: KeyPath, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw src.error(at, `must be a whole number of at least 1, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function relPath(src: YamlSource, at: KeyPath, v: unknown): string {
+  const r = normalizeRelPath(str(src, at, v));
+  if ('error' in r) throw src.error(at, r.error, 'paths are relative to the folder of .pipelinerc and stay inside it');
+  return r.path;
+}
+
+function pathList(src: YamlSource, at: KeyPath, v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [relPath(src, at, v)];
+  if (!Array.isArray(v)) throw src.error(at, `must be a list of paths, not ${typeName(v)}`);
+  const seen = new Set<string>();
+  return v.map((x, i) => {
+    const p = relPath(src, [...at, i], x);
+    if (seen.has(p)) throw src.error([...at, i], `${p} is listed twice`);
+    seen.add(p);
+    return p;
+  });
+}
+
+function envMap(src: YamlSource, at: KeyPath, v: unknown): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) throw src.error(at, 'must be a mapping of variable name to value');
+  const env: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw src.error([...at, k], `invalid environment variable name "${k}"`, undefined, 'key');
+    if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw src.error([...at, k], `must be a string or number, not ${typeName(x)}`);
+    env[k] = String(x);
+  }
+  return env;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}

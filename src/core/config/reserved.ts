@@ -1,0 +1,55 @@
+import { templateBase } from '../template.js';
+
+/**
+ * Where no out may be: a stage's outs are removed before it runs, so `outs: [.git]` removed the
+ * repository. These are what git and dvcl keep in the project (and the root itself). Compared
+ * without case: on macOS and Windows `.GIT` is `.git`.
+ */
+const ROOT_NAMES: [RegExp, string][] = [
+  [/^\.dvcl$/, "dvcl's state folder"],
+  [/^pipeline\.lock$/, "dvcl's lock file"],
+  [/^pipeline\.lock\./, "a temporary file of dvcl's lock file"],
+  [/^\.manifest\.json$/, "dvcl's manifest"],
+  [/^\.manifest\.json\./, "a backup or temporary file of dvcl's manifest"],
+  [/^\.pipelinerc$/, "the pipeline's configuration"],
+  [/^\.pipelinerc\.local$/, "this machine's pipeline settings"],
+];
+
+/** Whether a path may be reserved at all: most are not, and 100,000 item outputs are checked. */
+const MAYBE = /(?:^|\/)\.git(?:\/|$)|^(?:\.dvcl|pipeline\.lock|\.manifest\.json|\.pipelinerc)/i;
+
+export const RESERVED_HINT = "a stage's outs are removed before it runs: declare only what the command writes";
+
+/**
+ * Why a normalised project path can be no out (`is the project root`, `lies in .git, git's
+ * repository`), or null. A `.git` at any depth counts: a nested repository or submodule keeps its
+ * history there, and git itself tracks no path through one.
+ */
+export function reservedOut(p: string): string | null {
+  if (p === '.') return 'is the project root';
+  if (!MAYBE.test(p)) return null;
+  const segs = p.split('/');
+  const lower = segs.map((s) => s.toLowerCase());
+  const g = lower.indexOf('.git');
+  if (g >= 0) {
+    const what = g === 0 ? "git's repository" : 'a nested git repository';
+    return g === segs.length - 1 ? `is ${what}` : `lies in ${segs.slice(0, g + 1).join('/')}, ${what}`;
+  }
+  const name = ROOT_NAMES.find(([re]) => re.test(lower[0]));
+  if (!name) return null;
+  return segs.length === 1 ? `is ${name[1]}` : `lies in ${segs[0]}, ${name[1]}`;
+}
+
+/**
+ * Why a per-item output template can only write where no out may be (its literal folder, or a
+ * literal `.git` folder further on, is reserved), or null. What a template expands to is checked
+ * per item as well (status.ts), as is where the output's folder really is (outs.ts).
+ */
+export function reservedTemplate(tpl: string): string | null {
+  const base = templateBase(tpl);
+  const why = base === '.' ? null : reservedOut(base);
+  if (why) return `would write into ${base}, which ${why}`;
+  const segs = tpl.split('/');
+  const g = segs.findIndex((s) => s.toLowerCase() === '.git');
+  return g < 0 ? null : `would write into ${segs.slice(0, g + 1).join('/')}, a git repository's own folder`;
+}

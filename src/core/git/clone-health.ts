@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LOCK_FILE } from '../ledger/lock.js';
+import { MANIFEST_FILE } from '../ledger/manifest.js';
+
+/** What git prints (stdout), whatever its exit status; '' when git cannot run. */
+function git(root: string, args: string[], stdin?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = execFile('git', args, { cwd: root }, (_err, stdout) => resolve(stdout ?? ''));
+    child.stdin?.on('error', () => undefined).end(stdin);
+  });
+}
+
+/**
+ * What makes a clone share less than the team thinks, for `status` and `repro` to warn about:
+ * a `pipeline.lock` or `.manifest.json` that git ignores (and does not track), so it is never
+ * committed; a `merge=dvcl` in .gitattributes with no merge driver registered in this clone
+ * (`dvcl init` does it, once per clone), or one whose node or dvcl is gone.
+ */
+export async function cloneWarnings(root: string): Promise<string[]> {
+  let attrs = '';
+  try {
+    attrs = fs.readFileSync(path.join(root, '.gitattributes'), 'utf8');
+  } catch { /* no attributes: no driver expected */ }
+  const usesDriver = /\bmerge=dvcl\b/.test(attrs);
+  const [ignored, driver] = await Promise.all([
+    git(root, ['check-ignore', '-v', '-z', '--stdin'], `${LOCK_FILE}\0${MANIFEST_FILE}\0`),
+    usesDriver ? git(root, ['config', '--get', 'merge.dvcl.driver']) : Promise.resolve(null),
+  ]);
+  const warnings: string[] = [];
+  const f = ignored.split('\0');
+  for (let i = 0; i + 3 < f.length; i += 4) {
+    const [source, line, pattern, file] = f.slice(i, i + 4);
+    warnings.push(`${file} is ignored by git (${source}:${line}: ${pattern}): it is never committed, so teammates share nothing of it; remove that line, or \`git add -f ${file}\``);
+  }
+  if (driver === '') {
+    warnings.push('the dvcl merge driver is not registered in this clone: merging pipeline.lock or .manifest.json will conflict line by line; run `dvcl init` once');
+  } else if (driver) {
+    const missing = driverPaths(driver).filter((p) => !fs.existsSync(p));
+    if (missing.length) {
+      warnings.push(`the dvcl merge driver registered in this clone points to ${missing.join(' and ')}, which no longer exists: run \`dvcl init\` again`);
+    }
+  }
+  return warnings;
+}
+
+/** The absolute paths in a registered driver command (shell-quoted or bare): its node and dvcl. */
+export function driverPaths(cmd: string): string[] {
+  return [...cmd.matchAll(/'(\/(?:[^']|'\\'')*)'|(?:^|[\s=])(\/[^\s;'"]+)/g)].map((m) => (m[1] ?? m[2]).replace(/'\\''/g, "'"));
+}

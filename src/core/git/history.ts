@@ -1,0 +1,260 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { findRoot } from '../config/load.js';
+import { DvclError } from '../errors.js';
+import { cmp, LOCK_FILE, parseLock, serializeLock, sortDeep, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
+
+/** What differs between two versions of a stage's lock entry; `null` on one side: added or removed. */
+export type EntryChange =
+  | { code: 'cmd_changed'; old: string | string[] | null; new: string | string[] | null }
+  | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
+  | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
+  | { code: 'out_changed'; path: string; old: string | null; new: string | null }
+  | { code: 'items_changed'; old: { count: number; hash: string } | null; new: { count: number; hash: string } | null };
+
+/**
+ * One stage's entry in one commit: `added` (first run recorded), `modified`, `removed`, or
+ * `rerun` (a new run with the same cmd, deps, params and outs, e.g. `repro --force`).
+ */
+export interface StageChange {
+  name: string;
+  change: 'added' | 'modified' | 'removed' | 'rerun';
+  /** The run that wrote the entry (for `removed`, the run of the entry that was removed). */
+  run: string | null;
+  /** Where that run ran: HEAD, branch and dirtiness at the time, as the lock records them. */
+  git: LockGit | null;
+  changes: EntryChange[];
+}
+
+export interface LogCommit { commit: string; author: string; date: string; subject: string; stages: StageChange[] }
+export interface LogResult { stage: string | null; commits: LogCommit[] }
+
+export interface LogOptions {
+  cwd: string;
+  /** Only commits that changed this stage's entry. */
+  stage?: string;
+  /** At most this many commits. */
+  limit?: number;
+  onWarning?: (msg: string) => void;
+}
+
+const run = promisify(execFile);
+const ZERO = /^0+$/;
+/** At most this many commits' versions are read from git at a time. */
+const BATCH = 256;
+
+interface RawCommit { commit: string; parents: string[]; author: string; date: string; subject: string; old: string[]; new: string }
+
+/**
+ * `dvcl log`: the commits that changed pipeline.lock, newest first, each with the stage entries it
+ * changed and how. Two git processes per batch of commits: `git log --raw` (which names the lock's
+ * blob before and after each commit) and `git cat-file --batch` (the blobs' text).
+ */
+export async function stageLog(opts: LogOptions): Promise<LogResult> {
+  const root = findRoot(opts.cwd);
+  const git = async (args: string[]) => (await run('git', args, { cwd: root, maxBuffer: 1 << 30 })).stdout;
+  let prefix: string;
+  try {
+    prefix = (await git(['rev-parse', '--show-prefix'])).trim();
+  } catch {
+    throw new DvclError('config', `dvcl log reads the history of ${LOCK_FILE} from git, and ${root} is not in a git repository`);
+  }
+  const file = prefix + LOCK_FILE;
+  let out: string;
+  try {
+    out = await git(['log', '--format=%x1e%H%x00%P%x00%an <%ae>%x00%aI%x00%s', '--raw', '--root', '--no-abbrev', '--no-renames', '--', LOCK_FILE]);
+  } catch {
+    return { stage: opts.stage ?? null, commits: [] }; // no commit yet
+  }
+  const raw = parseLogOutput(out, file);
+  const commits: LogCommit[] = [];
+  const versions = new Map<string, Version | null>();
+  const entries = new EntryCache();
+  const limit = opts.limit ?? Infinity;
+  // Small batches first: `-n 5` on a long history reads a few versions, not all of them.
+  for (let i = 0, size = Math.min(BATCH, Math.max(8, 2 * limit)); i < raw.length && commits.length < limit; i += size, size = Math.min(size * 2, BATCH)) {
+    const batch = raw.slice(i, i + size);
+    const wanted = [...new Set(batch.flatMap((c) => [c.new, ...c.old]).filter((s) => !ZERO.test(s) && !versions.has(s)))];
+    const texts = await catFiles(root, wanted);
+    for (const spec of wanted) versions.set(spec, readVersion(texts.get(spec) ?? '', spec, opts.onWarning));
+    for (const c of batch) {
+      if (commits.length >= limit) break;
+      const version = (spec: string) => (ZERO.test(spec) ? new Map() : versions.get(spec) ?? null);
+      const now = version(c.new);
+      const before = c.old.map(version);
+      if (!now || before.some((b) => b === null)) continue;
+      try {
+        const stages = changedIn(before as Version[], now, opts.stage, entries);
+        if (stages.length) commits.push({ commit: c.commit, author: c.author, date: c.date, subject: c.subject, stages });
+      } catch (e) {
+        opts.onWarning?.(`${LOCK_FILE} at ${c.commit.slice(0, 10)}: ${(e as Error).message}: skipped`);
+      }
+    }
+  }
+  return { stage: opts.stage ?? null, commits };
+}
+
+/** A version of the lock: each stage's entry as its canonical text, compared as text, parsed only when it differs. */
+type Version = Map<string, string>;
+
+/** Text → version; a lock that cannot be read is reported once and skipped (null). */
+function readVersion(text: string, spec: string, warn?: (m: string) => void): Version | null {
+  try {
+    return splitStages(text) ?? versionOf(parseLock(text, `${LOCK_FILE} at ${spec.slice(0, 10)}`));
+  } catch (e) {
+    warn?.(`${(e as Error).message}: skipped`);
+    return null;
+  }
+}
+
+const STAGES_HEADER = 'schema: 1\nstages:\n';
+
+/**
+ * Splits a lock in dvcl's canonical layout into per-stage texts without parsing the YAML, which
+ * costs ~10 ms a version: most commits change one or two entries of many. Anything else
+ * (hand-edited, another layout) → null, and the caller parses it whole.
+ */
+export function splitStages(text: string): Version | null {
+  if (text === '' || text === 'schema: 1\nstages: {}\n') return new Map();
+  if (!text.startsWith(STAGES_HEADER)) return null;
+  const v: Version = new Map();
+  let name: string | null = null;
+  let start = 0;
+  const lines = text.slice(STAGES_HEADER.length).split('\n');
+  if (lines.pop() !== '') return null;
+  const close = (end: number) => { if (name !== null) v.set(name, lines.slice(start, end).join('\n')); };
+  for (let i = 0; i < lines.length; i++) {
+    const key = /^ {2}("?)([A-Za-z0-9_-]+)\1:$/.exec(lines[i]);
+    if (key) {
+      close(i);
+      if (v.has(key[2])) return null;
+      name = key[2];
+      start = i;
+    } else if (name === null || !lines[i].startsWith('    ')) return null;
+  }
+  close(lines.length);
+  return v;
+}
+
+function versionOf(data: LockData): Version {
+  return new Map(Object.keys(data.stages).map((n) => [n, splitStages(serializeLock({ schema: 1, stages: { [n]: data.stages[n] } }))!.get(n)!]));
+}
+
+/** Parsed entries by their text: each distinct text is parsed once, however many commits share it. */
+class EntryCache {
+  private readonly parsed = new Map<string, LockEntry>();
+  entry(name: string, text: string | undefined): LockEntry | undefined {
+    if (text === undefined) return undefined;
+    let e = this.parsed.get(text);
+    if (!e) {
+      e = parseLock(`${STAGES_HEADER}${text}\n`).stages[name];
+      this.parsed.set(text, e);
+    }
+    return e;
+  }
+}
+
+/**
+ * Records of `git log --format=<\x1e fields> --raw`. A merge has no raw line: its versions are named
+ * `<commit>:<file>` and `<parent>:<file>` for cat-file to resolve.
+ */
+export function parseLogOutput(out: string, file: string): RawCommit[] {
+  const commits: RawCommit[] = [];
+  for (const rec of out.split('\x1e')) {
+    if (!rec.trim()) continue;
+    const nl = rec.indexOf('\n');
+    const [commit, parentList, author, date, subject] = (nl < 0 ? rec : rec.slice(0, nl)).split('\0');
+    const parents = parentList ? parentList.split(' ') : [];
+    const m = /^:\d+ \d+ ([0-9a-f]+) ([0-9a-f]+) [A-Z]\d*\t/m.exec(rec);
+    const c = m
+      ? { old: [m[1]], new: m[2] }
+      : { old: parents.map((p) => `${p}:${file}`), new: `${commit}:${file}` };
+    commits.push({ commit, parents, author, date, subject, ...c });
+  }
+  return commits;
+}
+
+/** Texts of blobs by id or `<rev>:<path>`, in one `git cat-file --batch`; missing ones are left out. */
+async function catFiles(root: string, specs: string[]): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  if (specs.length === 0) return texts;
+  const child = spawn('git', ['cat-file', '--batch'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  child.stdin.end(specs.join('\n') + '\n');
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new DvclError('io', `git cat-file failed (exit ${code})`);
+  const buf = Buffer.concat(chunks);
+  let pos = 0;
+  for (const spec of specs) {
+    const eol = buf.indexOf(10, pos);
+    const header = buf.toString('utf8', pos, eol);
+    pos = eol + 1;
+    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+    if (!m) continue; // `<spec> missing`: no lock in that commit (or a shallow clone's cut)
+    const size = Number(m[2]);
+    if (m[1] === 'blob') texts.set(spec, buf.toString('utf8', pos, pos + size));
+    pos += size + 1;
+  }
+  return texts;
+}
+
+/**
+ * Stage entries a commit changed. For a merge, only entries that differ from every parent: an entry
+ * taken whole from one branch is shown at the commit that changed it on that branch.
+ */
+function changedIn(before: Version[], now: Version, only: string | undefined, entries: EntryCache): StageChange[] {
+  const parents = before.length ? before : [new Map<string, string>()];
+  const names = only !== undefined ? [only] : [...new Set([...now.keys(), ...parents.flatMap((p) => [...p.keys()])])].sort(cmp);
+  const out: StageChange[] = [];
+  for (const name of names) {
+    const cur = now.get(name);
+    if (parents.some((p) => p.get(name) === cur)) continue;
+    const curEntry = entries.entry(name, cur);
+    if (parents.some((p) => same(entries.entry(name, p.get(name)), curEntry))) continue; // same entry, other layout
+    const d = diffEntry(name, entries.entry(name, parents[0].get(name)), curEntry);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** {@link changedIn} on parsed locks (for tests and library use). */
+export function changedStages(before: LockData[], now: LockData, only?: string): StageChange[] {
+  return changedIn(before.map(versionOf), versionOf(now), only, new EntryCache());
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(sortDeep(a)) === JSON.stringify(sortDeep(b)));
+}
+
+/** How one stage's entry changed between two versions of the lock; null when it did not. */
+export function diffEntry(name: string, old: LockEntry | undefined, cur: LockEntry | undefined): StageChange | null {
+  if (same(old, cur)) return null;
+  const entry = (cur ?? old)!;
+  const shape = (change: StageChange['change'], changes: EntryChange[]): StageChange => ({ name, change, run: entry.run ?? null, git: entry.git ?? null, changes });
+  if (!cur) return shape('removed', []);
+  const changes: EntryChange[] = [];
+  if (!same(old?.cmd, cur.cmd)) changes.push({ code: 'cmd_changed', old: old?.cmd ?? null, new: cur.cmd });
+  changes.push(...pathChanges('dep_changed', old?.deps ?? [], cur.deps));
+  const files = [...new Set([...Object.keys(old?.params ?? {}), ...Object.keys(cur.params)])].sort(cmp);
+  for (const f of files) {
+    const a = old?.params[f] ?? {};
+    const b = cur.params[f] ?? {};
+    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(cmp)) {
+      if (!same(a[key], b[key])) changes.push({ code: 'param_changed', file: f, key, old: a[key] ?? null, new: b[key] ?? null });
+    }
+  }
+  changes.push(...pathChanges('out_changed', old?.outs ?? [], cur.outs));
+  if (!same(old?.items, cur.items)) changes.push({ code: 'items_changed', old: old?.items ?? null, new: cur.items ?? null });
+  return shape(!old ? 'added' : changes.length ? 'modified' : 'rerun', changes);
+}
+
+function pathChanges<C extends 'dep_changed' | 'out_changed'>(code: C, old: LockPath[], cur: LockPath[]): { code: C; path: string; old: string | null; new: string | null }[] {
+  const a = new Map(old.map((p) => [p.path, p.hash]));
+  const b = new Map(cur.map((p) => [p.path, p.hash]));
+  const paths = [...new Set([...a.keys(), ...b.keys()])].sort(cmp);
+  return paths.filter((p) => a.get(p) !== b.get(p)).map((p) => ({ code, path: p, old: a.get(p) ?? null, new: b.get(p) ?? null }));
+}

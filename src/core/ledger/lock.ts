@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { DvclError } from '../errors.js';
+import { cachedParse } from '../config/parse-cache.js';
+import { YamlSource } from '../config/yaml-source.js';
+
+export const LOCK_FILE = 'pipeline.lock';
+
+export interface LockPath { path: string; hash: string; size: number; nfiles?: number }
+export interface LockGit { commit: string | null; branch: string | null; dirty: boolean | null }
+/** One stage's last successful run (SPEC §5). */
+export interface LockEntry {
+  cmd: string | string[];
+  /** The command's folder and environment, when not the root and not empty: part of what it runs. */
+  wdir?: string;
+  env?: Record<string, string>;
+  deps: LockPath[];
+  params: Record<string, Record<string, unknown>>;
+  outs: LockPath[];
+  /** Per-item stages: the item output template, and one hash over all (input, input hash, output hash). */
+  out?: string;
+  items?: { count: number; hash: string };
+  git: LockGit;
+  run: string;
+}
+export interface LockData { schema: 1; stages: Record<string, LockEntry> }
+
+export function emptyLock(): LockData {
+  return { schema: 1, stages: Object.create(null) };
+}
+
+/**
+ * Read pipeline.lock; missing → empty. Unparseable or wrong shape → exit 2 naming the file.
+ * The parsed lock is cached in .dvcl/ while the file is unchanged: YAML parsing was most of a
+ * no-op repro of a 50-stage pipeline.
+ */
+export function readLock(root: string): LockData {
+  return cachedParse({ root, name: 'lock', files: [LOCK_FILE], parse: () => readLockFile(root) });
+}
+
+function readLockFile(root: string): LockData {
+  const file = path.join(root, LOCK_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyLock();
+    throw new DvclError('corrupt', `${LOCK_FILE}: cannot read: ${(e as Error).message}`);
+  }
+  return parseLock(text, LOCK_FILE);
+}
+
+/** In the middle of a merge a state file holds conflict markers, and git refuses `checkout --` of an unmerged path. */
+export function conflictHint(file: string): string[] {
+  return [`it holds merge conflict markers: keep one side with \`git checkout --ours -- ${file}\` (or --theirs), then \`dvcl repro\``,
+    '`dvcl init` registers the merge driver, which merges it entry by entry without conflicts'];
+}
+
+function restoreHint(text: string): string[] {
+  if (/^<{7} /m.test(text) && /^>{7} /m.test(text)) return conflictHint(LOCK_FILE);
+  return [`restore it from git (\`git checkout -- ${LOCK_FILE}\`), or delete it: every stage then counts as never run`];
+}
+
+export function parseLock(text: string, file = LOCK_FILE): LockData {
+  if (text.trim() === '') return emptyLock();
+  const hint = () => restoreHint(text);
+  // The same bounded parse as .pipelinerc's (alias bombs, unresolved aliases, deep nesting, keys
+  // that are collections), reported as damage to this file rather than as a configuration error.
+  const src = YamlSource.check(file, text);
+  const value = src instanceof YamlSource ? src.value() : { ok: false as const, problem: src };
+  if (!value.ok) {
+    const { pos, message } = value.problem;
+    throw new DvclError('corrupt', `${file}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${message}`, { suggestions: hint() });
+  }
+  const data = value.value as Partial<LockData> | null;
+  const bad = (why: string) => new DvclError('corrupt', `${file}: ${why}`, { suggestions: hint() });
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('not a dvcl lock file');
+  if (data.schema !== 1) throw bad(`unsupported schema ${JSON.stringify(data.schema)} (this dvcl reads schema 1; a newer dvcl wrote it?)`);
+  const stages = data.stages ?? {};
+  if (typeof stages !== 'object' || Array.isArray(stages)) throw bad('`stages` must be a mapping');
+  for (const [name, e] of Object.entries(stages)) {
+    const ok = e && typeof e === 'object' && (typeof e.cmd === 'string' || Array.isArray(e.cmd))
+      && Array.isArray(e.deps ?? []) && Array.isArray(e.outs ?? [])
+      && (e.wdir === undefined || typeof e.wdir === 'string')
+      && (e.env === undefined || (typeof e.env === 'object' && e.env !== null && !Array.isArray(e.env)))
+      && [...(e.deps ?? []), ...(e.outs ?? [])].every((p) => p && typeof p.path === 'string' && typeof p.hash === 'string');
+    if (!ok) throw bad(`stages.${name}: malformed entry`);
+    e.deps ??= [];
+    e.outs ??= [];
+    e.params ??= {};
+    e.git ??= { commit: null, branch: null, dirty: null };
+  }
+  // Stage names are the user's: a stage called `constructor` must not find Object.prototype's.
+  return { schema: 1, stages: Object.assign(Object.create(null), stages) };
+}
+
+/**
+ * Canonical text: stages sorted by name, keys in a fixed order, deps/outs sorted by path, params
+ * sorted by file and key, no line folding. Equal data always gives equal bytes, so a PR diff
+ * shows exactly the stages that changed.
+ */
+export function serializeLock(data: LockData): string {
+  const stages: Record<string, unknown> = Object.create(null);
+  for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
+  const doc = new Document({ schema: 1, stages });
+  const st = doc.get('stages') as YAMLMap | null;
+  if (isMap(st)) {
+    for (const pair of st.items) {
+      const git = (pair.value as YAMLMap).get('git', true);
+      if (isMap(git)) git.flow = true;
+      const cmd = (pair.value as YAMLMap).get('cmd', true);
+      if (isSeq(cmd)) cmd.flow = false;
+    }
+  }
+  return doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: true });
+}
+
+function canonicalEntry(e: LockEntry): Record<string, unknown> {
+  const paths = (ps: LockPath[]) => [...ps].sort((a, b) => cmp(a.path, b.path)).map((p) => ({
+    path: p.path, hash: p.hash, size: p.size, ...(p.nfiles === undefined ? {} : { nfiles: p.nfiles }),
+  }));
+  const params: Record<string, Record<string, unknown>> = Object.create(null);
+  for (const f of Object.keys(e.params ?? {}).sort(cmp)) {
+    const keys = Object.keys(e.params[f]).sort(cmp);
+    if (keys.length) params[f] = Object.fromEntries(keys.map((k) => [k, sortDeep(e.params[f][k])]));
+  }
+  const out: Record<string, unknown> = { cmd: e.cmd };
+  if (e.wdir !== undefined) out.wdir = e.wdir;
+  if (e.env !== undefined) out.env = sortDeep(e.env);
+  if (e.out !== undefined) out.out = e.out;
+  out.deps = paths(e.deps);
+  if (Object.keys(params).length) out.params = params;
+  out.outs = paths(e.outs);
+  if (e.items) out.items = { count: e.items.count, hash: e.items.hash };
+  out.git = { commit: e.git.commit, branch: e.git.branch, dirty: e.git.dirty };
+  out.run = e.run;
+  return out;
+}
+
+/** Plain code-unit order: the same on every machine and locale. */
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function sortDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortDeep);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).sort(cmp).map((k) => [k, sortDeep((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+/** Atomic write (temp file, fsync, rename): a crash leaves the old lock or the new one, never half. */
+export function writeLock(root: string, data: LockData): void {
+  const file = path.join(root, LOCK_FILE);
+  const text = serializeLock(data);
+  try {
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
+    writeFileAtomicSync(file, text);
+  } catch (e) {
+    throw new DvclError('io', `cannot write ${LOCK_FILE}: ${(e as Error).message}`);
+  }
+}
+
+/** Record one stage's successful run at once: re-read, replace the entry, write. */
+export function updateLockEntry(root: string, stage: string, entry: LockEntry | null): void {
+  const data = readLock(root);
+  if (entry) data.stages[stage] = entry;
+  else delete data.stages[stage];
+  writeLock(root, data);
+}

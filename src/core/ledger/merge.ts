@@ -1,0 +1,228 @@
+import path from 'node:path';
+import { DvclError } from '../errors.js';
+import { cmp, emptyLock, LOCK_FILE, parseLock, serializeLock, sortDeep, type LockData, type LockEntry } from './lock.js';
+import {
+  dict, emptyManifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
+} from './manifest-format.js';
+
+/** Which committed file a merge is about. */
+export type MergeKind = 'lock' | 'manifest';
+
+/**
+ * A choice the merge made: an entry both branches changed differently (the later one, `winner`,
+ * was taken), or one branch removed while the other changed it (`removed`: kept, changed). Reported
+ * so the driver can say what it decided: git shows the driver's stderr during `git merge`.
+ */
+export interface MergeDecision { what: 'stage' | 'item' | 'run'; stage?: string; key: string; winner: 'ours' | 'theirs'; removed?: 'ours' | 'theirs' }
+
+export interface Merged<T> { data: T; decisions: MergeDecision[] }
+
+type Dict<T> = Record<string, T>;
+type Side = 'ours' | 'theirs';
+
+/**
+ * Three-way merge of a dictionary, key by key: the same on both sides → that; changed on one side
+ * only (added, modified or removed) → that side's; changed on both → `both` decides. A key one side
+ * removed and the other changed is kept, changed: the later work is worth more than the removal, an
+ * extra lock entry or item is harmless (`dvcl prune --deleted` drops it), and a lost one means a
+ * re-run.
+ */
+function merge3<T>(
+  base: Dict<T>, ours: Dict<T>, theirs: Dict<T>,
+  both: (key: string, o: T, t: T) => T,
+  onRemoved: (key: string, kept: Side) => void,
+): Dict<T> {
+  const out = dict<T>();
+  const put = (k: string) => {
+    const v = pick3(own(base, k), own(ours, k), own(theirs, k), (o, t) => both(k, o, t), (kept) => onRemoved(k, kept));
+    if (v !== undefined) out[k] = v;
+  };
+  for (const k of Object.keys(ours)) put(k);
+  for (const k of Object.keys(theirs)) if (!Object.hasOwn(ours, k)) put(k);
+  // A key only the base has was removed on both sides.
+  return out;
+}
+
+/** A stage called `constructor` is a key like any other, not Object.prototype's. */
+function own<T>(d: Dict<T>, k: string): T | undefined {
+  return Object.hasOwn(d, k) ? d[k] : undefined;
+}
+
+/** One entry of {@link merge3}; undefined means absent (or removed). */
+function pick3<T>(b: T | undefined, o: T | undefined, t: T | undefined, both: (o: T, t: T) => T, onRemoved: (kept: Side) => void): T | undefined {
+  if (same(o, b)) return t; // unchanged on ours: theirs' version, or theirs' removal
+  if (same(t, b)) return o;
+  if (o === undefined) { onRemoved('theirs'); return t; }
+  if (t === undefined) { onRemoved('ours'); return o; }
+  return same(o, t) ? o : both(o, t);
+}
+
+/**
+ * Deep equality of JSON-like values, key order ignored. Walks both values without building
+ * anything: a 100,000-item manifest is compared item by item three times per merge.
+ */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => same(x, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = Object.keys(ao);
+  if (keys.length !== Object.keys(bo).length) return false;
+  for (const k of keys) if (!Object.hasOwn(bo, k) || !same(ao[k], bo[k])) return false;
+  return true;
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(sortDeep(v)) ?? 'undefined';
+}
+
+/**
+ * A total order on two versions of an entry: later time, then later run id (run ids start with
+ * their start time, `20261122T101500Z-a1b2c3`), then the canonical text. The same on either side
+ * of the merge, so merging A into B and B into A gives the same file.
+ */
+function later<T>(o: T, t: T, time: (x: T) => string, run: (x: T) => string): Side {
+  const byTime = cmp(time(o), time(t)) || cmp(run(o), run(t)) || cmp(canonical(o), canonical(t));
+  return byTime >= 0 ? 'ours' : 'theirs';
+}
+
+/** Times as stored (`2026-11-22T10:15:02Z`), normalised so that other ISO forms compare right. */
+function isoOrEmpty(s: string | undefined | null): string {
+  if (!s) return '';
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? s : new Date(ms).toISOString();
+}
+
+function maxTime(...ts: (string | undefined | null)[]): string {
+  return ts.map(isoOrEmpty).reduce((a, b) => (cmp(a, b) >= 0 ? a : b), '');
+}
+
+/** `pipeline.lock`: stage entries three-way; an entry changed on both branches → the later run's. */
+export function mergeLock(base: LockData | null, ours: LockData, theirs: LockData): Merged<LockData> {
+  const decisions: MergeDecision[] = [];
+  const stages = merge3<LockEntry>(base?.stages ?? {}, ours.stages, theirs.stages, (key, o, t) => {
+    const winner = later(o, t, () => '', (e) => e.run ?? '');
+    decisions.push({ what: 'stage', key, winner });
+    return winner === 'ours' ? o : t;
+  }, (key, kept) => decisions.push({ what: 'stage', key, winner: kept, removed: kept === 'ours' ? 'theirs' : 'ours' }));
+  return { data: { schema: 1, stages }, decisions };
+}
+
+/**
+ * `.manifest.json`: stage records, their items and run records, each three-way. A stage record or
+ * item changed on both branches → the later one (last_processed / last_attempt, then run id).
+ * Run records are united, and every run a merged record refers to is kept.
+ */
+export function mergeManifest(base: ManifestData | null, ours: ManifestData, theirs: ManifestData): Merged<ManifestData> {
+  const decisions: MergeDecision[] = [];
+  const b = base ?? emptyManifest();
+  const removed = (what: MergeDecision['what'], stage?: string) => (key: string, kept: Side) =>
+    decisions.push({ what, ...(stage === undefined ? {} : { stage }), key, winner: kept, removed: kept === 'ours' ? 'theirs' : 'ours' });
+  const stages = merge3<StageRecord>(b.stages, ours.stages, theirs.stages,
+    (name, os, ts) => mergeStage(name, own(b.stages, name), os, ts, decisions), removed('stage'));
+  const runs = merge3<RunRecord>(b.runs, ours.runs, theirs.runs, (id, o, t) => {
+    const winner = later(o, t, (r) => maxTime(r.finished_at, r.started_at), () => id);
+    decisions.push({ what: 'run', key: id, winner });
+    return winner === 'ours' ? o : t;
+  }, removed('run'));
+  // A run one branch pruned may still be referred to by a record the other branch changed.
+  for (const id of referencedRuns(stages)) {
+    if (!own(runs, id)) {
+      const rec = own(ours.runs, id) ?? own(theirs.runs, id) ?? own(b.runs, id);
+      if (rec) runs[id] = rec;
+    }
+  }
+  const extra = mergeTopLevel(b, ours, theirs);
+  return { data: { ...extra, version: 1, stages, runs }, decisions };
+}
+
+/** Stage fields (status, run, attempts…) as one entry, items key by key. */
+function mergeStage(name: string, b: StageRecord | undefined, o: StageRecord, t: StageRecord, decisions: MergeDecision[]): StageRecord {
+  const { items: bi, ...bf } = b ?? ({} as StageRecord);
+  const { items: oi, ...of } = o;
+  const { items: ti, ...tf } = t;
+  const fields = pick3<Omit<StageRecord, 'items'>>(b && bf, of, tf, (x, y) => {
+    const winner = later(x, y, recordTime, (r) => r.run ?? '');
+    decisions.push({ what: 'stage', key: name, winner });
+    return winner === 'ours' ? x : y;
+  }, () => undefined) ?? of;
+  if (!oi && !ti) return { ...fields };
+  const items = merge3<ItemRecord>(bi ?? {}, oi ?? {}, ti ?? {}, (item, x, y) => {
+    const winner = later(x, y, recordTime, (r) => r.run ?? '');
+    decisions.push({ what: 'item', stage: name, key: item, winner });
+    return winner === 'ours' ? x : y;
+  }, (item, kept) => decisions.push({ what: 'item', stage: name, key: item, winner: kept, removed: kept === 'ours' ? 'theirs' : 'ours' }));
+  return { ...fields, items };
+}
+
+/** When a stage or item record was last written: its last success or its last failed attempt. */
+function recordTime(r: { last_processed?: string; last_attempt?: string }): string {
+  return maxTime(r.last_processed, r.last_attempt);
+}
+
+function referencedRuns(stages: Dict<StageRecord>): Set<string> {
+  const ids = new Set<string>();
+  for (const s of Object.values(stages)) {
+    if (s.run) ids.add(s.run);
+    for (const i of Object.values(s.items ?? {})) if (i.run) ids.add(i.run);
+  }
+  return ids;
+}
+
+/** Top-level fields a newer dvcl may add are kept (three-way; ours on a true conflict). */
+function mergeTopLevel(b: ManifestData, o: ManifestData, t: ManifestData): Dict<unknown> {
+  const strip = (m: ManifestData): Dict<unknown> => {
+    const { version: _v, stages: _s, runs: _r, ...rest } = m;
+    return rest;
+  };
+  return merge3<unknown>(strip(b), strip(o), strip(t), (_k, x) => x, () => undefined);
+}
+
+/** Which file a merge is about: by the path's name, else by the content (JSON or YAML). */
+export function detectKind(filePath: string | undefined, texts: string[]): MergeKind {
+  const name = filePath ? path.posix.basename(filePath.replace(/\\/g, '/')) : '';
+  if (name === LOCK_FILE || name.endsWith('.lock')) return 'lock';
+  if (name === '.manifest.json' || name.endsWith('.json')) return 'manifest';
+  const first = texts.map((t) => t.trimStart()).find((t) => t !== '');
+  return first?.startsWith('{') ? 'manifest' : 'lock';
+}
+
+export interface MergeTextInput { base: string | null; ours: string; theirs: string; path?: string; kind?: MergeKind }
+export interface MergeTextResult { kind: MergeKind; text: string; decisions: MergeDecision[] }
+
+/**
+ * The merge driver's work on file contents: parse the three versions, merge, serialize canonically.
+ * An empty or missing base (the file was added on both branches) is an empty document.
+ * @throws DvclError `corrupt` naming the version that cannot be parsed.
+ */
+export function mergeTexts(input: MergeTextInput): MergeTextResult {
+  const kind = input.kind ?? detectKind(input.path, [input.ours, input.theirs, input.base ?? '']);
+  const file = input.path ?? (kind === 'lock' ? LOCK_FILE : '.manifest.json');
+  const blank = (s: string | null): s is null => s === null || s.trim() === '';
+  const parse = <T>(text: string | null, side: string, fn: (t: string, f: string) => T, empty: () => T): T => {
+    if (blank(text)) return empty();
+    try {
+      return fn(text, `${file} (${side})`);
+    } catch (e) {
+      if (e instanceof DvclError) throw e;
+      throw new DvclError('corrupt', `${file} (${side}): ${(e as Error).message}`);
+    }
+  };
+  if (kind === 'lock') {
+    const [b, o, t] = [parse(input.base, 'base', parseLock, emptyLock), parse(input.ours, 'ours', parseLock, emptyLock), parse(input.theirs, 'theirs', parseLock, emptyLock)];
+    const m = mergeLock(b, o, t);
+    return { kind, text: serializeLock(m.data), decisions: m.decisions };
+  }
+  const [b, o, t] = [
+    parse(input.base, 'base', parseManifest, emptyManifest),
+    parse(input.ours, 'ours', parseManifest, emptyManifest),
+    parse(input.theirs, 'theirs', parseManifest, emptyManifest),
+  ];
+  const m = mergeManifest(b, o, t);
+  return { kind, text: serializeManifest(m.data), decisions: m.decisions };
+}

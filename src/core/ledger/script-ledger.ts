@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { gitInfo } from '../git/git.js';
+import { Hasher, type HashAlgorithm } from '../hashing/hash.js';
+import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from './manifest.js';
+import { relFromRoot } from '../util/paths.js';
+import { runRecord } from './run-record.js';
+import { DvclError } from '../errors.js';
+
+export interface LedgerOptions {
+  /** Project root; paths are stored relative to it. Default: the current directory. */
+  root?: string;
+  /** The stage name the items are recorded under in .manifest.json. Default: `default`. */
+  stage?: string;
+  /** Manifest file relative to root. Default: `.manifest.json`. */
+  file?: string;
+  algorithm?: HashAlgorithm;
+  /** A failed item is given up after this many attempts (shouldProcess → false). Default 3. */
+  maxAttempts?: number;
+}
+
+/**
+ * Per-file incremental processing for a Node script, without the CLI: the same `.manifest.json`
+ * ledger, hashing and crash journal that `dvcl repro` uses for per-item stages.
+ *
+ * ```ts
+ * import { Manifest } from 'dvcl';
+ * const m = await Manifest.load({ stage: 'parse' });
+ * for (const file of files) {
+ *   if (!m.shouldProcess(file)) continue;
+ *   try { const out = parse(file); m.recordSuccess(file, { output: out }); }
+ *   catch (e) { m.recordFailure(file, e); }
+ * }
+ * m.save();
+ * ```
+ */
+export class Manifest {
+  private readonly hashes = new Map<string, string>();
+
+  private constructor(
+    readonly root: string, readonly stage: string, private readonly store: ManifestStore,
+    private readonly hasher: Hasher, private readonly runId: string, private readonly maxAttempts: number,
+  ) {}
+
+  static async load(opts: LedgerOptions = {}): Promise<Manifest> {
+    const root = path.resolve(opts.root ?? process.cwd());
+    const stateDir = path.join(root, '.dvcl');
+    const store = ManifestStore.load({ root, file: opts.file, journalDir: stateDir });
+    const hasher = await Hasher.open({ root, algorithm: opts.algorithm ?? 'xxh128', stateDir });
+    const started = new Date();
+    const runId = store.newRunId(started);
+    store.recordRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
+    return new Manifest(root, opts.stage ?? 'default', store, hasher, runId, opts.maxAttempts ?? 3);
+  }
+
+  private rel(p: string): string {
+    const r = relFromRoot(this.root, path.resolve(this.root, p));
+    if (r === null) throw new DvclError('config', `${p} is outside the project root ${this.root}`);
+    return r;
+  }
+
+  private hashOf(rel: string): string {
+    const h = this.hasher.hash(rel);
+    if (!h) throw new DvclError('io', `${rel} does not exist`);
+    this.hashes.set(rel, h.hash);
+    return h.hash;
+  }
+
+  /** True when the file is new, changed, its output is missing, or it failed with attempts left (or `force`). */
+  shouldProcess(file: string, opts: { force?: boolean; output?: string } = {}): boolean {
+    const rel = this.rel(file);
+    const rec = this.record(rel);
+    const output = opts.output ? this.rel(opts.output) : rec?.output;
+    const outputExists = output === undefined || fs.existsSync(path.join(this.root, output));
+    return this.store.itemNeedsRun(this.stage, rel, { hash: this.hashOf(rel), outputExists, maxAttempts: this.maxAttempts, force: opts.force }).run;
+  }
+
+  recordSuccess(file: string, opts: { output?: string } = {}): void {
+    const rel = this.rel(file);
+    const output = opts.output === undefined ? undefined : this.rel(opts.output);
+    const outHash = output ? this.hasher.hash(output)?.hash : undefined;
+    this.store.recordSuccess(this.stage, rel, { hash: this.hashes.get(rel) ?? this.hashOf(rel), output, output_hash: outHash, run: this.runId });
+  }
+
+  recordFailure(file: string, error: unknown): void {
+    const rel = this.rel(file);
+    const reason = error instanceof Error ? error.message : String(error);
+    this.store.recordFailure(this.stage, rel, { hash: this.hashes.get(rel) ?? this.hashOf(rel), reason, run: this.runId });
+  }
+
+  record(file: string): ItemRecord | undefined {
+    return this.store.stage(this.stage)?.items?.[this.rel(file)];
+  }
+
+  /** Items whose last attempt failed. */
+  failed(): string[] {
+    return this.store.failedItems(this.stage);
+  }
+
+  /** Forget items whose file no longer exists; returns them. Never deletes files. */
+  pruneDeleted(): string[] {
+    const gone = Object.keys(this.store.stage(this.stage)?.items ?? {}).filter((i) => !fs.existsSync(path.join(this.root, i))).sort();
+    this.store.removeItems(this.stage, gone);
+    return gone;
+  }
+
+  statistics(): ItemStats {
+    return this.store.statistics(this.stage, undefined, this.maxAttempts);
+  }
+
+  /** Write .manifest.json atomically (keeping .manifest.json.bak) and the stat cache. */
+  save(): void {
+    const run = this.store.data.runs[this.runId];
+    if (run) this.store.recordRun(this.runId, { ...run, finished_at: isoTime() });
+    this.store.save();
+    this.hasher.save();
+  }
+}

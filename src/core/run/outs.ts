@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { oneLine } from '../errors.js';
+import { abs, isInside } from '../util/paths.js';
+import { reservedOut } from '../config/reserved.js';
+
+/** The project's real path, per root: it does not change while dvcl runs. */
+const realRoots = new Map<string, string>();
+
+function realRootOf(root: string): string {
+  let real = realRoots.get(root);
+  if (real === undefined) realRoots.set(root, (real = fs.realpathSync(root)));
+  return real;
+}
+
+/**
+ * Linux names an open directory `/proc/self/fd/N`: its real path is read from there, and a name
+ * looked up through it is looked up in that very directory, whatever its path leads to by then.
+ * This is openat() for Node, which has none. Elsewhere, the folder's realpath, checked each time.
+ */
+const PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
+const O_DIR = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
+
+function outside(rel: string, real: string, verb: string): Error {
+  return new Error(oneLine(`refusing to ${verb} ${rel}: its folder resolves outside the project (${real})`));
+}
+
+/**
+ * Run `fn` with the out's folder opened and checked to lie inside the project, and not in git's
+ * or dvcl's state: `file` is the out's path through that very folder. Checked for every out at
+ * the moment it is used, not once per folder: a command (or another process) may replace the
+ * folder by a link during the run. False when the folder does not exist.
+ */
+function inFolder(root: string, rel: string, fn: (file: string) => void = () => {}, verb = 'write'): boolean {
+  const parent = path.dirname(abs(root, rel));
+  let fd: number;
+  try {
+    fd = fs.openSync(parent, O_DIR);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  try {
+    const real = PROC_FD ? fs.readlinkSync(`/proc/self/fd/${fd}`) : fs.realpathSync.native(parent);
+    const realRoot = realRootOf(root);
+    if (!isInside(real, realRoot)) throw outside(rel, real, verb);
+    // Also where it really is: a folder may be a link to .git or .dvcl inside the project.
+    const base = path.basename(rel);
+    const where = real === realRoot ? base : `${real.slice(realRoot.length + 1)}/${base}`;
+    const why = reservedOut(where);
+    if (why) throw new Error(oneLine(`refusing to ${verb} ${rel}: ${where === rel ? 'it' : `it resolves to ${where}, which`} ${why}`));
+    fn(PROC_FD ? `/proc/self/fd/${fd}/${base}` : path.join(real, base));
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Before a stage or item runs: each out removed (unless `persist`) and its folder created, both
+ * only inside the project. dvcl never deletes, nor creates folders, through a link that leads out
+ * of it; an out whose folder does is refused with the reason (thrown).
+ */
+export function prepareOuts(root: string, outs: string[], persist: boolean): void {
+  for (const o of outs) {
+    if (inFolder(root, o, (file) => { if (!persist) removeOut(file); })) continue;
+    createFolder(root, o);
+    // Created through a link that appeared since it was checked: refused, nothing removed (the folder is new).
+    inFolder(root, o);
+  }
+}
+
+/**
+ * After a command: an out to record must still lie inside the project. Its folder may have become
+ * a link out of it while the command ran; what it wrote there is not the project's to record.
+ */
+export function checkPlaced(root: string, rel: string): void {
+  inFolder(root, rel, undefined, 'record');
+}
+
+/** Create an out's missing folder, once the nearest folder that exists is checked to lie inside the project. */
+function createFolder(root: string, rel: string): void {
+  const parent = path.dirname(abs(root, rel));
+  let dir = path.dirname(parent);
+  let real: string | null = null;
+  while (real === null) {
+    try {
+      real = fs.realpathSync.native(dir);
+    } catch {
+      if (path.dirname(dir) === dir) throw new Error(`cannot create the folder of ${rel}: no part of ${parent} exists`);
+      dir = path.dirname(dir);
+    }
+  }
+  if (!isInside(real, realRootOf(root))) throw outside(rel, real, 'write');
+  fs.mkdirSync(parent, { recursive: true });
+}
+
+/** Remove a file, link or folder if it exists: one lstat when there is nothing to remove. */
+function removeOut(file: string): void {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return;
+  if (st.isDirectory()) fs.rmSync(file, { recursive: true, force: true });
+  else fs.unlinkSync(file);
+}

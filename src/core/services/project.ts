@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { removeStaleTemporaries } from '../util/atomic-write.js';
+import { loadConfig, type PipelineConfig } from '../config/load.js';
+import { DvclError, oneLine } from '../errors.js';
+import { Hasher } from '../hashing/hash.js';
+import { removeLeftoverShellFiles } from '../run/item-shell.js';
+import { LOCK_FILE, readLock, type LockData } from '../ledger/lock.js';
+import { Manifest, MANIFEST_FILE } from '../ledger/manifest.js';
+import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from '../run/leftover-groups.js';
+import { acquireRunLock, type RunLock } from '../run/runlock.js';
+import { closest } from '../template.js';
+
+export const STATE_DIR = '.dvcl';
+
+/** Everything a command reads about a project: config, lock, manifest, and a hasher. */
+export interface Project {
+  cfg: PipelineConfig;
+  lock: LockData;
+  manifest: Manifest;
+  hasher: Hasher;
+  stateDir: string;
+}
+
+/**
+ * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
+ * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`),
+ * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then
+ * on the groups this run starts are noted, until the lock is released. Call it before
+ * {@link openProject}: only the holder of the lock may recover a crashed run's journal (issue 11).
+ */
+export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
+  const stateDir = stateDirOf(cfg);
+  const lock = await acquireRunLock({ stateDir, command });
+  removeStaleTemporaries(cfg.root, [LOCK_FILE, MANIFEST_FILE, `${MANIFEST_FILE}.bak`]);
+  for (const s of await stopLeftoverGroups(stateDir)) {
+    onWarning?.(`stopped ${s.groups} command${s.groups > 1 ? 's' : ''} still running from dvcl (pid ${s.pid}), which was killed before it finished`);
+  }
+  removeLeftoverShellFiles(path.join(stateDir, 'tmp'));
+  noteGroupsIn(stateDir);
+  return {
+    release: () => {
+      stopNotingGroups();
+      return lock.release();
+    },
+    releaseSync: () => {
+      stopNotingGroups();
+      lock.releaseSync();
+    },
+  };
+}
+
+/** `.pipelinerc` of the project around `cwd`, with its state folder `.dvcl/` created. */
+export function loadProjectConfig(cwd: string): PipelineConfig {
+  const cfg = loadConfig({ cwd });
+  ensureStateDir(stateDirOf(cfg)); // even read-only commands keep the stat cache there
+  return cfg;
+}
+
+export function stateDirOf(cfg: PipelineConfig): string {
+  return path.join(cfg.root, STATE_DIR);
+}
+
+/**
+ * Read a project's state: pipeline.lock, .manifest.json (with a crashed run's journal folded in)
+ * and the hasher. Unless `readOnly`, recovery is saved: the caller must hold the run lock
+ * ({@link lockForWriting}), or a run that loses the race for it would write the manifest and
+ * delete the journal of the run that won. `cfg`, when the caller has loaded it already.
+ */
+export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
+  const cfg = opts.cfg ?? loadProjectConfig(opts.cwd);
+  const stateDir = stateDirOf(cfg);
+  const lock = readLock(cfg.root);
+  if (Object.keys(lock.stages).length === 0 && fs.statSync(path.join(cfg.root, LOCK_FILE), { throwIfNoEntry: false })?.size === 0) {
+    // dvcl never writes an empty lock: a merge or a tool emptied it, and every stage now looks new.
+    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`)))(
+      `${LOCK_FILE} is empty: every stage counts as never run (\`git checkout -- ${LOCK_FILE}\` restores the committed one)`,
+    );
+  }
+  const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
+  const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
+  return { cfg, lock, manifest, hasher, stateDir };
+}
+
+/** `.dvcl/` ignores itself, so a project where `dvcl init` never ran still shows a clean `git status`. */
+export function ensureStateDir(stateDir: string): void {
+  const marker = path.join(stateDir, '.gitignore');
+  if (fs.existsSync(marker)) return;
+  const st = fs.statSync(stateDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    throw new DvclError('config', `${path.basename(stateDir)} is a file: dvcl keeps its local state in the folder ${path.basename(stateDir)}/`, {
+      suggestions: [`move ${path.basename(stateDir)} away (dvcl re-creates the folder; nothing in it is shared)`],
+    });
+  }
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
+}
+
+/** Unknown stage names are a usage error (exit 2), with the closest name as a hint. */
+export function checkTargets(cfg: PipelineConfig, targets: string[]): void {
+  const names = cfg.stages.map((s) => s.name);
+  for (const t of targets) {
+    if (names.includes(t)) continue;
+    const near = closest(t, names);
+    throw new DvclError('unknown_stage', `unknown stage "${t}"`, {
+      suggestions: [near ? `did you mean "${near}"?` : names.length ? `stages: ${names.join(', ')}` : '.pipelinerc declares no stages'],
+    });
+  }
+}

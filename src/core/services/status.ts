@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { cloneWarnings } from '../git/clone-health.js';
+import { selectStages } from '../graph/dag.js';
+import { checkTargets, openProject } from './project.js';
+import { oneLine } from '../errors.js';
+import { computeStatus, stageWarnings, type Reason, type StatusReport } from '../status/status.js';
+
+/** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
+export async function status(opts: { cwd: string; targets?: string[]; onWarning?: (m: string) => void }): Promise<StatusReport> {
+  const p = await openProject({ cwd: opts.cwd, readOnly: true, onWarning: opts.onWarning });
+  const health = cloneWarnings(p.cfg.root); // git runs while the stages are hashed
+  checkTargets(p.cfg, opts.targets ?? []);
+  const selected = selectStages(p.cfg.dag, opts.targets ?? []);
+  const report = computeStatus({ cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: p.cfg.settings.max_attempts }, selected);
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`));
+  for (const st of report.stages) for (const w of stageWarnings(st)) warn(w);
+  p.hasher.save(); // the stat cache is ours (.dvcl/), not the user's: saving it keeps the next status fast
+  await markIgnoredOuts(p.cfg.root, report);
+  for (const w of await health) warn(w);
+  return report;
+}
+
+/**
+ * A missing out that git ignores is not in a fresh clone: its `out_missing` reason gets
+ * `ignored: true`, and the text says so, so a teammate knows why and what to do.
+ */
+async function markIgnoredOuts(root: string, report: StatusReport): Promise<void> {
+  const missing = report.stages.flatMap((s) => s.reasons).filter((r): r is Extract<Reason, { code: 'out_missing' }> => r.code === 'out_missing');
+  if (missing.length === 0) return;
+  const out = await new Promise<string>((resolve) => {
+    // exit 1: none is ignored; 128: not a git repository. Either way: what it printed, if anything.
+    const child = execFile('git', ['check-ignore', '-z', '--stdin'], { cwd: root }, (_err, stdout) => resolve(stdout ?? ''));
+    child.stdin?.on('error', () => undefined).end(missing.map((r) => r.path).join('\0') + '\0');
+  });
+  const ignored = new Set(out.split('\0').filter(Boolean));
+  for (const r of missing) if (ignored.has(r.path)) r.ignored = true;
+}

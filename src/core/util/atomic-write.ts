@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pidAlive } from '../run/process.js';
+
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
+ * byte, fsynced (unless `fsync: false`), renamed over `file`. On any error the temporary file is
+ * removed and `file` is left as it was. Keeps the mode of the file it replaces.
+ *
+ * Not write-file-atomic: its sync write ignores a short write, which a full disk (or a file size
+ * limit) produces, and then renames the truncated file into place. Here a short write is followed
+ * by another write, which fails with the error (ENOSPC, EFBIG); nothing is renamed. It also costs
+ * nothing to load, so a command that writes nothing never pays for it.
+ */
+export function writeFileAtomicSync(file: string, data: string | Buffer, options: { fsync?: boolean } = {}): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let mode = 0o666; // less the umask, as for any new file
+  try {
+    mode = fs.statSync(file).mode & 0o7777;
+  } catch { /* a new file */ }
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fd: number | null = fs.openSync(tmp, 'wx', mode);
+  try {
+    for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
+    if (options.fsync !== false) fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = null;
+    fs.renameSync(tmp, file);
+    if (options.fsync !== false) syncDir(path.dirname(file));
+  } catch (e) {
+    if (fd !== null) {
+      try {
+        fs.closeSync(fd);
+      } catch { /* the write error is the one to report */ }
+    }
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** fsyncs a directory so a rename or a new entry in it survives a power cut; not supported everywhere. */
+export function syncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some systems cannot open or fsync a directory; durability of the entry is then up to the file system.
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Remove the temporary files that {@link writeFileAtomicSync} left next to `names` in `dir` when
+ * its process was killed mid-write (`<name>.tmp-<pid>-…`): only those of processes that no longer
+ * exist, so a write in progress elsewhere is never disturbed.
+ */
+export function removeStaleTemporaries(dir: string, names: string[]): string[] {
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    const m = /^(.+)\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(e);
+    if (!m || !names.includes(m[1]) || pidAlive(Number(m[2]))) continue;
+    try {
+      fs.rmSync(path.join(dir, e), { force: true });
+      removed.push(e);
+    } catch { /* not ours to fight over */ }
+  }
+  return removed;
+}
