@@ -8,8 +8,9 @@ export { repro, type ReproOptions, type ReproResult, type StageResult, type Repo
 export { status } from './core/services/status.js';
 export type { Reason, StageStatus, StatusReport, StageState } from './core/status/status.js';
 export { prune, type PruneResult } from './core/services/prune.js';
-export { loadConfig, findRoot, type PipelineConfig, type StageConfig, type Settings } from './core/config/load.js';
-export { selectStages, type Dag } from './core/graph/dag.js';
+export { loadConfig, findRoot } from './core/config/load.js';
+export type { Dag, PipelineConfig, Settings, StageConfig } from './core/pipeline.js';
+export { selectStages } from './core/graph/dag.js';
 export { Hasher, type HashAlgorithm } from './core/hashing/hash.js';
 export { readLock, serializeLock, parseLock, type LockData, type LockEntry } from './core/ledger/lock.js';
 export { DvclError, EXIT } from './core/errors.js';

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, type StageConfig } from '../src/core/config/load.js';
-import { buildDag, chainLengths, inferEdges, selectStages, type Dag } from '../src/core/graph/dag.js';
+import { loadConfig } from '../src/core/config/load.js';
+import { buildDag, chainLengths, inferEdges, selectStages } from '../src/core/graph/dag.js';
+import type { Dag, StageConfig } from '../src/core/pipeline.js';
 import { dvclSpawn, json } from './helpers/cli.js';
 
 const QUICKSTART = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/quickstart');

@@ -1,4 +1,4 @@
-import type { PipelineConfig, StageConfig } from '../core/config/load.js';
+import type { PipelineConfig, StageConfig } from '../core/pipeline.js';
 
 export interface DagJson {
   nodes: { name: string; desc: string | null; per_item: boolean; cmd: string[]; deps: string[]; outs: string[]; params: string[]; foreach?: string[]; out?: string; frozen: boolean; always_changed: boolean }[];

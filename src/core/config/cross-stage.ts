@@ -1,5 +1,5 @@
-import type { StageConfig } from './load.js';
-import { buildDag, inferEdges, type Dag } from '../graph/dag.js';
+import { buildDag, inferEdges } from '../graph/dag.js';
+import type { Dag, StageConfig } from '../pipeline.js';
 import type { YamlSource } from './yaml-source.js';
 
 /** Cross-stage checks (clashing outs, impossible deps, cycles), located in `.pipelinerc`. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DvclError, configError } from '../errors.js';
-import type { HashAlgorithm } from '../hashing/hash.js';
+import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/hash.js';
 import { isInside, normalizeRelPath, overlaps } from '../util/paths.js';
 import { RESERVED_HINT, reservedOut, reservedTemplate } from './reserved.js';
 import { commandRefusal } from './command-template.js';
@@ -10,44 +10,10 @@ import { closest, ITEM_VARS, templateBase, templateNames } from '../template.js'
 import { YamlSource, type KeyPath } from './yaml-source.js';
 import { checkCrossStage } from './cross-stage.js';
 import { cachedParse } from './parse-cache.js';
-import type { Dag } from '../graph/dag.js';
+import type { ParamRef, PipelineConfig, Settings, StageConfig } from '../pipeline.js';
 
 export const CONFIG_FILE = '.pipelinerc';
 export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
-export const HASHES: readonly HashAlgorithm[] = ['xxh128', 'blake3', 'sha256', 'md5'];
-
-export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
-export interface ParamRef { file: string; key: string }
-
-/** One stage of `.pipelinerc`, validated and normalised (paths relative to the root, `/`). */
-export interface StageConfig {
-  name: string;
-  desc?: string;
-  cmd: string[];
-  deps: string[];
-  params: ParamRef[];
-  outs: string[];
-  env: Record<string, string>;
-  wdir: string;
-  persist: boolean;
-  frozen: boolean;
-  always_changed: boolean;
-  /** Per-item stages: the globs selecting item inputs, and the item's output template. */
-  foreach?: string[];
-  out?: string;
-}
-
-export interface PipelineConfig {
-  root: string;
-  settings: Settings;
-  paramsFile: string;
-  /** Stages in declaration order. */
-  stages: StageConfig[];
-  /** Values of every tracked parameter: file → dotted key → value. */
-  params: Record<string, Record<string, unknown>>;
-  dag: Dag;
-}
-
 const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
 const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell'];
 const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
@@ -126,8 +92,8 @@ function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
   if (v.jobs !== undefined) s.jobs = posInt(src, [...at, 'jobs'], v.jobs);
   if (v.max_attempts !== undefined) s.max_attempts = posInt(src, [...at, 'max_attempts'], v.max_attempts);
   if (v.hash !== undefined) {
-    if (!HASHES.includes(v.hash as HashAlgorithm)) {
-      throw src.error([...at, 'hash'], `unknown hash ${JSON.stringify(v.hash)}`, `use one of ${HASHES.join(', ')}`);
+    if (!HASH_ALGORITHMS.includes(v.hash as HashAlgorithm)) {
+      throw src.error([...at, 'hash'], `unknown hash ${JSON.stringify(v.hash)}`, `use one of ${HASH_ALGORITHMS.join(', ')}`);
     }
     s.hash = v.hash as HashAlgorithm;
   }

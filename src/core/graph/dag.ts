@@ -1,19 +1,9 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { StageConfig } from '../config/load.js';
+import type { Dag, Edge, StageConfig } from '../pipeline.js';
 import { globBase, isGlob, isInside, overlaps } from '../util/paths.js';
 import { itemVars, templateBase } from '../template.js';
 
-/** Why stage `to` depends on stage `from`: its input `dep` touches `from`'s output `out`. */
-export interface Edge { from: string; to: string; dep: string; out: string }
-
-export interface Dag {
-  /** Stage names in dependency order; among independent stages, declaration order. */
-  order: string[];
-  edges: Edge[];
-  upstream: Map<string, Set<string>>;
-  downstream: Map<string, Set<string>>;
-}
 
 /** A problem in the stages' wiring, located by stage and key (turned into file:line:col by config). */
 export interface WiringProblem { stage: string; key: 'deps' | 'outs' | 'out' | 'foreach'; index?: number; message: string; hint?: string }

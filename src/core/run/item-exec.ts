@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StageConfig } from '../config/load.js';
+import type { StageConfig } from '../pipeline.js';
 import { directArgv, failureReason, runShell, scriptOf, type ExecResult } from './exec.js';
 import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';

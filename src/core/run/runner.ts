@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StageConfig } from '../config/load.js';
+import type { StageConfig } from '../pipeline.js';
 import { chainLengths, selectStages } from '../graph/dag.js';
 import { DvclError, oneLine } from '../errors.js';
 import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';

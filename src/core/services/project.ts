@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { removeStaleTemporaries } from '../util/atomic-write.js';
-import { loadConfig, type PipelineConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import type { PipelineConfig } from '../pipeline.js';
 import { DvclError, oneLine } from '../errors.js';
 import { Hasher } from '../hashing/hash.js';
 import { removeLeftoverShellFiles } from '../run/item-shell.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
-import type { PipelineConfig, StageConfig } from '../config/load.js';
+import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import type { Hasher } from '../hashing/hash.js';
 import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from '../ledger/lock.js';
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from '../ledger/manifest.js';

@@ -1,0 +1,45 @@
+// The shapes every layer shares: a pipeline as `.pipelinerc` describes it, and its graph.
+import type { HashAlgorithm } from './hashing/hash.js';
+
+export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
+export interface ParamRef { file: string; key: string }
+
+/** One stage of `.pipelinerc`, validated and normalised (paths relative to the root, `/`). */
+export interface StageConfig {
+  name: string;
+  desc?: string;
+  cmd: string[];
+  deps: string[];
+  params: ParamRef[];
+  outs: string[];
+  env: Record<string, string>;
+  wdir: string;
+  persist: boolean;
+  frozen: boolean;
+  always_changed: boolean;
+  /** Per-item stages: the globs selecting item inputs, and the item's output template. */
+  foreach?: string[];
+  out?: string;
+}
+
+export interface PipelineConfig {
+  root: string;
+  settings: Settings;
+  paramsFile: string;
+  /** Stages in declaration order. */
+  stages: StageConfig[];
+  /** Values of every tracked parameter: file → dotted key → value. */
+  params: Record<string, Record<string, unknown>>;
+  dag: Dag;
+}
+
+/** Why stage `to` depends on stage `from`: its input `dep` touches `from`'s output `out`. */
+export interface Edge { from: string; to: string; dep: string; out: string }
+
+export interface Dag {
+  /** Stage names in dependency order; among independent stages, declaration order. */
+  order: string[];
+  edges: Edge[];
+  upstream: Map<string, Set<string>>;
+  downstream: Map<string, Set<string>>;
+}
