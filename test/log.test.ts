@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dvcl, json, type CliResult } from './helpers/cli.js';
 import { cleanupRepos, pipelineRepo, type PipelineRepo } from './helpers/pipeline.js';
-import { changedStages, diffEntry, parseLogOutput, splitStages } from '../src/core/git/history.js';
+import { changedStages, diffEntry, parseLogOutput, splitStages } from '../src/core/services/log.js';
 import { serializeLock, type LockData, type LockEntry } from '../src/core/ledger/lock.js';
 
 // `dvcl log`: the history of stages from the committed versions of pipeline.lock.

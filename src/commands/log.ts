@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { LogResult } from '../core/git/history.js';
+import type { LogResult } from '../core/services/log.js';
 
 export default class Log extends DvclCommand {
   static override summary = 'Show which commits changed each stage, newest first';
@@ -16,7 +16,7 @@ that changed that stage.`;
 
   async run(): Promise<LogResult> {
     const { args, flags } = await this.parse(Log);
-    const { stageLog } = await import('../core/git/history.js');
+    const { stageLog } = await import('../core/services/log.js');
     const r = await stageLog({ cwd: process.cwd(), stage: args.stage, limit: flags['max-count'], onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const { logText } = await import('../cli/render-log.js');

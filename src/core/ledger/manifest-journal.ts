@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { syncDir } from '../util/atomic-write.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { pidAlive } from '../run/process.js';
+import { pidAlive } from '../util/process.js';
 import { DvclError } from '../errors.js';
 import {
   itemRecord, runRecord, stageRecord, ShapeError,

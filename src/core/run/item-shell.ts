@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { lastLines, trackGroup, type ExecResult } from './exec.js';
-import { pidAlive } from './process.js';
+import { pidAlive } from '../util/process.js';
 import { shellQuote } from '../template.js';
 
 /*

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pidAlive } from './process.js';
+import { pidAlive } from '../util/process.js';
 
 /*
  * Stage commands and item shells lead process groups of their own, so that a signal reaches a

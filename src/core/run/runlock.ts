@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DvclError } from '../errors.js';
-import { pidAlive } from './process.js';
+import { pidAlive } from '../util/process.js';
 
 /** Who holds a project's run lock; stored as JSON inside the lock directory. */
 export interface LockHolder {

@@ -5,7 +5,7 @@ import { chainLengths, selectStages } from '../graph/dag.js';
 import { DvclError, oneLine } from '../errors.js';
 import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';
 import { userEnv } from './user-env.js';
-import { cloneWarnings } from '../git/clone-health.js';
+import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { isoTime } from '../ledger/manifest.js';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cloneWarnings } from '../git/clone-health.js';
+import { cloneWarnings } from './clone-health.js';
 import { selectStages } from '../graph/dag.js';
 import { checkTargets, openProject } from './project.js';
 import { oneLine } from '../errors.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pidAlive } from '../run/process.js';
+import { pidAlive } from './process.js';
 
 /**
  * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
