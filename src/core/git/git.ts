@@ -1,4 +1,5 @@
-import type { SimpleGit, SimpleGitOptions } from 'simple-git';
+// The one module that starts git: every git process dvcl runs goes through run() below.
+import { spawn } from 'node:child_process';
 import { DvclError } from '../errors.js';
 
 /** Where the work tree stood when something ran (SPEC §8). All fields are null outside git. */
@@ -19,15 +20,48 @@ export interface GitInfo {
 
 const NO_GIT: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
+/** How one git process ended; `code` is null when git could not start (not installed, no such cwd). */
+export interface GitRun { code: number | null; stdout: Buffer; stderr: string }
+
+/** Run `git ARGS` in `cwd`, `input` on its stdin; never rejects, never uses a shell. */
+export function runGit(args: string[], opts: { cwd: string; input?: string }): Promise<GitRun> {
+  return new Promise((resolve) => {
+    const child = spawn('git', args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => resolve({ code: null, stdout: Buffer.alloc(0), stderr: e.message }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim() }));
+    child.stdin.on('error', () => undefined).end(opts.input);
+  });
+}
+
+/** What git printed on stdout, whatever its exit status ('' when it could not run). */
+export async function gitText(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
+  return (await runGit(args, opts)).stdout.toString('utf8');
+}
+
+/** stdout of a git command that must succeed; otherwise a `GitFailed` with git's own message. */
+export async function gitOk(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
+  const r = await runGit(args, opts);
+  if (r.code !== 0) throw new GitFailed(args, r);
+  return r.stdout.toString('utf8');
+}
+
+export class GitFailed extends Error {
+  constructor(readonly args: string[], readonly result: GitRun) {
+    super(result.stderr || `git ${args[0]} exited with ${result.code ?? 'no status (git did not start)'}`);
+  }
+}
+
 /**
  * Read HEAD, branch, dirtiness and user for `cwd` with two concurrent git processes.
  * Never throws: outside a repository, or when git is missing or fails, the fields are null.
  */
 export async function gitInfo(cwd: string): Promise<GitInfo> {
-  const git = await client(cwd);
-  if (!git) return NO_GIT;
-  const [head, user] = await Promise.all([headState(git), configUser(git)]);
-  return { ...head, user };
+  const [head, user] = await Promise.all([headState(cwd), configUser(cwd)]);
+  return head ? { ...head, user } : NO_GIT;
 }
 
 /** Whether `cwd` is inside a git work tree. */
@@ -37,94 +71,55 @@ export async function isGitRepo(cwd: string): Promise<boolean> {
 
 /** Root of the work tree containing `cwd`, or null outside one (or inside `.git`). */
 export async function gitTopLevel(cwd: string): Promise<string | null> {
-  const git = await client(cwd);
-  if (!git) return null;
-  try {
-    return (await git.revparse(['--show-toplevel'])) || null;
-  } catch {
-    return null;
-  }
+  const r = await runGit(['rev-parse', '--show-toplevel'], { cwd });
+  return r.code === 0 ? r.stdout.toString('utf8').trim() || null : null;
 }
 
 /** Set a key in the repository's own config (`dvcl init` registers the merge driver this way). */
 export async function setLocalConfig(cwd: string, key: string, value: string): Promise<void> {
-  // simple-git refuses to write merge.*.driver (a command git will run) unless told to; the keys
-  // and values here come from dvcl itself, not from untrusted input.
-  const git = await client(cwd, { allowUnsafeMergeDriver: true });
-  try {
-    if (!git) throw new Error(`${cwd} does not exist`);
-    await git.addConfig(key, value, false, 'local');
-  } catch (err) {
-    throw new DvclError('io', `cannot set git config ${key}: ${message(err)}`);
-  }
+  const r = await runGit(['config', '--local', key, value], { cwd });
+  if (r.code !== 0) throw new DvclError('io', `cannot set git config ${key}: ${r.stderr || `${cwd} is not a git repository`}`);
 }
 
 /** A key from the repository's own config; null when unset or outside git. */
 export async function getLocalConfig(cwd: string, key: string): Promise<string | null> {
-  const git = await client(cwd);
-  if (!git) return null;
-  try {
-    return (await git.getConfig(key, 'local')).value;
-  } catch {
-    return null;
-  }
+  const r = await runGit(['config', '--local', '--get', key], { cwd });
+  return r.code === 0 ? r.stdout.toString('utf8').replace(/\n$/, '') : null;
 }
 
-async function client(cwd: string, unsafe: SimpleGitOptions['unsafe'] = {}): Promise<SimpleGit | null> {
-  // simple-git takes 25-65 ms to load: imported here, so only commands that ask git pay for it.
-  const { simpleGit } = await import('simple-git');
-  try {
-    return simpleGit({ baseDir: cwd, unsafe });
-  } catch {
-    return null; // simple-git throws at once when baseDir does not exist
+async function headState(cwd: string): Promise<Omit<GitInfo, 'user'> | null> {
+  // One process answers all three: the porcelain v2 headers carry commit and branch, and every
+  // other line is a change. --no-optional-locks keeps status from taking index.lock to refresh
+  // the index, so a git command the user runs meanwhile never fails because of us.
+  const r = await runGit(['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--untracked-files=no'], { cwd });
+  if (r.code !== 0) return null;
+  let commit: string | null = null;
+  let branch: string | null = null;
+  let dirty = false;
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    if (line.startsWith('# branch.oid ')) commit = orNull(line.slice(13), '(initial)');
+    else if (line.startsWith('# branch.head ')) branch = orNull(line.slice(14), '(detached)');
+    else if (line && !line.startsWith('#')) dirty = true;
   }
+  return { commit, branch, dirty };
 }
 
-async function headState(git: SimpleGit): Promise<Omit<GitInfo, 'user'>> {
-  try {
-    // One process answers all three: the porcelain v2 headers carry commit and branch, and every
-    // other line is a change. --no-optional-locks keeps status from taking index.lock to refresh
-    // the index, so a git command the user runs meanwhile never fails because of us.
-    const out = await git.raw([
-      '--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--untracked-files=no',
-    ]);
-    let commit: string | null = null;
-    let branch: string | null = null;
-    let dirty = false;
-    for (const line of out.split('\n')) {
-      if (line.startsWith('# branch.oid ')) commit = orNull(line.slice(13), '(initial)');
-      else if (line.startsWith('# branch.head ')) branch = orNull(line.slice(14), '(detached)');
-      else if (line && !line.startsWith('#')) dirty = true;
-    }
-    return { commit, branch, dirty };
-  } catch {
-    return { commit: null, branch: null, dirty: null };
+async function configUser(cwd: string): Promise<string | null> {
+  // One process for both keys; -z gives "key\nvalue\0" entries, and git lists scopes from
+  // system to local, so the last value of a key is the effective one.
+  const r = await runGit(['config', '-z', '--get-regexp', '^user\\.(name|email)$'], { cwd });
+  if (r.code !== 0) return null;
+  const values = new Map<string, string>();
+  for (const entry of r.stdout.toString('utf8').split('\0')) {
+    const nl = entry.indexOf('\n');
+    if (nl > 0) values.set(entry.slice(0, nl), entry.slice(nl + 1).trim());
   }
-}
-
-async function configUser(git: SimpleGit): Promise<string | null> {
-  try {
-    // One process for both keys; -z gives "key\nvalue\0" entries, and git lists scopes from
-    // system to local, so the last value of a key is the effective one.
-    const out = await git.raw(['config', '-z', '--get-regexp', '^user\\.(name|email)$']);
-    const values = new Map<string, string>();
-    for (const entry of out.split('\0')) {
-      const nl = entry.indexOf('\n');
-      if (nl > 0) values.set(entry.slice(0, nl), entry.slice(nl + 1).trim());
-    }
-    const name = values.get('user.name');
-    const email = values.get('user.email');
-    if (name && email) return `${name} <${email}>`;
-    return name || (email ? `<${email}>` : null);
-  } catch {
-    return null;
-  }
+  const name = values.get('user.name');
+  const email = values.get('user.email');
+  if (name && email) return `${name} <${email}>`;
+  return name || (email ? `<${email}>` : null);
 }
 
 function orNull(value: string, sentinel: string): string | null {
   return value === sentinel ? null : value;
-}
-
-function message(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).trim();
 }

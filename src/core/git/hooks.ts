@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { shellQuote } from '../template.js';
-
-const run = promisify(execFile);
+import { gitOk } from './git.js';
 
 /** dvcl's own hook file, next to `pre-commit`; rewritten by every `dvcl init --hooks`. */
 export const HOOK_FILE = 'dvcl-pre-commit';
@@ -59,7 +56,7 @@ export interface HookResult { changes: string[]; warnings: string[] }
 export async function installHooks(opts: { root: string; command: string }): Promise<HookResult> {
   const changes: string[] = [];
   const warnings: string[] = [];
-  const git = async (...args: string[]) => (await run('git', args, { cwd: opts.root })).stdout.trim();
+  const git = async (...args: string[]) => (await gitOk(args, { cwd: opts.root })).trim();
   const top = await git('rev-parse', '--show-toplevel');
   // --git-path honours core.hooksPath and linked worktrees.
   const hooksDir = path.resolve(opts.root, await git('rev-parse', '--git-path', 'hooks'));

@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { gitText } from '../git/git.js';
 import { LOCK_FILE } from '../ledger/lock.js';
 import { MANIFEST_FILE } from '../ledger/manifest.js';
 
-/** What git prints (stdout), whatever its exit status; '' when git cannot run. */
-function git(root: string, args: string[], stdin?: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = execFile('git', args, { cwd: root }, (_err, stdout) => resolve(stdout ?? ''));
-    child.stdin?.on('error', () => undefined).end(stdin);
-  });
-}
+const git = (root: string, args: string[], input?: string) => gitText(args, { cwd: root, input });
 
 /**
  * What makes a clone share less than the team thinks, for `status` and `repro` to warn about:

@@ -1,7 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
 import { findRoot } from '../config/load.js';
 import { DvclError } from '../errors.js';
+import { gitOk, runGit } from '../git/git.js';
 import { cmp, LOCK_FILE, parseLock, serializeLock, sortDeep, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
 
 /** What differs between two versions of a stage's lock entry; `null` on one side: added or removed. */
@@ -38,7 +37,6 @@ export interface LogOptions {
   onWarning?: (msg: string) => void;
 }
 
-const run = promisify(execFile);
 const ZERO = /^0+$/;
 /** At most this many commits' versions are read from git at a time. */
 const BATCH = 256;
@@ -52,7 +50,7 @@ interface RawCommit { commit: string; parents: string[]; author: string; date: s
  */
 export async function stageLog(opts: LogOptions): Promise<LogResult> {
   const root = findRoot(opts.cwd);
-  const git = async (args: string[]) => (await run('git', args, { cwd: root, maxBuffer: 1 << 30 })).stdout;
+  const git = (args: string[]) => gitOk(args, { cwd: root });
   let prefix: string;
   try {
     prefix = (await git(['rev-parse', '--show-prefix'])).trim();
@@ -178,16 +176,8 @@ export function parseLogOutput(out: string, file: string): RawCommit[] {
 async function catFiles(root: string, specs: string[]): Promise<Map<string, string>> {
   const texts = new Map<string, string>();
   if (specs.length === 0) return texts;
-  const child = spawn('git', ['cat-file', '--batch'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => chunks.push(d));
-  child.stdin.end(specs.join('\n') + '\n');
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
+  const { code, stdout: buf } = await runGit(['cat-file', '--batch'], { cwd: root, input: specs.join('\n') + '\n' });
   if (code !== 0) throw new DvclError('io', `git cat-file failed (exit ${code})`);
-  const buf = Buffer.concat(chunks);
   let pos = 0;
   for (const spec of specs) {
     const eol = buf.indexOf(10, pos);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { gitText } from '../git/git.js';
 import { cloneWarnings } from './clone-health.js';
 import { selectStages } from '../graph/dag.js';
 import { checkTargets, openProject } from './project.js';
@@ -27,11 +27,8 @@ export async function status(opts: { cwd: string; targets?: string[]; onWarning?
 async function markIgnoredOuts(root: string, report: StatusReport): Promise<void> {
   const missing = report.stages.flatMap((s) => s.reasons).filter((r): r is Extract<Reason, { code: 'out_missing' }> => r.code === 'out_missing');
   if (missing.length === 0) return;
-  const out = await new Promise<string>((resolve) => {
-    // exit 1: none is ignored; 128: not a git repository. Either way: what it printed, if anything.
-    const child = execFile('git', ['check-ignore', '-z', '--stdin'], { cwd: root }, (_err, stdout) => resolve(stdout ?? ''));
-    child.stdin?.on('error', () => undefined).end(missing.map((r) => r.path).join('\0') + '\0');
-  });
+  // exit 1: none is ignored; 128: not a git repository. Either way: what it printed, if anything.
+  const out = await gitText(['check-ignore', '-z', '--stdin'], { cwd: root, input: missing.map((r) => r.path).join('\0') + '\0' });
   const ignored = new Set(out.split('\0').filter(Boolean));
   for (const r of missing) if (ignored.has(r.path)) r.ignored = true;
 }
