@@ -1,5 +1,6 @@
-import { Command } from '@oclif/core';
+import { Command, ux } from '@oclif/core';
 import { DvclError, oneLine } from '../core/errors.js';
+import { exactJson } from '../core/exact.js';
 import { closest } from '../core/template.js';
 
 /**
@@ -8,6 +9,11 @@ import { closest } from '../core/template.js';
  */
 export abstract class DvclCommand extends Command {
   static override enableJsonFlag = true;
+
+  /** oclif's JSON.stringify would throw on a big integer param (a BigInt) and write NaN as null. */
+  override logJson(json: unknown): void {
+    ux.stdout(exactJson(json));
+  }
 
   /** Diagnostics and progress: stderr, never stdout. */
   protected note(msg: string): void {

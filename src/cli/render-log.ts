@@ -1,8 +1,9 @@
 import chalk from 'chalk';
+import { showValue } from '../core/exact.js';
 import type { EntryChange, LogResult, StageChange } from '../core/services/log.js';
 
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
-const val = (v: unknown) => (v === null || v === undefined ? 'none' : JSON.stringify(v));
+const val = (v: unknown) => (v === null || v === undefined ? 'none' : showValue(v));
 
 /** One line per change of a lock entry. */
 export function describeChange(c: EntryChange): string {

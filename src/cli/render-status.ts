@@ -1,9 +1,10 @@
 import chalk from 'chalk';
 import { oneLine } from '../core/errors.js';
+import { showValue } from '../core/exact.js';
 import type { Reason, StageStatus, StatusReport } from '../core/status/status.js';
 
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
-const val = (v: unknown) => (v === null || v === undefined ? 'none' : JSON.stringify(v));
+const val = (v: unknown) => (v === null || v === undefined ? 'none' : showValue(v));
 
 /** One line of human text per reason: paths and keys are the user's, and may hold a newline. */
 export function describeReason(r: Reason): string {

@@ -73,14 +73,14 @@ function parseConfig(root: string): PipelineConfig {
   return { root, settings, paramsFile, stages, params, dag };
 }
 
-function readYaml(root: string, name: string): YamlSource {
+function readYaml(root: string, name: string, opts: { exact?: boolean } = {}): YamlSource {
   let text: string;
   try {
     text = fs.readFileSync(path.join(root, name), 'utf8');
   } catch (e) {
     throw configError(name, null, '', `cannot read: ${(e as Error).message}`);
   }
-  return YamlSource.parse(name, text);
+  return YamlSource.parse(name, text, opts);
 }
 
 function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
@@ -250,7 +250,7 @@ function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Recor
         if (!fs.existsSync(path.join(root, ref.file))) {
           throw src.error(site.file, `params file ${ref.file} does not exist`, `create ${ref.file} or name another file with {file.yaml: [keys]}`, site.fileWhich);
         }
-        const psrc = readYaml(root, ref.file);
+        const psrc = readYaml(root, ref.file, { exact: true });
         f = { src: psrc, data: psrc.toJS() };
         files.set(ref.file, f);
       }

@@ -1,5 +1,6 @@
 import { isCollection, isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import { configError, type DvclError } from '../errors.js';
+import { exactInteger } from '../exact.js';
 
 export type KeyPath = (string | number)[];
 
@@ -19,15 +20,21 @@ export class YamlSource {
   readonly file: string;
   readonly doc: Document;
   private readonly lines = new LineCounter();
+  private readonly exact: boolean;
 
-  private constructor(file: string, text: string) {
+  private constructor(file: string, text: string, exact: boolean) {
     this.file = file;
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' }); // no warnings printed by the parser itself
+    this.exact = exact;
+    // no warnings printed by the parser itself
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error', intAsBigInt: exact });
   }
 
-  /** Parse; a YAML syntax error becomes a DvclError at its position. */
-  static parse(file: string, text: string): YamlSource {
-    const r = YamlSource.check(file, text);
+  /**
+   * Parse; a YAML syntax error becomes a DvclError at its position. `exact` (params files,
+   * pipeline.lock): an integer a number would round, such as 9007199254740993, becomes a BigInt.
+   */
+  static parse(file: string, text: string, opts: { exact?: boolean } = {}): YamlSource {
+    const r = YamlSource.check(file, text, opts);
     if (r instanceof YamlSource) return r;
     throw configError(file, r.pos, '', `invalid YAML: ${r.message}`);
   }
@@ -36,8 +43,8 @@ export class YamlSource {
    * Parse, returning what is wrong instead of throwing: the config reports it as `file:line:col`,
    * pipeline.lock (damaged state, not configuration) in its own words.
    */
-  static check(file: string, text: string): YamlSource | YamlProblem {
-    const src = new YamlSource(file, text);
+  static check(file: string, text: string, opts: { exact?: boolean } = {}): YamlSource | YamlProblem {
+    const src = new YamlSource(file, text, opts.exact ?? false);
     const err = src.doc.errors[0];
     if (err) {
       // Where the parser ran out of stack depends on the stack, not on the file: no position.
@@ -71,7 +78,7 @@ export class YamlSource {
   value(): { ok: true; value: unknown } | { ok: false; problem: YamlProblem } {
     try {
       // maxAliasCount bounds an alias bomb (billion laughs): it fails here at once, in little memory.
-      return { ok: true, value: this.doc.toJS({ maxAliasCount: 100 }) };
+      return { ok: true, value: this.doc.toJS({ maxAliasCount: 100, ...(this.exact ? { reviver: exactInteger } : {}) }) };
     } catch (e) {
       // Parsing accepts an alias to an unknown anchor, and an alias bomb; resolving them fails here.
       if (e instanceof RangeError) return { ok: false, problem: { pos: null, message: 'nested too deeply' } };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { DvclError } from '../errors.js';
+import { exactIntegers } from '../exact.js';
 import { cachedParse } from '../config/parse-cache.js';
 import { YamlSource } from '../config/yaml-source.js';
 
@@ -68,7 +69,7 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
   const hint = () => restoreHint(text);
   // The same bounded parse as .pipelinerc's (alias bombs, unresolved aliases, deep nesting, keys
   // that are collections), reported as damage to this file rather than as a configuration error.
-  const src = YamlSource.check(file, text);
+  const src = YamlSource.check(file, text, { exact: true });
   const value = src instanceof YamlSource ? src.value() : { ok: false as const, problem: src };
   if (!value.ok) {
     const { pos, message } = value.problem;
@@ -124,7 +125,7 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
   const params: Record<string, Record<string, unknown>> = Object.create(null);
   for (const f of Object.keys(e.params ?? {}).sort(cmp)) {
     const keys = Object.keys(e.params[f]).sort(cmp);
-    if (keys.length) params[f] = Object.fromEntries(keys.map((k) => [k, sortDeep(e.params[f][k])]));
+    if (keys.length) params[f] = Object.fromEntries(keys.map((k) => [k, exactIntegers(sortDeep(e.params[f][k]))]));
   }
   const out: Record<string, unknown> = { cmd: e.cmd };
   if (e.wdir !== undefined) out.wdir = e.wdir;

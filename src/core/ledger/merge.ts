@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DvclError } from '../errors.js';
-import { cmp, emptyLock, LOCK_FILE, parseLock, serializeLock, sortDeep, type LockData, type LockEntry } from './lock.js';
+import { canonicalText } from '../exact.js';
+import { cmp, emptyLock, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry } from './lock.js';
 import {
   dict, emptyManifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
 } from './manifest-format.js';
@@ -63,6 +64,7 @@ function pick3<T>(b: T | undefined, o: T | undefined, t: T | undefined, both: (o
  */
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b); // a param left at .nan
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
@@ -78,7 +80,7 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 function canonical(v: unknown): string {
-  return JSON.stringify(sortDeep(v)) ?? 'undefined';
+  return canonicalText(v) ?? 'undefined';
 }
 
 /**

@@ -7,6 +7,7 @@ import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
+import { sameValue } from '../exact.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { isoTime } from '../ledger/manifest.js';
 import { abs } from '../util/paths.js';
@@ -432,7 +433,7 @@ class Run {
     if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || items[p.item].stage_hash !== stageHash)) return;
     const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
     const old = this.ctx.lock.stages[stage.name];
-    const same = old && old.items?.hash === entry.items!.hash && sameCommand(old, entry) && JSON.stringify([old.deps, old.params]) === JSON.stringify([entry.deps, entry.params]);
+    const same = old && old.items?.hash === entry.items!.hash && sameCommand(old, entry) && sameValue([old.deps, old.params], [entry.deps, entry.params]);
     if (same) return;
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run

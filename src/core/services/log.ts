@@ -1,7 +1,8 @@
 import { findRoot } from '../config/load.js';
 import { DvclError } from '../errors.js';
+import { sameValue } from '../exact.js';
 import { gitOk, runGit } from '../git/git.js';
-import { cmp, LOCK_FILE, parseLock, serializeLock, sortDeep, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
+import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
 
 /** What differs between two versions of a stage's lock entry; `null` on one side: added or removed. */
 export type EntryChange =
@@ -217,7 +218,7 @@ export function changedStages(before: LockData[], now: LockData, only?: string):
 }
 
 function same(a: unknown, b: unknown): boolean {
-  return a === b || (a !== undefined && b !== undefined && JSON.stringify(sortDeep(a)) === JSON.stringify(sortDeep(b)));
+  return a === b || (a !== undefined && b !== undefined && sameValue(a, b));
 }
 
 /** How one stage's entry changed between two versions of the lock; null when it did not. */

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import type { Hasher } from '../hashing/hash.js';
-import { cmp, sortDeep, type LockData, type LockEntry, type LockPath } from '../ledger/lock.js';
+import { canonicalText, sameValue } from '../exact.js';
+import { cmp, type LockData, type LockEntry, type LockPath } from '../ledger/lock.js';
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from '../ledger/manifest.js';
 import { DvclError } from '../errors.js';
 import { abs } from '../util/paths.js';
@@ -91,10 +92,6 @@ export function isProduced(cfg: PipelineConfig, dep: string): boolean {
 /** The same command in the same folder with the same environment. */
 export function sameCommand(a: Pick<StageInputs, 'cmd' | 'wdir' | 'env'>, b: Pick<StageInputs, 'cmd' | 'wdir' | 'env'>): boolean {
   return sameValue(a.cmd, b.cmd) && (a.wdir ?? '.') === (b.wdir ?? '.') && sameValue(a.env ?? {}, b.env ?? {});
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(sortDeep(a)) === JSON.stringify(sortDeep(b));
 }
 
 /** Differences between the present inputs and a lock entry: cmd, deps, params. */
@@ -305,7 +302,7 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
 }
 
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
-  const stageHash = ctx.hasher.hashString(JSON.stringify(sortDeep({ cmd: inputs.cmd, wdir: inputs.wdir, env: inputs.env, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })));
+  const stageHash = ctx.hasher.hashString(canonicalText({ cmd: inputs.cmd, wdir: inputs.wdir, env: inputs.env, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })!);
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];

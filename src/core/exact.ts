@@ -1,0 +1,87 @@
+/*
+ * Parameter values compared, hashed and shown exactly. JSON.stringify, which all of these used,
+ * turns NaN and ±Infinity into null (so `null` → `.nan` was no change) and throws on a BigInt. Params
+ * files and pipeline.lock are read with integers as BigInt where a double would round them
+ * (9007199254740993); every other number stays a number, so ordinary values have the text, the
+ * comparison and the per-item stage hash they always had. -0 equals 0, as JSON.stringify has it.
+ */
+
+/** Keeps a YAML integer a BigInt only where a number would not hold it exactly (a `toJS` reviver). */
+export function exactInteger(_key: unknown, v: unknown): unknown {
+  return typeof v === 'bigint' && BigInt(Number(v)) === v ? Number(v) : v;
+}
+
+/**
+ * Canonical text of a value, keys sorted: what two values are compared and hashed by. For JSON
+ * values it is JSON.stringify's text of the key-sorted value, byte for byte; a BigInt is its digits
+ * and `n`, NaN and ±Infinity are JavaScript's words, none of which JSON text holds.
+ */
+export function canonicalText(v: unknown): string | undefined {
+  return write(v, { sort: true, indent: '', bigint: (b) => `${b}n`, nonFinite: String });
+}
+
+/** Equal values for staleness: NaN equals NaN, -0 equals 0, key order does not count. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return canonicalText(a) === canonicalText(b);
+}
+
+/**
+ * `--json` output: JSON.stringify(v, null, 2), except that a BigInt is written as the exact JSON
+ * number it is, and NaN and ±Infinity (no JSON number) as their YAML spelling `.nan`, `.inf`, `-.inf`.
+ */
+export function exactJson(v: unknown): string {
+  return write(v, { sort: false, indent: '  ', bigint: String, nonFinite: (n) => JSON.stringify(yamlWord(n)) }) ?? 'null';
+}
+
+/** A value in one line of human text: JSON, with BigInts exact and NaN/Infinity as in YAML. */
+export function showValue(v: unknown): string {
+  return write(v, { sort: false, indent: '', bigint: String, nonFinite: yamlWord }) ?? 'undefined';
+}
+
+/** For writing YAML: an integer past 2^53 as the BigInt of its exact value (`1152921504606846976`, not `…847000`). */
+export function exactIntegers(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) && Math.abs(v) < 1e21 ? BigInt(v) : v;
+  if (Array.isArray(v)) return v.map(exactIntegers);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, exactIntegers(x)]));
+  return v;
+}
+
+function yamlWord(n: number): string {
+  return Number.isNaN(n) ? '.nan' : n > 0 ? '.inf' : '-.inf';
+}
+
+interface Style { sort: boolean; indent: string; bigint: (b: bigint) => string; nonFinite: (n: number) => string }
+
+/** JSON.stringify's algorithm (toJSON, skipped undefined members, null in arrays) with exact numbers. */
+function write(v: unknown, s: Style, depth = ''): string | undefined {
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: () => unknown }).toJSON();
+  switch (typeof v) {
+    case 'bigint': return s.bigint(v);
+    case 'number': return Number.isFinite(v) ? JSON.stringify(v) : s.nonFinite(v);
+    case 'string': case 'boolean': return JSON.stringify(v);
+    case 'object': break;
+    default: return undefined; // undefined, a function, a symbol
+  }
+  if (v === null) return 'null';
+  const inner = depth + s.indent;
+  const open = s.indent ? `\n${inner}` : '';
+  const close = s.indent ? `\n${depth}` : '';
+  const sep = s.indent ? `,\n${inner}` : ',';
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return `[${open}${Array.from(v, (x) => write(x, s, inner) ?? 'null').join(sep)}${close}]`;
+  }
+  const obj = v as Record<string, unknown>;
+  // Built and read back as sortDeep did: integer-like keys ("2", "10") still come first, as JSON.stringify gives them.
+  const keys = Object.keys(s.sort ? Object.fromEntries(Object.keys(obj).sort(byCodeUnit).map((k) => [k, 0])) : obj);
+  const parts: string[] = [];
+  for (const k of keys) {
+    const x = write(obj[k], s, inner);
+    if (x !== undefined) parts.push(`${JSON.stringify(k)}:${s.indent ? ' ' : ''}${x}`);
+  }
+  return parts.length ? `{${open}${parts.join(sep)}${close}}` : '{}';
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
