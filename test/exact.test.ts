@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalText, exactJson, sameValue, showValue } from '../src/core/exact.js';
+import { canonicalText, exactJson, sameValue, showValue } from '../src/core/util/exact.js';
 import { parseLock, serializeLock, sortDeep, type LockData } from '../src/core/ledger/lock.js';
 import { mergeTexts } from '../src/core/ledger/merge.js';
 import { YamlSource } from '../src/core/config/yaml-source.js';

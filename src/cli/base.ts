@@ -1,6 +1,6 @@
 import { Command, ux } from '@oclif/core';
 import { DvclError, oneLine } from '../core/errors.js';
-import { exactJson } from '../core/exact.js';
+import { exactJson } from '../core/util/exact.js';
 import { closest } from '../core/template.js';
 
 /**

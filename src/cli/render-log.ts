@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import { showValue } from '../core/exact.js';
+import { showValue } from '../core/util/exact.js';
 import type { EntryChange, LogResult, StageChange } from '../core/services/log.js';
 
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));

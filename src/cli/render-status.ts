@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import { oneLine } from '../core/errors.js';
-import { showValue } from '../core/exact.js';
+import { showValue } from '../core/util/exact.js';
 import type { Reason, StageStatus, StatusReport } from '../core/status/status.js';
 
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));

@@ -1,6 +1,6 @@
 import { isCollection, isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import { configError, type DvclError } from '../errors.js';
-import { exactInteger } from '../exact.js';
+import { exactInteger } from '../util/exact.js';
 
 export type KeyPath = (string | number)[];
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { DvclError } from '../errors.js';
-import { exactIntegers } from '../exact.js';
+import { exactIntegers } from '../util/exact.js';
 import { cachedParse } from '../config/parse-cache.js';
 import { YamlSource } from '../config/yaml-source.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DvclError } from '../errors.js';
-import { canonicalText } from '../exact.js';
+import { canonicalText } from '../util/exact.js';
 import { cmp, emptyLock, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry } from './lock.js';
 import {
   dict, emptyManifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,

@@ -7,7 +7,7 @@ import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
-import { sameValue } from '../exact.js';
+import { sameValue } from '../util/exact.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { isoTime } from '../ledger/manifest.js';
 import { abs } from '../util/paths.js';

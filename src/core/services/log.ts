@@ -1,6 +1,6 @@
 import { findRoot } from '../config/load.js';
 import { DvclError } from '../errors.js';
-import { sameValue } from '../exact.js';
+import { sameValue } from '../util/exact.js';
 import { gitOk, runGit } from '../git/git.js';
 import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
 

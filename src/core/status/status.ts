@@ -3,7 +3,7 @@ import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import type { Hasher } from '../hashing/hash.js';
-import { canonicalText, sameValue } from '../exact.js';
+import { canonicalText, sameValue } from '../util/exact.js';
 import { cmp, type LockData, type LockEntry, type LockPath } from '../ledger/lock.js';
 import type { ItemRecord, ItemStats, Manifest, PresentItem } from '../ledger/manifest.js';
 import { DvclError } from '../errors.js';
