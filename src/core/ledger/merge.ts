@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DvclError } from '../errors.js';
-import { canonicalText } from '../util/exact.js';
+import { canonicalText, deepEqual } from '../util/exact.js';
 import { cmp, emptyLock, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry } from './lock.js';
 import {
   dict, emptyManifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
@@ -51,32 +51,11 @@ function own<T>(d: Dict<T>, k: string): T | undefined {
 
 /** One entry of {@link merge3}; undefined means absent (or removed). */
 function pick3<T>(b: T | undefined, o: T | undefined, t: T | undefined, both: (o: T, t: T) => T, onRemoved: (kept: Side) => void): T | undefined {
-  if (same(o, b)) return t; // unchanged on ours: theirs' version, or theirs' removal
-  if (same(t, b)) return o;
+  if (deepEqual(o, b)) return t; // unchanged on ours: theirs' version, or theirs' removal
+  if (deepEqual(t, b)) return o;
   if (o === undefined) { onRemoved('theirs'); return t; }
   if (t === undefined) { onRemoved('ours'); return o; }
-  return same(o, t) ? o : both(o, t);
-}
-
-/**
- * Deep equality of JSON-like values, key order ignored. Walks both values without building
- * anything: a 100,000-item manifest is compared item by item three times per merge.
- */
-function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b); // a param left at .nan
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => same(x, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = Object.keys(ao);
-  if (keys.length !== Object.keys(bo).length) return false;
-  for (const k of keys) if (!Object.hasOwn(bo, k) || !same(ao[k], bo[k])) return false;
-  return true;
+  return deepEqual(o, t) ? o : both(o, t);
 }
 
 function canonical(v: unknown): string {

@@ -217,6 +217,7 @@ export function changedStages(before: LockData[], now: LockData, only?: string):
   return changedIn(before.map(versionOf), versionOf(now), only, new EntryCache());
 }
 
+/** Equal entries or values, either of which may be absent. */
 function same(a: unknown, b: unknown): boolean {
   return a === b || (a !== undefined && b !== undefined && sameValue(a, b));
 }
