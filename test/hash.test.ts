@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { blake3, xxhash128 } from 'hash-wasm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hashing/hash.js';
+import { algorithmOf, HASH_ALGORITHMS, Hasher, type HashAlgorithm } from '../src/core/hashing/hash.js';
 import type { ItemRecord } from '../src/core/ledger/manifest.js';
 import { isUndecodable, showBytes } from '../src/core/hashing/raw-names.js';
 import { itemsHash } from '../src/core/status/status.js';
@@ -248,6 +248,31 @@ describe('stat cache', () => {
     mem.hash('a.txt');
     mem.save();
     expect(fs.existsSync(cacheFile(root, 'sha256'))).toBe(false);
+  });
+
+  it("answers a recorded hash's algorithm with a hasher of it, each with its own cache (settings.hash switched)", async () => {
+    const root = project({ 'a.txt': 'a', 'd/b.txt': 'b' });
+    await settle();
+    const old = await open(root, 'xxh128');
+    const recorded = { file: old.hash('a.txt')!.hash, dir: old.hash('d')!.hash };
+    old.save();
+    const h = await Hasher.open({ root, algorithm: 'sha256', also: ['xxh128', 'sha256'] });
+    expect(h.for(undefined)).toBe(h);
+    expect(h.for('sha256:00')).toBe(h);
+    expect(h.for('nope:00')).toBe(h); // unknown: compared with a configured hash, so it differs
+    expect(h.for('md5:00')).toBe(h); // not loaded: likewise
+    const x = h.for(recorded.file);
+    expect(x.algorithm).toBe('xxh128');
+    expect(x.hash('a.txt')!.hash).toBe(recorded.file);
+    expect(x.hash('d')!.hash).toBe(recorded.dir); // the tree hash too, over xxh128 file hashes
+    expect(x.stats).toMatchObject({ hashedFiles: 0, cachedFiles: 2 }); // from the xxh128 cache
+    expect(h.hash('a.txt')!.hash).toBe(`sha256:${digest('sha256', 'a')}`);
+    h.save(); // both caches
+    expect(fs.existsSync(cacheFile(root, 'sha256'))).toBe(true);
+    const again = await Hasher.open({ root, algorithm: 'sha256' });
+    expect(again.hash('a.txt')!.hash).toBe(`sha256:${digest('sha256', 'a')}`);
+    expect(again.stats.cachedFiles).toBe(1);
+    expect([algorithmOf(recorded.file), algorithmOf('sha256:00'), algorithmOf('nope:00'), algorithmOf('')]).toEqual(['xxh128', 'sha256', null, null]);
   });
 
   it('does not trust an entry recorded in the same tick as the file changed (racy-clean)', async () => {

@@ -71,6 +71,25 @@ describe('the library: per-file incremental processing without the CLI', () => {
     expect(Object.keys(JSON.parse(fs.readFileSync(path.join(root, '.manifest.json'), 'utf8')).stages.parse.items)).toEqual(['in/a.txt', 'in/bad.txt']);
   });
 
+  it('checks files recorded with another algorithm with that one, and records changed ones with its own', async () => {
+    const root = project({ 'in/a.txt': 'a', 'in/b.txt': 'b' });
+    const files = ['in/a.txt', 'in/b.txt'];
+    const run = async (algorithm: 'xxh128' | 'sha256') => {
+      const m = await Manifest.load({ root, stage: 'parse', algorithm });
+      const ran = files.filter((f) => m.shouldProcess(f));
+      for (const f of ran) m.recordSuccess(f);
+      m.save();
+      return ran;
+    };
+    const hashes = () => Object.values(JSON.parse(fs.readFileSync(path.join(root, '.manifest.json'), 'utf8')).stages.parse.items).map((i) => (i as { hash: string }).hash.split(':')[0]);
+    expect(await run('xxh128')).toEqual(files);
+    expect(await run('sha256')).toEqual([]); // nothing changed: nothing to process
+    fs.writeFileSync(path.join(root, 'in/b.txt'), 'b2');
+    expect(await run('sha256')).toEqual(['in/b.txt']);
+    expect(hashes()).toEqual(['xxh128', 'sha256']);
+    expect(await run('sha256')).toEqual([]);
+  });
+
   it('refuses a path outside the project root', async () => {
     const root = project({ 'in/a.txt': 'a' });
     const m = await Manifest.load({ root });

@@ -13,6 +13,15 @@ export type HashAlgorithm = 'xxh128' | 'blake3' | 'sha256' | 'md5';
 /** Every supported algorithm; the first is the default. */
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['xxh128', 'blake3', 'sha256', 'md5'];
 
+/**
+ * The algorithm a recorded hash (`algo:hex`) was computed with; null when its prefix names none
+ * dvcl knows (a newer dvcl's, or a hand edit).
+ */
+export function algorithmOf(hash: string): HashAlgorithm | null {
+  const algo = hash.slice(0, hash.indexOf(':')) as HashAlgorithm;
+  return HASH_ALGORITHMS.includes(algo) ? algo : null;
+}
+
 /** The hash of a file or directory as recorded in `pipeline.lock`. `nfiles` only for directories. */
 export interface PathHash {
   hash: string;
@@ -92,30 +101,56 @@ export class Hasher {
   private readonly fresh = new Map<string, string>();
   private readonly walked: string[] = [];
   private dirty = false;
+  /** `algo:`, how each of its hashes starts. */
+  private readonly prefix: string;
+  /** The hashers of one project by algorithm, this one included (see {@link Hasher.for}). */
+  private family = new Map<HashAlgorithm, Hasher>();
 
   private constructor(root: string, algorithm: HashAlgorithm, stateDir: string | null) {
     this.root = root;
     this.realRoot = realpathSync(root);
     this.algorithm = algorithm;
+    this.prefix = `${algorithm}:`;
     this.hexLength = BUILDS[algorithm].hexLength;
     this.cacheFile = stateDir === null ? null : path.join(stateDir, 'cache', `stat-${algorithm}`);
     if (this.cacheFile) this.load(this.cacheFile);
+    this.family.set(algorithm, this);
   }
 
   /**
    * Create a hasher for the project at `root` (absolute). The stat cache lives in `stateDir`
-   * (default `<root>/.dvcl`); `null` keeps it in memory only.
+   * (default `<root>/.dvcl`); `null` keeps it in memory only. `also`: other algorithms to load,
+   * those of hashes recorded earlier (see {@link Hasher.for}).
    */
-  static async open(opts: { root: string; algorithm?: HashAlgorithm; stateDir?: string | null }): Promise<Hasher> {
+  static async open(opts: { root: string; algorithm?: HashAlgorithm; stateDir?: string | null; also?: Iterable<HashAlgorithm> }): Promise<Hasher> {
     const algorithm = opts.algorithm ?? 'xxh128';
     if (!Object.hasOwn(BUILDS, algorithm)) throw new Error(`unknown hash algorithm "${algorithm}"`);
     const stateDir = opts.stateDir === undefined ? path.join(opts.root, '.dvcl') : opts.stateDir;
+    const others = [...new Set(opts.also ?? [])].filter((a) => a !== algorithm && Object.hasOwn(BUILDS, a));
     // V8 compiles the WASM on background threads while this thread loads the stat cache.
-    const pending = createHasher(algorithm);
+    const pending = Promise.all([createHasher(algorithm), ...others.map((a) => createHasher(a))]);
     pending.catch(() => {}); // awaited below; a constructor error must not leave it unhandled
-    const h = new Hasher(opts.root, algorithm, stateDir);
-    h.hasher = await pending;
-    return h;
+    const hashers = [algorithm, ...others].map((a) => new Hasher(opts.root, a, stateDir));
+    const wasm = await pending;
+    const family = new Map<HashAlgorithm, Hasher>();
+    hashers.forEach((h, i) => {
+      h.hasher = wasm[i];
+      family.set(h.algorithm, h);
+      h.family = family;
+    });
+    return hashers[0];
+  }
+
+  /**
+   * The hasher that checks `recorded` (`algo:hex`): the one of its algorithm, each with its own
+   * stat cache, so that a hash recorded before `settings.hash` changed is compared with one of the
+   * same kind, not reported as changed. This one when `recorded` is undefined, or its algorithm
+   * was not loaded or is unknown: the fresh hash then differs from it, and it counts as changed.
+   */
+  for(recorded: string | undefined): Hasher {
+    if (recorded === undefined || recorded.startsWith(this.prefix)) return this;
+    const algo = algorithmOf(recorded);
+    return (algo && this.family.get(algo)) || this;
   }
 
   /**
@@ -167,12 +202,17 @@ export class Hasher {
   }
 
   /**
-   * Write the stat cache if it changed. Entries of files not looked up in this run are kept (other
-   * stages use them); entries under a directory walked in this run that the walk did not meet are
-   * dropped, as are entries of paths found missing, so deleted files do not accumulate. A state dir
-   * that cannot be written (read-only, full) is skipped silently: the cache is only an optimisation.
+   * Write the stat cache if it changed (each algorithm's, see {@link Hasher.for}). Entries of files
+   * not looked up in this run are kept (other stages use them); entries under a directory walked in
+   * this run that the walk did not meet are dropped, as are entries of paths found missing, so
+   * deleted files do not accumulate. A state dir that cannot be written (read-only, full) is
+   * skipped silently: the cache is only an optimisation.
    */
   save(): void {
+    for (const h of this.family.values()) h.saveOwn();
+  }
+
+  private saveOwn(): void {
     if (!this.cacheFile) return;
     this.pruneWalked();
     if (!this.dirty) return;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitInfo } from '../git/git.js';
-import { Hasher, type HashAlgorithm } from '../hashing/hash.js';
+import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
 import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from './manifest.js';
 import { relFromRoot } from '../util/paths.js';
 import { runRecord } from './run-record.js';
@@ -46,11 +46,15 @@ export class Manifest {
     const root = path.resolve(opts.root ?? process.cwd());
     const stateDir = path.join(root, '.dvcl');
     const store = ManifestStore.load({ root, file: opts.file, journalDir: stateDir });
-    const hasher = await Hasher.open({ root, algorithm: opts.algorithm ?? 'xxh128', stateDir });
+    const algorithm = opts.algorithm ?? 'xxh128';
+    const stage = opts.stage ?? 'default';
+    // Items recorded with another algorithm are checked with theirs (see Hasher.for).
+    const recorded = Object.values(store.stage(stage)?.items ?? {}).map((r) => algorithmOf(r.hash)).filter((a) => a !== null);
+    const hasher = await Hasher.open({ root, algorithm, stateDir, also: recorded });
     const started = new Date();
     const runId = store.newRunId(started);
     store.recordRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
-    return new Manifest(root, opts.stage ?? 'default', store, hasher, runId, opts.maxAttempts ?? 3);
+    return new Manifest(root, stage, store, hasher, runId, opts.maxAttempts ?? 3);
   }
 
   private rel(p: string): string {
@@ -72,7 +76,13 @@ export class Manifest {
     const rec = this.record(rel);
     const output = opts.output ? this.rel(opts.output) : rec?.output;
     const outputExists = output === undefined || fs.existsSync(path.join(this.root, output));
-    return this.store.itemNeedsRun(this.stage, rel, { hash: this.hashOf(rel), outputExists, maxAttempts: this.maxAttempts, force: opts.force }).run;
+    const hasher = this.hasher.for(rec?.hash);
+    const hash = hasher === this.hasher ? this.hashOf(rel) : hasher.hash(rel)?.hash;
+    if (hash === undefined) throw new DvclError('io', `${rel} does not exist`);
+    const run = this.store.itemNeedsRun(this.stage, rel, { hash, outputExists, maxAttempts: this.maxAttempts, force: opts.force }).run;
+    // Recorded anew with the configured algorithm, hashed now: the version this answer was about.
+    if (run && hasher !== this.hasher) this.hashOf(rel);
+    return run;
   }
 
   recordSuccess(file: string, opts: { output?: string } = {}): void {

@@ -7,7 +7,6 @@ import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
-import { sameValue } from '../util/exact.js';
 import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { isoTime } from '../ledger/manifest.js';
 import { abs } from '../util/paths.js';
@@ -18,7 +17,7 @@ import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameCommand, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from '../status/status.js';
+import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from '../status/status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -429,12 +428,13 @@ class Run {
    */
   private async refreshItemsLock(stage: StageConfig, ev: Evaluation): Promise<void> {
     const items = this.p.manifest.stage(stage.name)?.items ?? {};
-    const { present, stageHash } = ev.items!;
-    if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || items[p.item].stage_hash !== stageHash)) return;
-    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
+    const { present, stageHashes } = ev.items!;
+    if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || !stageHashes.includes(items[p.item].stage_hash ?? ''))) return;
+    // An entry recorded with another algorithm than settings.hash is compared with its own: when
+    // nothing changed it stays as it is, not rewritten with new hashes of the same content.
     const old = this.ctx.lock.stages[stage.name];
-    const same = old && old.items?.hash === entry.items!.hash && sameCommand(old, entry) && sameValue([old.deps, old.params], [entry.deps, entry.params]);
-    if (same) return;
+    if (old?.items && old.items.hash === itemsHash(this.p.hasher.for(old.items.hash), present, items) && sameInputs(this.ctx, ev.inputs, old)) return;
+    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run
     // Every item succeeded, but a run killed after its last item never recorded the stage itself,

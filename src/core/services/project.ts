@@ -4,10 +4,10 @@ import { removeStaleTemporaries } from '../util/atomic-write.js';
 import { loadConfig } from '../config/load.js';
 import type { PipelineConfig } from '../pipeline.js';
 import { DvclError, oneLine } from '../errors.js';
-import { Hasher } from '../hashing/hash.js';
+import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
 import { removeLeftoverShellFiles } from '../run/item-shell.js';
 import { LOCK_FILE, readLock, type LockData } from '../ledger/lock.js';
-import { Manifest, MANIFEST_FILE } from '../ledger/manifest.js';
+import { Manifest, MANIFEST_FILE, type ManifestData } from '../ledger/manifest.js';
 import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from '../run/leftover-groups.js';
 import { acquireRunLock, type RunLock } from '../run/runlock.js';
 import { closest } from '../template.js';
@@ -79,8 +79,32 @@ export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; rea
     );
   }
   const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
-  const hasher = await Hasher.open({ root: cfg.root, algorithm: cfg.settings.hash, stateDir });
+  const algorithm = cfg.settings.hash;
+  const hasher = await Hasher.open({ root: cfg.root, algorithm, stateDir, also: recordedAlgorithms(algorithm, lock, manifest.data) });
   return { cfg, lock, manifest, hasher, stateDir };
+}
+
+/**
+ * The algorithms of the hashes the lock and the manifest record, other than `configured`: each is
+ * checked with its own (see Hasher.for), so switching `settings.hash` alone makes nothing stale.
+ */
+function recordedAlgorithms(configured: HashAlgorithm, lock: LockData, manifest: ManifestData): Set<HashAlgorithm> {
+  const found = new Set<HashAlgorithm>();
+  const prefix = `${configured}:`;
+  const note = (hash: string | undefined): void => {
+    if (hash === undefined || hash.startsWith(prefix)) return; // the common case, 100,000s of items
+    const algo = algorithmOf(hash);
+    if (algo) found.add(algo);
+  };
+  for (const e of Object.values(lock.stages)) {
+    for (const p of e.deps) note(p.hash);
+    for (const p of e.outs) note(p.hash);
+    note(e.items?.hash);
+  }
+  // An item record's hashes are computed together, with one algorithm: its input hash names it.
+  // (One that does not is checked with the configured algorithm, so it counts as changed: safe.)
+  for (const s of Object.values(manifest.stages)) for (const rec of Object.values(s.items ?? {})) note(rec.hash);
+  return found;
 }
 
 /** `.dvcl/` ignores itself, so a project where `dvcl init` never ran still shows a clean `git status`. */

@@ -49,8 +49,13 @@ export interface ItemTask { item: string; vars: ItemVars; hash: string; why: Ite
 export interface Evaluation {
   status: StageStatus;
   inputs: StageInputs;
-  /** Per-item stages: present items, the ones to run, the stage-level hash items are checked against. */
-  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; givenUp: string[] };
+  /**
+   * Per-item stages: present items (with the hash their records hold when current, of whatever
+   * algorithm; with the configured one for those that run), the ones to run, the stage-level hash
+   * new item records get, and those items are checked against (it, and its value with each other
+   * algorithm met).
+   */
+  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; stageHashes: string[]; givenUp: string[] };
 }
 
 export interface EvalContext {
@@ -94,16 +99,37 @@ export function sameCommand(a: Pick<StageInputs, 'cmd' | 'wdir' | 'env'>, b: Pic
   return sameValue(a.cmd, b.cmd) && (a.wdir ?? '.') === (b.wdir ?? '.') && sameValue(a.env ?? {}, b.env ?? {});
 }
 
-/** Differences between the present inputs and a lock entry: cmd, deps, params. */
-function inputReasons(cfg: PipelineConfig, inputs: StageInputs, entry: LockEntry): Reason[] {
+/**
+ * The hash of `rel` now, with the algorithm `recorded` was computed with (the configured one when
+ * there is none): what to compare `recorded` with. `configured`: its hash with the configured
+ * algorithm, when known already.
+ */
+function hashLike(hasher: Hasher, recorded: string | undefined, rel: string, configured: string): string | null {
+  const h = hasher.for(recorded);
+  return h === hasher ? configured : h.hash(rel)?.hash ?? null;
+}
+
+/** Whether the present inputs are those a lock entry recorded (hashes compared with the algorithm each was recorded with). */
+export function sameInputs(ctx: EvalContext, inputs: StageInputs, entry: LockEntry): boolean {
+  return inputReasons(ctx, inputs, entry).length === 0;
+}
+
+/**
+ * Differences between the present inputs and a lock entry: cmd, deps, params. A dep recorded with
+ * another algorithm than the configured one is hashed again with that one (see Hasher.for): its
+ * `old` and `new` are then of the same kind.
+ */
+function inputReasons(ctx: EvalContext, inputs: StageInputs, entry: LockEntry): Reason[] {
   const reasons: Reason[] = [];
   if (!sameCommand(entry, inputs)) reasons.push({ code: 'cmd_changed' });
   const old = new Map(entry.deps.map((d) => [d.path, d.hash]));
   for (const d of inputs.deps) {
-    if (old.get(d.path) !== d.hash) reasons.push({ code: 'dep_changed', path: d.path, old: old.get(d.path) ?? null, new: d.hash });
+    const then = old.get(d.path);
+    const now = hashLike(ctx.hasher, then, d.path, d.hash);
+    if (then !== now) reasons.push({ code: 'dep_changed', path: d.path, old: then ?? null, new: now });
   }
   for (const p of inputs.missing) {
-    if (isProduced(cfg, p)) reasons.push({ code: 'dep_changed', path: p, old: old.get(p) ?? null, new: null });
+    if (isProduced(ctx.cfg, p)) reasons.push({ code: 'dep_changed', path: p, old: old.get(p) ?? null, new: null });
   }
   const declared = new Set([...inputs.deps.map((d) => d.path), ...inputs.missing]);
   for (const d of entry.deps) if (!declared.has(d.path)) reasons.push({ code: 'dep_changed', path: d.path, old: d.hash, new: null });
@@ -139,10 +165,10 @@ export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStal
   const record = ctx.manifest.stage(stage.name);
   if (!entry) reasons.push({ code: 'never_run' });
   else {
-    reasons.push(...inputReasons(ctx.cfg, inputs, entry));
+    reasons.push(...inputReasons(ctx, inputs, entry));
     const old = new Map(entry.outs.map((o) => [o.path, o.hash]));
     for (const p of stage.outs) {
-      const h = ctx.hasher.hash(p);
+      const h = ctx.hasher.for(old.get(p)).hash(p);
       if (!h) reasons.push({ code: 'out_missing', path: p });
       else if (old.get(p) !== h.hash) reasons.push({ code: 'out_changed', path: p, old: old.get(p) ?? null, new: h.hash });
     }
@@ -302,7 +328,16 @@ function checkedOutputs(stage: StageConfig): (item: string) => string {
 }
 
 function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInputs, reasons: Reason[], upstreamStale: string[], opts: EvalOptions): Evaluation {
-  const stageHash = ctx.hasher.hashString(canonicalText({ cmd: inputs.cmd, wdir: inputs.wdir, env: inputs.env, deps: inputs.deps.map((d) => [d.path, d.hash]), params: inputs.params, out: stage.out })!);
+  const stageKey = (deps: [string, string | null][]) => canonicalText({ cmd: inputs.cmd, wdir: inputs.wdir, env: inputs.env, deps, params: inputs.params, out: stage.out })!;
+  const stageHash = ctx.hasher.hashString(stageKey(inputs.deps.map((d) => [d.path, d.hash])));
+  // An item recorded before settings.hash changed has a stage hash of the other algorithm, over
+  // its deps' hashes of that algorithm: computed once per algorithm met.
+  const stageHashes = new Map<Hasher, string>([[ctx.hasher, stageHash]]);
+  const stageHashWith = (h: Hasher): string => {
+    let sh = stageHashes.get(h);
+    if (sh === undefined) stageHashes.set(h, (sh = h.hashString(stageKey(inputs.deps.map((d) => [d.path, h.hash(d.path)?.hash ?? null])))));
+    return sh;
+  };
   const present: { item: string; hash: string; output: string }[] = [];
   const tasks: ItemTask[] = [];
   const givenUp: string[] = [];
@@ -317,27 +352,35 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const now: PresentItem = { hash: '', stage_hash: stageHash, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
   const listing = opts.items ?? listItems(ctx.cfg.root, stage);
   for (const item of listing.items) {
-    const h = ctx.hasher.hash(item);
+    const rec = records?.[item];
+    // Each recorded hash is checked with its own algorithm (see Hasher.for).
+    const hasher = ctx.hasher.for(rec?.hash);
+    const h = hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const out = outputOf(item);
-    present.push({ item, hash: h.hash, output: out });
-    const rec = records?.[item];
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
-    const outputHash = rec?.status === 'success' ? ctx.hasher.hash(out)?.hash ?? null : null;
+    const outputHash = rec?.status === 'success' ? ctx.hasher.for(rec.output_hash).hash(out)?.hash ?? null : null;
+    const stageHasher = ctx.hasher.for(rec?.stage_hash);
+    now.stage_hash = stageHasher === ctx.hasher ? stageHash : stageHashWith(stageHasher);
     now.hash = h.hash;
     now.outputHash = outputHash;
     // Only a successful record looks at its output: a new or failed item runs whether it exists or not.
     now.outputExists = outputHash !== null;
     const d = ctx.manifest.itemNeedsRun(stage.name, item, now);
+    // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
+    // since (fixing the input or the script is how a failure is usually fixed).
+    const why = d.run && (!opts.onlyFailed || rec?.status === 'failed') ? d.why : null;
+    // An item that runs is recorded anew, with the configured algorithm.
+    const hash = why && hasher !== ctx.hasher ? ctx.hasher.hash(item)?.hash : h.hash;
+    if (hash === undefined) continue; // vanished since
+    present.push({ item, hash, output: out });
     if ((d.givenUp || (d.why === 'failed' && d.run)) && failedItems.length < FAILED_ITEMS_KEPT) {
       failedItems.push({ item, reason: rec?.reason ?? 'unknown', attempts: rec?.attempts ?? 0, given_up: Boolean(d.givenUp) });
     }
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
-    // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
-    // since (fixing the input or the script is how a failure is usually fixed).
-    if (d.run && d.why && (!opts.onlyFailed || rec?.status === 'failed')) tasks.push({ item, vars: itemVars(item, stage.out!), hash: h.hash, why: d.why });
+    if (why) tasks.push({ item, vars: itemVars(item, stage.out!), hash, why });
   }
   const entry = ctx.lock.stages[stage.name];
   const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
@@ -346,11 +389,13 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   if (known && pending === 0 && failedLeft === 0 && givenUp.length === 0 && !opts.force) {
     // Every item is done, but the lock entry is missing (lost in a merge) or describes another set of
     // items (inputs deleted since): nothing runs, the next repro only rewrites the entry.
-    const now = itemsHash(ctx.hasher, present, recorded);
     if (!entry) reasons.push({ code: 'never_run' });
-    else if (entry.items?.hash !== now) reasons.push({ code: 'dep_changed', path: stage.foreach!.join(' '), old: entry.items?.hash ?? null, new: now });
+    else {
+      const now = itemsHash(ctx.hasher.for(entry.items?.hash), present, recorded);
+      if (entry.items?.hash !== now) reasons.push({ code: 'dep_changed', path: stage.foreach!.join(' '), old: entry.items?.hash ?? null, new: now });
+    }
   }
-  if (entry && pending > 0) reasons.push(...inputReasons(ctx.cfg, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
+  if (entry && pending > 0) reasons.push(...inputReasons(ctx, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
   if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
   if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
   if (stage.always_changed) reasons.push({ code: 'always_changed' });
@@ -367,7 +412,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const unmatched = stage.foreach!.filter((g) => { const m = picomatch(g); return !listing.items.some((i) => m(i)); });
     if (unmatched.length) status.unmatched_globs = unmatched;
   }
-  return { status, inputs, items: { present, tasks, stageHash, givenUp } };
+  return { status, inputs, items: { present, tasks, stageHash, stageHashes: [...stageHashes.values()], givenUp } };
 }
 
 /** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
