@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { directArgv, runShell } from '../src/core/run/exec.js';
+import { ProcessGroups } from '../src/core/run/process-groups.js';
 import { plainCommand } from '../src/core/run/item-exec.js';
 
 const dirs: string[] = [];
@@ -16,7 +17,7 @@ function tmp(): string {
   return d;
 }
 
-const run = (cmd: string, cwd: string) => runShell({ shell: '/bin/sh', cmd, cwd, env: { PATH: process.env.PATH } });
+const run = (cmd: string, cwd: string) => runShell({ shell: '/bin/sh', cmd, cwd, env: { PATH: process.env.PATH }, groups: new ProcessGroups() });
 
 describe('directArgv: which commands start without the shell', () => {
   it('splits simple commands and removes single quotes, as sh would', () => {

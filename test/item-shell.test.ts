@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll } from '../src/core/run/exec.js';
+import { ProcessGroups } from '../src/core/run/process-groups.js';
 import { ItemShell, queueFor } from '../src/core/run/item-shell.js';
 
 let dirs: string[] = [];
@@ -11,10 +11,13 @@ afterEach(() => {
   dirs = [];
 });
 
+/** The groups every shell of these tests joins: what a second Ctrl-C kills. */
+const groups = new ProcessGroups();
+
 function shell(): { sh: ItemShell; dir: string } {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-ish-')));
   dirs.push(dir);
-  const sh = new ItemShell({ shell: '/bin/sh', cwd: dir, env: { PATH: process.env.PATH, STAGE_VAR: 'from-stage' }, tmpDir: path.join(dir, '.tmp'), id: 't' });
+  const sh = new ItemShell({ shell: '/bin/sh', cwd: dir, env: { PATH: process.env.PATH, STAGE_VAR: 'from-stage' }, tmpDir: path.join(dir, '.tmp'), id: 't', groups });
   return { sh, dir };
 }
 
@@ -68,7 +71,7 @@ describe('the resident item shell', () => {
     const pending = sh.run('echo begun >&2; sleep 30');
     const behind = sh.run('echo never');
     await new Promise((r) => setTimeout(r, 200));
-    killAll('SIGKILL'); // what a second Ctrl-C does: the shell's whole process group
+    groups.killAll('SIGKILL'); // what a second Ctrl-C does: the shell's whole process group
     const r = await pending;
     expect(r).toMatchObject({ code: null, signal: 'SIGKILL', stderr: 'begun\n' });
     expect(r.notStarted).toBeUndefined();

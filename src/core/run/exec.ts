@@ -1,21 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { noteGroup } from './leftover-groups.js';
+import type { ProcessGroups } from './process-groups.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; tail: string; durationMs: number; spawnError?: string }
 
 const TAIL_BYTES = 2000;
 const TAIL_LINES = 10;
 
-/** Every child process group dvcl started and has not yet reaped: what a signal handler kills. */
-const running = new Set<ChildProcess>();
-/** Bumped by killAll: a command whose direct start failed is not retried through the shell after it. */
-let kills = 0;
-
 export interface ShellCommand {
   shell: string; cmd: string; cwd: string; env: NodeJS.ProcessEnv;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void; logFd?: number;
+  /** The run's groups: the command's own group joins them while it runs. */
+  groups: ProcessGroups;
 }
 
 /**
@@ -31,9 +28,9 @@ export interface ShellCommand {
 export async function runShell(opts: ShellCommand): Promise<ExecResult> {
   const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
   if (argv) {
-    const before = kills;
+    const before = opts.groups.kills;
     const r = await spawnOnce(argv[0], argv.slice(1), opts);
-    if (!(r.spawnCode && RETRY_IN_SHELL.has(r.spawnCode) && kills === before)) return r;
+    if (!(r.spawnCode && RETRY_IN_SHELL.has(r.spawnCode) && opts.groups.kills === before)) return r;
   }
   return spawnOnce(opts.shell, ['-c', opts.cmd], opts);
 }
@@ -50,8 +47,7 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
       resolve({ code: null, signal: null, tail: '', durationMs: 0, spawnError: (e as Error).message, spawnCode: (e as NodeJS.ErrnoException).code });
       return;
     }
-    running.add(child);
-    noteGroup(child.pid);
+    const untrack = opts.groups.add(child);
     let tail = '';
     const pending = { stdout: '', stderr: '' };
     const feed = (stream: 'stdout' | 'stderr') => (buf: Buffer) => {
@@ -73,7 +69,7 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
       spawnCode = e.code;
     });
     child.on('close', (code, signal) => {
-      running.delete(child);
+      untrack();
       if (opts.onLine) for (const s of ['stdout', 'stderr'] as const) if (pending[s]) opts.onLine(s, pending[s]);
       resolve({ code, signal, tail: lastLines(tail), durationMs: Date.now() - start, spawnError, spawnCode });
     });
@@ -160,20 +156,3 @@ export function failureReason(r: ExecResult): string {
   return r.tail ? `${what}: ${r.tail}` : what;
 }
 
-/** Signal every running process group. */
-export function killAll(signal: NodeJS.Signals): number {
-  kills++;
-  for (const c of running) {
-    try {
-      process.kill(-c.pid!, signal);
-    } catch { /* already gone */ }
-  }
-  return running.size;
-}
-
-/** Count a process group dvcl started elsewhere (the item shells) among those a signal stops; returns its untrack. */
-export function trackGroup(child: ChildProcess): () => void {
-  running.add(child);
-  noteGroup(child.pid);
-  return () => running.delete(child);
-}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from '../pipeline.js';
 import { directArgv, failureReason, runShell, scriptOf, type ExecResult } from './exec.js';
+import type { ProcessGroups } from './process-groups.js';
 import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';
 import { ItemShell, shellId } from './item-shell.js';
@@ -37,6 +38,7 @@ export interface ItemExecOptions {
   runId: string;
   stageHash: string;
   logFd: number;
+  groups: ProcessGroups;
   interrupted(): boolean;
   /** A failed item's reason, for the terminal. */
   onFailure(item: string, reason: string): void;
@@ -64,7 +66,7 @@ export class ItemExecutor {
           shell?.close(); // a shell that died: its files go before the next one reuses their names
           shell = new ItemShell({
             shell: this.o.shell, cwd: abs(this.o.root, this.o.stage.wdir), env: this.o.env(),
-            tmpDir: path.join(this.o.stateDir, 'tmp'), id: shellId(this.o.stage.name, n),
+            tmpDir: path.join(this.o.stateDir, 'tmp'), id: shellId(this.o.stage.name, n), groups: this.o.groups,
           });
         }
         return shell;
@@ -111,7 +113,7 @@ export class ItemExecutor {
       const cmd = plainCommand(tpl, values) ?? this.cmds[i];
       last = await runShell({
         shell: this.o.shell, cmd, cwd: abs(this.o.root, this.o.stage.wdir),
-        env, onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
+        env, groups: this.o.groups, onLine: (s, l) => { log += `${s === 'stderr' ? '!' : ' '} ${l}\n`; },
       });
       if (last.code !== 0) break;
     }

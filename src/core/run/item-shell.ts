@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { lastLines, trackGroup, type ExecResult } from './exec.js';
+import { lastLines, type ExecResult } from './exec.js';
+import type { ProcessGroups } from './process-groups.js';
 import { pidAlive } from '../util/process.js';
 import { shellQuote } from '../template.js';
 
@@ -139,7 +140,7 @@ export class ItemShell {
   dead = false;
 
   /** Start a shell in `cwd` with `env`; its item output files go into `tmpDir`. */
-  constructor(opts: { shell: string; cwd: string; env: NodeJS.ProcessEnv; tmpDir: string; id: string }) {
+  constructor(opts: { shell: string; cwd: string; env: NodeJS.ProcessEnv; tmpDir: string; id: string; groups: ProcessGroups }) {
     fs.mkdirSync(opts.tmpDir, { recursive: true });
     this.base = path.join(opts.tmpDir, opts.id);
     // A stop file left by an earlier dvcl that had this pid (after a crash) would skip every item.
@@ -154,7 +155,7 @@ export class ItemShell {
     } finally {
       fs.closeSync(wfd);
     }
-    const untrack = trackGroup(this.child);
+    const untrack = opts.groups.add(this.child);
     this.child.stdin!.on('error', () => { /* the shell died: handled on exit */ });
     this.child.stdin!.write(DRIVER);
     const died = (_code?: number | null, signal?: NodeJS.Signals | null) => {

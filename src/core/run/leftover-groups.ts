@@ -16,37 +16,39 @@ import { pidAlive } from '../util/process.js';
  * noted or stopped.
  */
 
-let file: string | null = null;
-
 const PROC = '/proc';
 
-/** Start noting groups in `<stateDir>/groups/<pid>` (a writing run, under the run lock). */
-export function noteGroupsIn(stateDir: string): void {
-  if (!fs.existsSync(path.join(PROC, 'self', 'stat'))) return;
-  const dir = path.join(stateDir, 'groups');
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    file = path.join(dir, String(process.pid));
-    fs.writeFileSync(file, '');
-  } catch {
-    file = null; // best effort: a state folder that cannot be written only loses this safety net
+/** Where a writing run notes its groups: `<stateDir>/groups/<pid>` (under the run lock). */
+export class GroupNotes {
+  private file: string | null = null;
+
+  constructor(stateDir: string) {
+    if (!fs.existsSync(path.join(PROC, 'self', 'stat'))) return;
+    const dir = path.join(stateDir, 'groups');
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      this.file = path.join(dir, String(process.pid));
+      fs.writeFileSync(this.file, '');
+    } catch {
+      this.file = null; // best effort: a state folder that cannot be written only loses this safety net
+    }
   }
-}
 
-/** Stop noting, and forget the groups noted: the run ended and stopped what it started. */
-export function stopNotingGroups(): void {
-  if (file) fs.rmSync(file, { force: true });
-  file = null;
-}
+  /** Note a group this run started (its leader's pid). */
+  note(pid: number | undefined): void {
+    if (!this.file || !pid) return;
+    const start = startTime(pid);
+    if (start === null) return; // already gone
+    try {
+      fs.appendFileSync(this.file, `${pid} ${start}\n`);
+    } catch { /* best effort, as above */ }
+  }
 
-/** Note a group this run started (its leader's pid). */
-export function noteGroup(pid: number | undefined): void {
-  if (!file || !pid) return;
-  const start = startTime(pid);
-  if (start === null) return; // already gone
-  try {
-    fs.appendFileSync(file, `${pid} ${start}\n`);
-  } catch { /* best effort, as above */ }
+  /** Stop noting, and forget the groups noted: the run ended and stopped what it started. */
+  close(): void {
+    if (this.file) fs.rmSync(this.file, { force: true });
+    this.file = null;
+  }
 }
 
 /** The fields of /proc/<pid>/stat from field 3 (the state) on; null when there is no such process. */

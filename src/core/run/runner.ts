@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { StageConfig } from '../pipeline.js';
 import { chainLengths, selectStages } from '../graph/dag.js';
 import { DvclError, oneLine } from '../errors.js';
-import { failureReason, killAll, runShell, scriptOf, wdirProblem } from './exec.js';
+import { failureReason, runShell, scriptOf, wdirProblem } from './exec.js';
+import { ProcessGroups } from './process-groups.js';
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
@@ -59,7 +60,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   for (const w of await cloneWarnings(cfg.root)) rep.warn?.(w);
   if (readOnly) {
     const project = await openProject({ cwd: opts.cwd, cfg, readOnly, onWarning: rep.warn });
-    return new Run(project, opts, rep, null).go(targets);
+    return new Run(project, opts, rep, null, new ProcessGroups()).go(targets);
   }
   // The run lock, then the state read under it (a crashed run's journal is recovered only by the
   // lock's holder), with signals caught from before the lock is taken (see Interrupts).
@@ -68,7 +69,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
     const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
     try {
       const project = await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn });
-      return await new Run(project, opts, rep, interrupts).go(targets);
+      return await new Run(project, opts, rep, interrupts, runLock.groups).go(targets);
     } finally {
       await runLock.release();
     }
@@ -93,7 +94,7 @@ class Run {
   private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
-  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter, private readonly interrupts: Interrupts | null) {
+  constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter, private readonly interrupts: Interrupts | null, private readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
@@ -175,14 +176,14 @@ class Run {
 
   private interrupt(sig: NodeJS.Signals): void {
     if (this.interrupted) {
-      killAll('SIGKILL'); // a second Ctrl-C: no more grace
+      this.groups.killAll('SIGKILL'); // a second Ctrl-C: no more grace
       return;
     }
     this.interrupted = sig;
     this.stopped = true;
     this.rep.warn?.(`${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping running stages (again to force)`);
-    killAll('SIGTERM');
-    setTimeout(() => killAll('SIGKILL'), 3000).unref();
+    this.groups.killAll('SIGTERM');
+    setTimeout(() => this.groups.killAll('SIGKILL'), 3000).unref();
   }
 
   /** What would run and why, without running or writing anything. */
@@ -326,7 +327,7 @@ class Run {
       const root = this.p.cfg.root;
       for (const cmd of stage.cmd) {
         const r = await runShell({
-          shell: this.p.cfg.settings.shell, cmd: scriptOf(cmd), cwd: abs(root, stage.wdir), env: this.env(stage), logFd,
+          shell: this.p.cfg.settings.shell, cmd: scriptOf(cmd), cwd: abs(root, stage.wdir), env: this.env(stage), logFd, groups: this.groups,
           onLine: (s, l) => this.rep.stageOutput?.(stage.name, s, l),
         });
         if (this.interrupted) return { result: 'failed', reasons, error: `interrupted (${this.interrupted})` };
@@ -377,7 +378,7 @@ class Run {
     const logFd = this.openLog(stage.name);
     const exec = new ItemExecutor({
       root: this.p.cfg.root, stateDir: this.p.stateDir, shell: this.p.cfg.settings.shell, stage, env: (extra) => this.env(stage, extra),
-      hasher: this.p.hasher, manifest: this.p.manifest, runId: this.runId, stageHash, logFd, interrupted: () => Boolean(this.interrupted),
+      hasher: this.p.hasher, manifest: this.p.manifest, runId: this.runId, stageHash, logFd, groups: this.groups, interrupted: () => Boolean(this.interrupted),
       onFailure: (item, reason) => {
         const [first, ...rest] = reason.split('\n');
         this.rep.stageOutput?.(stage.name, 'stderr', `${item} failed: ${first}`);

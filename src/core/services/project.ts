@@ -8,7 +8,8 @@ import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
 import { removeLeftoverShellFiles } from '../run/item-shell.js';
 import { LOCK_FILE, readLock, type LockData } from '../ledger/lock.js';
 import { Manifest, MANIFEST_FILE, type ManifestData } from '../ledger/manifest.js';
-import { noteGroupsIn, stopLeftoverGroups, stopNotingGroups } from '../run/leftover-groups.js';
+import { GroupNotes, stopLeftoverGroups } from '../run/leftover-groups.js';
+import { ProcessGroups } from '../run/process-groups.js';
 import { acquireRunLock, type RunLock } from '../run/runlock.js';
 import { closest } from '../template.js';
 
@@ -30,7 +31,10 @@ export interface Project {
  * on the groups this run starts are noted, until the lock is released. Call it before
  * {@link openProject}: only the holder of the lock may recover a crashed run's journal (issue 11).
  */
-export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<RunLock> {
+/** The run lock, and the process groups of the run that holds it (noted for the next run). */
+export interface WritingLock extends RunLock { groups: ProcessGroups }
+
+export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<WritingLock> {
   const stateDir = stateDirOf(cfg);
   const lock = await acquireRunLock({ stateDir, command });
   removeStaleTemporaries(cfg.root, [LOCK_FILE, MANIFEST_FILE, `${MANIFEST_FILE}.bak`]);
@@ -38,14 +42,15 @@ export async function lockForWriting(cfg: PipelineConfig, command: string, onWar
     onWarning?.(`stopped ${s.groups} command${s.groups > 1 ? 's' : ''} still running from dvcl (pid ${s.pid}), which was killed before it finished`);
   }
   removeLeftoverShellFiles(path.join(stateDir, 'tmp'));
-  noteGroupsIn(stateDir);
+  const notes = new GroupNotes(stateDir);
   return {
+    groups: new ProcessGroups(notes),
     release: () => {
-      stopNotingGroups();
+      notes.close();
       return lock.release();
     },
     releaseSync: () => {
-      stopNotingGroups();
+      notes.close();
       lock.releaseSync();
     },
   };
