@@ -25,6 +25,8 @@ export type Reason =
   | { code: 'always_changed' }
   | { code: 'items_pending'; count: number }
   | { code: 'items_failed'; count: number; given_up?: number }
+  /** per-item stage: recorded items whose input is gone (deleted, renamed, no longer matched): repro drops them and removes their outputs */
+  | { code: 'items_dropped'; count: number }
   | { code: 'last_run_failed'; reason: string }
   | { code: 'forced' };
 
@@ -48,8 +50,11 @@ export interface ItemTask { item: string; vars: ItemVars; hash: string; why: Ite
 export interface Evaluation {
   status: StageStatus;
   inputs: StageInputs;
-  /** Per-item stages: present items, the ones to run, the stage-level hash items are checked against. */
-  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; givenUp: string[] };
+  /**
+   * Per-item stages: present items, the ones to run, the stage-level hash items are checked against,
+   * and the recorded items that are no longer present (`dropped`, sorted).
+   */
+  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; givenUp: string[]; dropped: string[] };
 }
 
 export interface EvalContext {
@@ -312,6 +317,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const failedItems: FailedItem[] = [];
   let failedLeft = 0;
   let pending = 0;
+  let matched = 0; // present items that have a record: fewer than the records means some were dropped
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
   // items, and the argument of itemNeedsRun (which keeps no reference to it). Items listed by
   // checkItemOutputs were checked there.
@@ -325,6 +331,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const out = outputOf(item);
     present.push({ item, hash: h.hash, output: out });
     const rec = records?.[item];
+    if (rec) matched++;
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
     const outputHash = rec?.status === 'success' ? ctx.hasher.hash(out)?.hash ?? null : null;
     now.hash = h.hash;
@@ -344,7 +351,16 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   }
   const entry = ctx.lock.stages[stage.name];
   const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
-  const known = Object.keys(recorded).length > 0;
+  const names = Object.keys(recorded);
+  const known = names.length > 0;
+  let dropped: string[] = [];
+  // Inputs that a stale upstream stage writes are not gone yet: it runs first (in a fresh clone, with
+  // its outs git-ignored, none exist). The run evaluates this stage again once that stage is done.
+  const inputsComing = upstreamStale.some((u) => ctx.cfg.dag.edges.some((e) => e.from === u && e.to === stage.name && stage.foreach!.includes(e.dep)));
+  if (names.length > matched && !inputsComing) {
+    const here = new Set(present.map((p) => p.item));
+    dropped = names.filter((i) => !here.has(i)).sort(cmp);
+  }
   if (!entry && !known) reasons.push({ code: 'never_run' });
   if (known && pending === 0 && failedLeft === 0 && givenUp.length === 0 && !opts.force) {
     // Every item is done, but the lock entry is missing (lost in a merge) or describes another set of
@@ -355,6 +371,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   }
   if (entry && pending > 0) reasons.push(...inputReasons(ctx.cfg, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
   if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
+  if (dropped.length > 0) reasons.push({ code: 'items_dropped', count: dropped.length });
   if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
   if (stage.always_changed) reasons.push({ code: 'always_changed' });
   for (const u of upstreamStale) reasons.push({ code: 'upstream_stale', stage: u });
@@ -370,7 +387,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const unmatched = stage.foreach!.filter((g) => { const m = picomatch(g); return !listing.items.some((i) => m(i)); });
     if (unmatched.length) status.unmatched_globs = unmatched;
   }
-  return { status, inputs, items: { present, tasks, stageHash, givenUp } };
+  return { status, inputs, items: { present, tasks, stageHash, givenUp, dropped } };
 }
 
 /** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
