@@ -136,15 +136,17 @@ describe('per-item stages: incremental runs', () => {
     ok(dvcl(r.dir, ['status', '--check']));
     expect(r.read('pipeline.lock')).toMatch(/items:\n\s+count: 4\n/);
 
-    // A deleted input: nothing runs, but the lock entry no longer describes the items.
+    // A deleted input: nothing runs, but the lock entry no longer describes the items, and the
+    // item is dropped with its output.
     fs.rmSync(path.join(r.dir, 'in/d.txt'));
     const st3 = dvcl(r.dir, ['status', '--check', '--json']);
     expect(st3.code).toBe(1);
-    expect(json(st3).stages[0].reasons).toEqual([expect.objectContaining({ code: 'dep_changed', path: 'in/*.txt' })]);
+    expect(json(st3).stages[0].reasons).toEqual([expect.objectContaining({ code: 'dep_changed', path: 'in/*.txt' }), { code: 'items_dropped', count: 1 }]);
     ok(dvcl(r.dir, ['repro']));
     expect(takeRuns(r)).toEqual([]);
     expect(r.read('pipeline.lock')).toMatch(/items:\n\s+count: 3\n/);
-    expect(Object.keys(manifest(r).stages.upper.items)).toContain('in/d.txt'); // until prune --deleted
+    expect(Object.keys(manifest(r).stages.upper.items)).not.toContain('in/d.txt');
+    expect(r.exists('out/d.out')).toBe(false);
     ok(dvcl(r.dir, ['status', '--check']));
     expectCanonicalManifest(r);
   });
@@ -409,7 +411,7 @@ describe('.manifest.json recovery', () => {
 });
 
 describe('prune --deleted', () => {
-  it('shows what it would drop with --dry-run, then drops deleted items and removed stages, never user files', async () => {
+  it('shows what it would drop with --dry-run, then drops deleted items with their outputs and removed stages', async () => {
     const rc = PIPELINE(`  extra:
     cmd: sh -c 'cat note.txt > extra.txt'
     deps: [note.txt]
@@ -424,7 +426,7 @@ describe('prune --deleted', () => {
     const before = { manifest: r.read('.manifest.json'), lock: r.read('pipeline.lock') };
 
     const dry = json(ok(dvcl(r.dir, ['prune', '--deleted', '--dry-run', '--json'])));
-    expect(dry).toMatchObject({ dry_run: true, items: [{ stage: 'upper', item: 'in/b.txt' }], stages: ['extra'] });
+    expect(dry).toMatchObject({ dry_run: true, items: [{ stage: 'upper', item: 'in/b.txt' }], stages: ['extra'], removed_outputs: ['out/b.out'] });
     expect(dry.runs).toHaveLength(1);
     expect(r.read('.manifest.json')).toBe(before.manifest);
     expect(r.read('pipeline.lock')).toBe(before.lock);
@@ -432,14 +434,14 @@ describe('prune --deleted', () => {
     expect(human.stdout).toContain('would drop item in/b.txt (stage upper)');
 
     const done = json(ok(dvcl(r.dir, ['prune', '--deleted', '--json'])));
-    expect(done).toMatchObject({ dry_run: false, items: dry.items, stages: ['extra'], runs: dry.runs });
+    expect(done).toMatchObject({ dry_run: false, items: dry.items, stages: ['extra'], runs: dry.runs, removed_outputs: ['out/b.out'] });
     const m = manifest(r);
     expect(Object.keys(m.stages)).toEqual(['upper']);
     expect(Object.keys(m.stages.upper.items)).toEqual(['in/a.txt', 'in/c.txt']);
     expect(Object.keys(m.runs)).toHaveLength(1);
     expect(r.read('pipeline.lock')).not.toMatch(/extra/);
-    expect(r.exists('out/b.out')).toBe(true); // the output of a deleted input is the user's to remove
-    expect(r.exists('extra.txt')).toBe(true);
+    expect(r.exists('out/b.out')).toBe(false); // the file dvcl recorded for the deleted input
+    expect(r.exists('extra.txt')).toBe(true); // a removed stage's outs stay
     expectCanonicalManifest(r);
 
     expect(ok(dvcl(r.dir, ['prune', '--deleted'])).stdout).toContain('Nothing to prune.');

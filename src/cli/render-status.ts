@@ -24,6 +24,7 @@ function describe(r: Reason): string {
     case 'always_changed': return 'marked always_changed';
     case 'items_pending': return `${r.count} item${r.count === 1 ? '' : 's'} new or changed`;
     case 'items_failed': return `${r.count} failed item${r.count === 1 ? '' : 's'} to retry${r.given_up ? `, ${r.given_up} given up` : ''}`;
+    case 'items_dropped': return `${r.count} item${r.count === 1 ? '' : 's'} to drop: ${r.count === 1 ? 'its input is' : 'their inputs are'} gone (deleted, renamed or no longer matched)`;
     case 'last_run_failed': return `last run failed: ${r.reason.split('\n')[0]}`;
     case 'forced': return 'forced';
   }

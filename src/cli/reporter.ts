@@ -64,7 +64,29 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
 }
 
 function resultLine(r: StageResult, dry?: boolean): string {
-  const items = r.items ? ` [${r.items.ran} of ${r.items.total} items run${r.items.failed ? `, ${r.items.failed} failed` : ''}${r.items.given_up ? `, ${r.items.given_up} given up` : ''}]` : '';
+  const items = r.items ? ` [${r.items.ran} of ${r.items.total} items run${r.items.failed ? `, ${r.items.failed} failed` : ''}${r.items.given_up ? `, ${r.items.given_up} given up` : ''}${orphans(r, dry)}]` : '';
+  return resultHead(r, items, dry) + (dry ? orphanLines(r) : '');
+}
+
+/** How many outputs of dropped items a stage removes (or, in a dry run, would remove). */
+function orphans(r: StageResult, dry?: boolean): string {
+  const n = r.removed_outputs?.length ?? 0;
+  const k = r.kept_outputs?.length ?? 0;
+  const s = (x: number) => (x === 1 ? '' : 's');
+  return `${n ? `, ${n} orphaned output${s(n)} ${dry ? 'to remove' : 'removed'}` : ''}${k ? `, ${k} kept` : ''}`;
+}
+
+/** A dry run names the outputs it would remove or keep: the first 10 of each. */
+function orphanLines(r: StageResult): string {
+  const list = (paths: string[] | undefined, verb: string, why = '') => {
+    const shown = (paths ?? []).slice(0, 10).map((p) => `\n    ${verb} ${oneLine(p)}${why}`).join('');
+    const more = (paths?.length ?? 0) - 10;
+    return shown + (more > 0 ? `\n    … and ${more} more (\`--json\` lists them)` : '');
+  };
+  return list(r.removed_outputs, 'would remove') + list(r.kept_outputs, 'would keep', ' (not the file dvcl recorded for its item)');
+}
+
+function resultHead(r: StageResult, items: string, dry?: boolean): string {
   const secs = r.duration_ms >= 100 ? ` in ${(r.duration_ms / 1000).toFixed(1)}s` : '';
   switch (r.result) {
     case 'ran': return `${chalk.green('✔')} ${r.name}${items}${secs}`;

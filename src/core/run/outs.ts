@@ -102,3 +102,23 @@ function removeOut(file: string): void {
   if (st.isDirectory()) fs.rmSync(file, { recursive: true, force: true });
   else fs.unlinkSync(file);
 }
+
+/**
+ * Remove the output of a dropped item (see dropped-items.ts), through its folder checked as for any
+ * out (a folder leading out of the project, or into `.git`/`.dvcl`, is refused: thrown). Then the
+ * folders it leaves empty below `base`, the out template's literal folder, which stays: those were
+ * made for items (`out/${dir}/…`). With no literal folder (`${dir}/${stem}.out`) they are the
+ * inputs' own folders, and stay.
+ */
+export function removeOrphanOutput(root: string, rel: string, base: string): void {
+  inFolder(root, rel, removeOut, 'remove');
+  if (base === '.') return;
+  for (let dir = path.posix.dirname(rel); dir !== base && isInside(dir, base); dir = path.posix.dirname(dir)) {
+    try {
+      // rmdir removes only an empty folder, and never a link's target.
+      if (!inFolder(root, dir, (f) => fs.rmdirSync(f), 'remove')) return;
+    } catch {
+      return; // not empty, or not a plain folder inside the project: it stays, and so do its parents
+    }
+  }
+}

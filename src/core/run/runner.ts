@@ -18,11 +18,18 @@ import { Interrupts } from './interrupts.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
+import { applyDrop, keptWarning, planDrop, type DropPlan } from './dropped-items.js';
 import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from '../status/status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
-export interface StageResult { name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts; /** skipped because `frozen: true` */ frozen?: true; /** dry run: runs only if its upstream's outs change */ may_skip?: true }
+export interface StageResult {
+  name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts;
+  /** skipped because `frozen: true` */ frozen?: true;
+  /** dry run: runs only if its upstream's outs change */ may_skip?: true;
+  /** per-item stage that dropped items (input gone): their outputs removed (dry run: to remove) */ removed_outputs?: string[];
+  /** likewise, the outputs kept because they are not the files dvcl recorded (a warning names each) */ kept_outputs?: string[];
+}
 export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
 
 /** What the command shows while a run goes on; every hook optional. */
@@ -196,7 +203,8 @@ class Run {
       for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
       // A stage below one that runs is evaluated again when that one is done: it runs unless the
       // upstream outs come out the same (early cutoff). The plan says so rather than "up to date".
-      const own = this.shouldRun(ev) && (ev.items !== undefined || ev.status.reasons.some((x) => x.code !== 'upstream_stale'));
+      const drop = this.dropPlan(name, ev);
+      const own = (this.shouldRun(ev) && (ev.items !== undefined || ev.status.reasons.some((x) => x.code !== 'upstream_stale'))) || drop !== null;
       const mayRun = !own && ups.length > 0 && ev.status.state !== 'frozen';
       if (own || mayRun) willRun.add(name);
       const r: StageResult = {
@@ -204,6 +212,7 @@ class Run {
         ...(mayRun ? { may_skip: true as const } : {}), ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}),
       };
       if (ev.items) r.items = { total: ev.items.present.length, ran: ev.items.tasks.length, succeeded: 0, failed: 0, given_up: ev.items.givenUp.length };
+      if (drop) Object.assign(r, { removed_outputs: drop.remove.map((o) => o.path), kept_outputs: drop.keep.map((k) => k.path) });
       this.rep.stageEnd?.(r);
       stages.push(r);
     }
@@ -213,6 +222,28 @@ class Run {
   /** The per-item stage's items listed before the run are still its items while no stage has started. */
   private evalOptions(name: string): EvalOptions {
     return { force: this.opts.force, onlyFailed: this.opts.onlyFailed, items: this.anyStarted ? undefined : this.listed.get(name) };
+  }
+
+  /**
+   * The items of a per-item stage to drop, their inputs gone, and what that does to their outputs;
+   * null when there are none. `retry --only-failed` drops nothing: it only retries.
+   */
+  private dropPlan(name: string, ev: Evaluation): DropPlan | null {
+    if (!ev.items?.dropped.length || this.opts.onlyFailed) return null;
+    const records = this.p.manifest.stage(name)?.items ?? {};
+    return planDrop(this.p.hasher, name, records, ev.items.dropped, new Set(ev.items.present.map((p) => p.output)));
+  }
+
+  /** Drop the items whose input is gone, removing their outputs (see dropped-items.ts) before any item runs. */
+  private async dropItems(stage: StageConfig, ev: Evaluation): Promise<Pick<StageResult, 'removed_outputs' | 'kept_outputs'> | undefined> {
+    const plan = this.dropPlan(stage.name, ev);
+    if (!plan) return undefined;
+    await this.ensureRun();
+    // Removed outputs may be another per-item stage's inputs: the items listed before the run are stale.
+    this.anyStarted = true;
+    const { removed, kept } = applyDrop(this.p.cfg.root, this.p.manifest, stage.out!, plan);
+    for (const k of kept) this.rep.warn?.(keptWarning(stage.name, k));
+    return { removed_outputs: removed, kept_outputs: kept.map((k) => k.path).sort() };
   }
 
   private shouldRun(ev: Evaluation): boolean {
@@ -240,15 +271,23 @@ class Run {
     const stage = this.byName.get(name)!;
     const ev = evaluateStage(this.ctx, stage, [], this.evalOptions(name));
     for (const w of stageWarnings(ev.status)) this.rep.warn?.(w);
+    let dropped: Awaited<ReturnType<Run['dropItems']>>;
+    try {
+      dropped = await this.dropItems(stage, ev);
+    } catch (e) {
+      this.stopUnlessKeepGoing(); // e.g. the journal could not be written
+      return finish({ result: 'failed', reasons: ev.status.reasons, error: (e as Error).message });
+    }
     if (!this.shouldRun(ev)) {
       if (ev.items) await this.refreshItemsLock(stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
       const givenUp = ev.items?.givenUp.length ?? 0;
       if (givenUp > 0) {
         // Nothing left to try, but the stage is not complete: downstream must not run on partial data.
         this.stopUnlessKeepGoing();
-        return finish({ result: 'failed', reasons: ev.status.reasons, items: this.itemCounts(ev, 0, 0, 0), error: `${givenUp} item${givenUp > 1 ? 's' : ''} given up after ${this.ctx.maxAttempts} failed attempts (raise with retry --max-attempts)` });
+        return finish({ result: 'failed', reasons: ev.status.reasons, items: this.itemCounts(ev, 0, 0, 0), ...dropped, error: `${givenUp} item${givenUp > 1 ? 's' : ''} given up after ${this.ctx.maxAttempts} failed attempts (raise with retry --max-attempts)` });
       }
-      return finish({ result: 'skipped', reasons: ev.status.reasons, ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}), ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}) });
+      // Dropping items changed the stage's outputs: it ran, and what reads them is evaluated again.
+      return finish({ result: dropped ? 'ran' : 'skipped', reasons: ev.status.reasons, ...(ev.status.state === 'frozen' ? { frozen: true as const } : {}), ...(ev.items ? { items: this.itemCounts(ev, 0, 0, 0) } : {}), ...dropped });
     }
     let r: Omit<StageResult, 'name' | 'duration_ms'>;
     this.anyStarted = true;
@@ -260,7 +299,7 @@ class Run {
       r = { result: 'failed', reasons: ev.status.reasons, error: (e as Error).message };
     }
     if (r.result === 'failed') this.stopUnlessKeepGoing();
-    return finish(r);
+    return finish({ ...r, ...dropped });
   }
 
   /**

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { readLock, writeLock } from '../ledger/lock.js';
 import { loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { abs } from '../util/paths.js';
+import { applyDrop, keptWarning, planDrop, type DropPlan } from '../run/dropped-items.js';
 
 export interface PruneResult {
   dry_run: boolean;
@@ -11,11 +12,16 @@ export interface PruneResult {
   stages: string[];
   /** Run records nothing refers to any more. */
   runs: string[];
+  /** Outputs of the items dropped, removed (dry run: to remove) as they are the files dvcl recorded. */
+  removed_outputs: string[];
+  /** Outputs of the items dropped that are kept: modified since dvcl wrote them (a warning names each). */
+  kept_outputs: string[];
 }
 
 /**
- * `dvcl prune --deleted`: forget what no longer exists. Only pipeline.lock and .manifest.json
- * change; no file of the user's is ever deleted (outputs of vanished inputs stay where they are).
+ * `dvcl prune --deleted`: forget what no longer exists. pipeline.lock and .manifest.json change,
+ * and the outputs of the items dropped go with them, but only those that are still the files dvcl
+ * recorded (see dropped-items.ts): no file of the user's is deleted.
  */
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
@@ -34,7 +40,25 @@ export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (
         if (!fs.existsSync(abs(p.cfg.root, item))) items.push({ stage, item });
       }
     }
-    const result: PruneResult = { dry_run: dry, items, stages, runs: [] };
+    const byStage = new Map<string, string[]>();
+    for (const i of items) byStage.set(i.stage, [...(byStage.get(i.stage) ?? []), i.item]);
+    const plans: DropPlan[] = [];
+    const outOf = new Map(p.cfg.stages.map((s) => [s.name, s.out]));
+    for (const [stage, list] of byStage) {
+      // A stage that is no longer per-item: its records are dropped, the files they name left alone.
+      if (outOf.get(stage) === undefined) {
+        plans.push({ stage, items: list, remove: [], keep: [] });
+        continue;
+      }
+      const records = m.stage(stage)?.items ?? {};
+      const gone = new Set(list);
+      const written = new Set(Object.entries(records).filter(([i]) => !gone.has(i)).map(([, r]) => r.output).filter((o): o is string => o !== undefined));
+      plans.push(planDrop(p.hasher, stage, records, list, written));
+    }
+    const result: PruneResult = {
+      dry_run: dry, items, stages, runs: [],
+      removed_outputs: plans.flatMap((pl) => pl.remove.map((o) => o.path)).sort(), kept_outputs: plans.flatMap((pl) => pl.keep.map((k) => k.path)).sort(),
+    };
     if (dry) {
       // What pruneRuns would drop once the stages and items above are gone.
       const used = new Set(Object.entries(lock.stages).filter(([s]) => known.has(s)).map(([, e]) => e.run));
@@ -49,9 +73,18 @@ export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (
     }
     m.newRunId(); // journal the removals like any other change
     for (const s of stages) m.removeStage(s);
-    const byStage = new Map<string, string[]>();
-    for (const i of items) byStage.set(i.stage, [...(byStage.get(i.stage) ?? []), i.item]);
-    for (const [stage, list] of byStage) m.removeItems(stage, list);
+    const removed: string[] = [];
+    const kept: string[] = [];
+    for (const plan of plans) {
+      const r = applyDrop(p.cfg.root, m, outOf.get(plan.stage) ?? '.', plan);
+      removed.push(...r.removed);
+      for (const k of r.kept) {
+        kept.push(k.path);
+        opts.onWarning?.(keptWarning(plan.stage, k));
+      }
+    }
+    result.removed_outputs = removed.sort();
+    result.kept_outputs = kept.sort();
     if (stages.length) {
       for (const s of stages) delete lock.stages[s];
       writeLock(p.cfg.root, lock);

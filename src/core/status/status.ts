@@ -26,6 +26,8 @@ export type Reason =
   | { code: 'always_changed' }
   | { code: 'items_pending'; count: number }
   | { code: 'items_failed'; count: number; given_up?: number }
+  /** per-item stage: recorded items whose input is gone (deleted, renamed, no longer matched): repro drops them and removes their outputs */
+  | { code: 'items_dropped'; count: number }
   | { code: 'last_run_failed'; reason: string }
   | { code: 'forced' };
 
@@ -53,9 +55,9 @@ export interface Evaluation {
    * Per-item stages: present items (with the hash their records hold when current, of whatever
    * algorithm; with the configured one for those that run), the ones to run, the stage-level hash
    * new item records get, and those items are checked against (it, and its value with each other
-   * algorithm met).
+   * algorithm met), and the recorded items that are no longer present (`dropped`, sorted).
    */
-  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; stageHashes: string[]; givenUp: string[] };
+  items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; stageHashes: string[]; givenUp: string[]; dropped: string[] };
 }
 
 export interface EvalContext {
@@ -344,6 +346,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const failedItems: FailedItem[] = [];
   let failedLeft = 0;
   let pending = 0;
+  let matched = 0; // present items that have a record: fewer than the records means some were dropped
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
   // items, and the argument of itemNeedsRun (which keeps no reference to it). Items listed by
   // checkItemOutputs were checked there.
@@ -358,6 +361,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const h = hasher.hash(item);
     if (!h) continue; // vanished between glob and hash
     const out = outputOf(item);
+    if (rec) matched++;
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
     const outputHash = rec?.status === 'success' ? ctx.hasher.for(rec.output_hash).hash(out)?.hash ?? null : null;
     const stageHasher = ctx.hasher.for(rec?.stage_hash);
@@ -384,7 +388,16 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   }
   const entry = ctx.lock.stages[stage.name];
   const recorded = ctx.manifest.stage(stage.name)?.items ?? {};
-  const known = Object.keys(recorded).length > 0;
+  const names = Object.keys(recorded);
+  const known = names.length > 0;
+  let dropped: string[] = [];
+  // Inputs that a stale upstream stage writes are not gone yet: it runs first (in a fresh clone, with
+  // its outs git-ignored, none exist). The run evaluates this stage again once that stage is done.
+  const inputsComing = upstreamStale.some((u) => ctx.cfg.dag.edges.some((e) => e.from === u && e.to === stage.name && stage.foreach!.includes(e.dep)));
+  if (names.length > matched && !inputsComing) {
+    const here = new Set(present.map((p) => p.item));
+    dropped = names.filter((i) => !here.has(i)).sort(cmp);
+  }
   if (!entry && !known) reasons.push({ code: 'never_run' });
   if (known && pending === 0 && failedLeft === 0 && givenUp.length === 0 && !opts.force) {
     // Every item is done, but the lock entry is missing (lost in a merge) or describes another set of
@@ -397,6 +410,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   }
   if (entry && pending > 0) reasons.push(...inputReasons(ctx, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
   if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
+  if (dropped.length > 0) reasons.push({ code: 'items_dropped', count: dropped.length });
   if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
   if (stage.always_changed) reasons.push({ code: 'always_changed' });
   for (const u of upstreamStale) reasons.push({ code: 'upstream_stale', stage: u });
@@ -412,7 +426,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     const unmatched = stage.foreach!.filter((g) => { const m = picomatch(g); return !listing.items.some((i) => m(i)); });
     if (unmatched.length) status.unmatched_globs = unmatched;
   }
-  return { status, inputs, items: { present, tasks, stageHash, stageHashes: [...stageHashes.values()], givenUp } };
+  return { status, inputs, items: { present, tasks, stageHash, stageHashes: [...stageHashes.values()], givenUp, dropped } };
 }
 
 /** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
