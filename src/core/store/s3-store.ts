@@ -47,7 +47,7 @@ export function partSizeFor(size: number): number {
 /** An S3 bucket prefix as an ObjectStore. No request is made until the first operation. */
 export async function openS3Store(url: string, location: S3Location, options: S3Options = {}): Promise<ObjectStore> {
   const [sdk, http, https] = await Promise.all([import('@aws-sdk/client-s3'), import('node:http'), import('node:https')]);
-  const jobs = options.jobs ?? DEFAULT_S3_JOBS;
+  const jobs = Math.max(1, Math.floor(options.jobs ?? DEFAULT_S3_JOBS));
   // The SDK reads these itself when no endpoint is passed; read here only for the path-style default.
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   const agent = { keepAlive: true, maxSockets: jobs };
