@@ -39,7 +39,8 @@ const BUILDS: Record<HashAlgorithm, { file: string; factory: string; hexLength: 
   md5: { file: 'md5', factory: 'createMD5', hexLength: 32 },
 };
 
-async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
+/** A fresh streaming hasher of `algorithm` (raw hex digests: a file's hash is `${algorithm}:${hex}`). */
+export async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
   const { file, factory } = BUILDS[algorithm];
   let mod: Record<string, () => Promise<IHasher>>;
   try {

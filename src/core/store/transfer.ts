@@ -1,0 +1,139 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import type { IHasher } from 'hash-wasm';
+import { DvclError } from '../errors.js';
+import { createHasher, type HashAlgorithm } from '../hash.js';
+import { syncDir, temporaryBeside, writeAll } from './files.js';
+import { isAlgorithm, objectKey, type ObjectStore, StoreError } from './object-store.js';
+
+export interface TransferOptions {
+  /** Attempts of one object before giving up (a broken connection, a truncated or wrong body). Default 3. */
+  attempts?: number;
+}
+
+const ATTEMPTS = 3;
+
+/**
+ * Download the object of `hash` to `destPath`, verified before it is placed: it is streamed to a
+ * temporary file beside `destPath` while hashed (with the algorithm the hash names), and only when
+ * the hash matches is it fsynced and renamed into place. Otherwise the temporary file is removed and
+ * `destPath` is left as it was; a failed, truncated or wrong transfer is retried, then a StoreError
+ * (`corrupt`: naming the key and both hashes; `transfer`; `not_found`; or a remote-wide one) is thrown.
+ * Creates `destPath`'s folder; keeps the mode of a file it replaces.
+ */
+export async function fetchObject(store: ObjectStore, hash: string, destPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
+  const key = objectKey(hash);
+  const { algorithm, hasher } = await hasherOf(hash);
+  const dir = path.dirname(destPath);
+  await local(destPath, () => mkdir(dir, { recursive: true }));
+  const mode = await stat(destPath).then((st) => st.mode & 0o7777, () => 0o666);
+  for (let attempt = 1; ; attempt++) {
+    const tmp = temporaryBeside(destPath);
+    try {
+      const { size, hex } = await download(store, key, tmp, mode, hasher);
+      const got = `${algorithm}:${hex}`;
+      if (got !== hash) {
+        throw new StoreError('corrupt', `remote ${store.url}: object ${key} is corrupt: expected ${hash}, got ${got}`, { key });
+      }
+      await local(destPath, () => rename(tmp, destPath));
+      await syncDir(dir);
+      return { size };
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      if (!retryable(err) || attempt >= (opts.attempts ?? ATTEMPTS)) throw asStoreError(store, key, 'read', err);
+    }
+  }
+}
+
+async function download(store: ObjectStore, key: string, tmp: string, mode: number, hasher: IHasher): Promise<{ size: number; hex: string }> {
+  const body = await store.get(key);
+  let fh;
+  try {
+    fh = await local(tmp, () => open(tmp, 'wx', mode));
+    const h = hasher.init();
+    let size = 0;
+    for await (const chunk of body) {
+      h.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      await local(tmp, () => writeAll(fh!, chunk as Buffer));
+    }
+    await local(tmp, () => fh!.sync());
+    return { size, hex: h.digest('hex') };
+  } finally {
+    body.destroy();
+    await fh?.close().catch(() => {});
+  }
+}
+
+/**
+ * Upload `srcPath` as the object of `hash`. The file is hashed while it is read: when it does not
+ * have `hash` (it changed since it was recorded, or while it was read) the upload fails before the
+ * object becomes visible, with a StoreError `changed`, so a wrong object never sits under a hash
+ * (objects are immutable: nothing would ever replace it). Broken transfers are retried.
+ */
+export async function pushObject(store: ObjectStore, hash: string, srcPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
+  const key = objectKey(hash);
+  const { algorithm, hasher } = await hasherOf(hash);
+  const st = await local(srcPath, () => stat(srcPath), 'read');
+  if (!st.isFile()) throw new DvclError('io', `cannot upload ${srcPath}: not a file`, { exit: 1 });
+  const source = { size: st.size, open: () => verified(srcPath, st.size, hash, key, algorithm, hasher) };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.put(key, source);
+      return { size: st.size };
+    } catch (err) {
+      if (!retryable(err) || attempt >= (opts.attempts ?? ATTEMPTS)) throw asStoreError(store, key, 'write', err);
+    }
+  }
+}
+
+/** `file`'s bytes, failing at their end (before the store places them) unless they have `hash`. */
+function verified(file: string, size: number, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher): Readable {
+  const h = hasher.init();
+  let bytes = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      h.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      const got = `${algorithm}:${h.digest('hex')}`;
+      if (bytes === size && got === hash) return done();
+      done(new StoreError('changed', `${file} changed: it no longer has hash ${hash} (${size} bytes) but ${got} (${bytes} bytes): not uploaded`, { key }));
+    },
+  });
+  const read = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  read.on('error', (err) => check.destroy(new DvclError('io', `cannot read ${file}: ${err.message}`, { exit: 1 })));
+  check.on('close', () => read.destroy()); // an upload given up mid-file must not keep the file open
+  return read.pipe(check);
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof StoreError) return err.reason === 'transfer' || err.reason === 'corrupt';
+  return !(err instanceof DvclError); // a stream that broke mid-body
+}
+
+function asStoreError(store: ObjectStore, key: string, op: string, err: unknown): DvclError {
+  if (err instanceof DvclError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new StoreError('transfer', `remote ${store.url}: cannot ${op} ${key}: ${e.code ?? e.message ?? String(err)}`, { key, cause: err });
+}
+
+/** Run a local file operation; its failure is the project's, not the remote's: not retried. */
+async function local<T>(file: string, op: () => Promise<T>, verb = 'write'): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw new DvclError('io', `cannot ${verb} ${file}: ${(err as Error).message}`, { exit: 1 });
+  }
+}
+
+/** The hasher of the algorithm `hash` names (objectKey has validated it). */
+async function hasherOf(hash: string): Promise<{ algorithm: HashAlgorithm; hasher: IHasher }> {
+  const algorithm = hash.slice(0, hash.indexOf(':'));
+  if (!isAlgorithm(algorithm)) throw new Error(`not a hash algorithm: ${algorithm}`);
+  return { algorithm, hasher: await createHasher(algorithm) };
+}
