@@ -2,11 +2,11 @@
  * dvcl as a library: the per-item ledger for Node scripts, and the pipeline runner.
  * @packageDocumentation
  */
-export { Manifest, type LedgerOptions } from './core/ledger/script-ledger.js';
+export { Manifest, type LedgerOptions } from './core/services/script-ledger.js';
 export { Manifest as ManifestStore, parseManifest, serializeManifest, type ItemRecord, type ItemStats, type ManifestData, type RunRecord, type StageRecord } from './core/ledger/manifest.js';
 export { repro, type ReproOptions, type ReproResult, type StageResult, type Reporter } from './core/run/runner.js';
 export { status } from './core/services/status.js';
-export type { Reason, StageStatus, StatusReport, StageState } from './core/status/status.js';
+export type { Reason, StageStatus, StatusReport, StageState } from './core/status/reasons.js';
 export { prune, type PruneResult } from './core/services/prune.js';
 export { loadConfig, findRoot } from './core/config/load.js';
 export type { Dag, PipelineConfig, Settings, StageConfig } from './core/pipeline.js';

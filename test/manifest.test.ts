@@ -142,50 +142,6 @@ describe('item records read from the file', () => {
   });
 });
 
-describe('itemNeedsRun', () => {
-  const present = { hash: 'h1', stage_hash: 's1', outputExists: true, outputHash: 'xxh128:o', maxAttempts: 3 };
-  let m: Manifest;
-  beforeEach(() => {
-    m = load({ journalDir: null });
-    m.recordItem('parse', 'ok.html', ok('h1', 'r1', { stage_hash: 's1' }));
-    m.recordItem('parse', 'bad.html', { ...failed('h1', 1), stage_hash: 's1' });
-    m.recordItem('parse', 'dead.html', { ...failed('h1', 3), stage_hash: 's1' });
-  });
-
-  it.each([
-    ['new', 'other.html', {}],
-    ['changed', 'ok.html', { hash: 'h2' }],
-    ['stage_changed', 'ok.html', { stage_hash: 's2' }],
-    ['output_missing', 'ok.html', { outputExists: false }],
-    ['output_changed', 'ok.html', { outputHash: 'xxh128:edited' }],
-    ['failed', 'bad.html', {}],
-    ['forced', 'ok.html', { force: true }],
-    ['forced', 'dead.html', { force: true }],
-    ['changed', 'dead.html', { hash: 'h2' }], // a new input version gets fresh attempts
-  ] as const)('runs when %s (%s)', (why, item, over) => {
-    expect(m.itemNeedsRun('parse', item, { ...present, ...over })).toEqual({ run: true, why, givenUp: false });
-  });
-
-  it('skips an up-to-date item, and one that failed max_attempts times', () => {
-    expect(m.itemNeedsRun('parse', 'ok.html', present)).toEqual({ run: false, why: null, givenUp: false });
-    expect(m.itemNeedsRun('parse', 'ok.html', { ...present, outputHash: null })).toMatchObject({ run: false });
-    expect(m.itemNeedsRun('parse', 'dead.html', present)).toEqual({ run: false, why: 'failed', givenUp: true });
-    expect(m.itemNeedsRun('parse', 'dead.html', { ...present, maxAttempts: 4 })).toMatchObject({ run: true, why: 'failed' });
-  });
-
-  it('counts attempts per input version in recordFailure/recordSuccess', () => {
-    const r = { hash: 'x1', reason: 'exit code 2: nope', run: 'r1' };
-    expect(m.recordFailure('parse', 'n.html', r).attempts).toBe(1);
-    expect(m.recordFailure('parse', 'n.html', r).attempts).toBe(2);
-    expect(m.recordFailure('parse', 'n.html', { ...r, hash: 'x2' }).attempts).toBe(1);
-    expect(m.recordSuccess('parse', 'n.html', { hash: 'x2', run: 'r1' }).attempts).toBe(2);
-    const rec = m.stage('parse')!.items!['n.html'];
-    expect(rec).not.toHaveProperty('reason');
-    expect(rec.last_processed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(m.failedItems('parse')).toEqual(['bad.html', 'dead.html']);
-  });
-});
-
 describe('journal', () => {
   it('replays a crashed run: records that were never saved come back, and the journal goes', () => {
     savedTwice();

@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import { oneLine } from '../core/errors.js';
 import { showValue } from '../core/util/exact.js';
-import type { Reason, StageStatus, StatusReport } from '../core/status/status.js';
+import type { Reason, StageStatus, StatusReport } from '../core/status/reasons.js';
 
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
 const val = (v: unknown) => (v === null || v === undefined ? 'none' : showValue(v));

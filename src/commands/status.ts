@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { StatusReport } from '../core/status/status.js';
+import type { StatusReport } from '../core/status/reasons.js';
 
 export default class Status extends DvclCommand {
   static override summary = 'Say which stages are stale and why';

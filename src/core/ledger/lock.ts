@@ -6,19 +6,14 @@ import { DvclError } from '../errors.js';
 import { exactIntegers } from '../util/exact.js';
 import { cachedParse } from '../config/parse-cache.js';
 import { YamlSource } from '../config/yaml-source.js';
+import type { LockPath, StageKey } from './stage-key.js';
 
 export const LOCK_FILE = 'pipeline.lock';
 
-export interface LockPath { path: string; hash: string; size: number; nfiles?: number }
+export type { LockPath } from './stage-key.js';
 export interface LockGit { commit: string | null; branch: string | null; dirty: boolean | null }
-/** One stage's last successful run (SPEC §5). */
-export interface LockEntry {
-  cmd: string | string[];
-  /** The command's folder and environment, when not the root and not empty: part of what it runs. */
-  wdir?: string;
-  env?: Record<string, string>;
-  deps: LockPath[];
-  params: Record<string, Record<string, unknown>>;
+/** One stage's last successful run (SPEC §5): its key, and what the run produced. */
+export interface LockEntry extends StageKey {
   outs: LockPath[];
   /** Per-item stages: the item output template, and one hash over all (input, input hash, output hash). */
   out?: string;

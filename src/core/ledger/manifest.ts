@@ -13,21 +13,6 @@ export { parseManifest, serializeManifest } from './manifest-format.js';
 /** Counts of a per-item stage's items. `given_up` items are also counted in `failed`. */
 export interface ItemStats { total: number; success: number; failed: number; pending: number; given_up: number }
 
-/** Why an item runs (or, with `run: false` and `givenUp`, why it does not). */
-export type ItemRunReason = 'new' | 'changed' | 'stage_changed' | 'output_missing' | 'output_changed' | 'failed' | 'forced';
-
-/** What the caller knows about an item now, for {@link Manifest.itemNeedsRun}. */
-export interface PresentItem {
-  hash: string;
-  stage_hash?: string;
-  outputExists: boolean;
-  /** The output's hash now; null/undefined when not computed (then only its existence counts). */
-  outputHash?: string | null;
-  /** Failed items with this many attempts are given up; 0 or less: never. */
-  maxAttempts: number;
-  force?: boolean;
-}
-
 export interface ManifestLoadOptions {
   /** Project root; paths in the manifest are relative to it. */
   root: string;
@@ -183,22 +168,6 @@ export class Manifest {
     if (this.data.stages[stage]) this.apply({ op: 'remove_stage', stage });
   }
 
-  /** Whether an item must run, and why (SPEC §4, per-item stages). */
-  itemNeedsRun(stage: string, item: string, present: PresentItem): { run: boolean; why: ItemRunReason | null; givenUp: boolean } {
-    const yes = (why: ItemRunReason) => ({ run: true, why, givenUp: false });
-    if (present.force) return yes('forced');
-    const rec = this.data.stages[stage]?.items?.[item];
-    if (!rec) return yes('new');
-    if (rec.hash !== present.hash) return yes('changed');
-    if (present.stage_hash !== undefined && rec.stage_hash !== present.stage_hash) return yes('stage_changed');
-    if (rec.status === 'failed') {
-      return givenUp(rec, present.maxAttempts) ? { run: false, why: 'failed', givenUp: true } : yes('failed');
-    }
-    if (!present.outputExists) return yes('output_missing');
-    if (present.outputHash && rec.output_hash && present.outputHash !== rec.output_hash) return yes('output_changed');
-    return { run: false, why: null, givenUp: false };
-  }
-
   /** Items whose last attempt failed (given up or not), sorted. */
   failedItems(stage: string): string[] {
     const items = this.data.stages[stage]?.items ?? {};
@@ -336,7 +305,8 @@ function checkRelative(p: string, what: string): void {
   }
 }
 
-function givenUp(rec: ItemRecord, maxAttempts: number): boolean {
+/** A failed item that has used up its attempts (0 or less: never): retried only with a new version. */
+export function givenUp(rec: ItemRecord, maxAttempts: number): boolean {
   return rec.status === 'failed' && maxAttempts > 0 && rec.attempts >= maxAttempts;
 }
 

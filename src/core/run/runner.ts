@@ -19,7 +19,10 @@ import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
 import { applyDrop, keptWarning, planDrop, type DropPlan } from './dropped-items.js';
-import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from '../status/status.js';
+import { evaluateStage, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation } from '../status/status.js';
+import { checkItemOutputs, type ItemListing } from '../status/items.js';
+import { isProduced } from '../status/decide.js';
+import { type Reason } from '../status/reasons.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -473,7 +476,7 @@ class Run {
     // An entry recorded with another algorithm than settings.hash is compared with its own: when
     // nothing changed it stays as it is, not rewritten with new hashes of the same content.
     const old = this.ctx.lock.stages[stage.name];
-    if (old?.items && old.items.hash === itemsHash(this.p.hasher.for(old.items.hash), present, items) && sameInputs(this.ctx, ev.inputs, old)) return;
+    if (old?.items && old.items.hash === itemsHash(this.p.hasher.for(old.items.hash), present, items) && sameInputs(this.ctx, ev.facts, old)) return;
     const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
     await this.ensureRun();
     this.p.manifest.commitRun(); // the entry refers to this run

@@ -3,7 +3,8 @@ import { cloneWarnings } from './clone-health.js';
 import { selectStages } from '../graph/dag.js';
 import { checkTargets, openProject } from './project.js';
 import { oneLine } from '../errors.js';
-import { computeStatus, stageWarnings, type Reason, type StatusReport } from '../status/status.js';
+import { computeStatus, stageWarnings } from '../status/status.js';
+import { type Reason, type StatusReport } from '../status/reasons.js';
 
 /** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
 export async function status(opts: { cwd: string; targets?: string[]; onWarning?: (m: string) => void }): Promise<StatusReport> {

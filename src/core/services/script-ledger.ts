@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gitInfo } from '../git/git.js';
 import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
-import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from './manifest.js';
+import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from '../ledger/manifest.js';
 import { relFromRoot } from '../util/paths.js';
-import { runRecord } from './run-record.js';
+import { runRecord } from '../ledger/run-record.js';
+import { decideItem } from '../status/decide.js';
 import { DvclError } from '../errors.js';
 
 export interface LedgerOptions {
@@ -79,7 +80,7 @@ export class Manifest {
     const hasher = this.hasher.for(rec?.hash);
     const hash = hasher === this.hasher ? this.hashOf(rel) : hasher.hash(rel)?.hash;
     if (hash === undefined) throw new DvclError('io', `${rel} does not exist`);
-    const run = this.store.itemNeedsRun(this.stage, rel, { hash, outputExists, maxAttempts: this.maxAttempts, force: opts.force }).run;
+    const run = decideItem(rec, { hash, outputExists, maxAttempts: this.maxAttempts, force: opts.force }).run;
     // Recorded anew with the configured algorithm, hashed now: the version this answer was about.
     if (run && hasher !== this.hasher) this.hashOf(rel);
     return run;
