@@ -49,7 +49,8 @@ export class Manifest {
     const hasher = await Hasher.open({ root, algorithm: opts.algorithm ?? 'xxh128', stateDir });
     const started = new Date();
     const runId = store.newRunId(started);
-    store.recordRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
+    // Written with the first change, as by `dvcl repro`: a script run that changes nothing leaves the file as it was.
+    store.deferRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
     return new Manifest(root, opts.stage ?? 'default', store, hasher, runId, opts.maxAttempts ?? 3);
   }
 
