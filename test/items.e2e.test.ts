@@ -419,7 +419,8 @@ describe('prune --deleted', () => {
 `);
     const r = await project({ 'in/a.txt': 'a\n', 'in/b.txt': 'b\n', 'in/c.txt': 'c\n', 'note.txt': 'n\n' }, rc);
     ok(dvcl(r.dir, ['repro']));
-    ok(dvcl(r.dir, ['repro', 'extra', '-f'])); // a second run record, referred to by the extra stage only
+    r.write('note.txt', 'n2\n');
+    ok(dvcl(r.dir, ['repro', 'extra'])); // a second run record, referred to by the extra stage only
     takeRuns(r);
     fs.rmSync(path.join(r.dir, 'in/b.txt'));
     r.write('.pipelinerc', PIPELINE());

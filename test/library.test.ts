@@ -90,6 +90,22 @@ describe('the library: per-file incremental processing without the CLI', () => {
     expect(await run('sha256')).toEqual([]);
   });
 
+  it('a run that processes every file again with the same results leaves .manifest.json as it was', async () => {
+    const root = project({ 'in/a.txt': 'a', 'in/b.txt': 'b' });
+    const files = ['in/a.txt', 'in/b.txt'];
+    expect(await processAll(root, files, (t) => t.toUpperCase())).toEqual(files);
+    const before = fs.readFileSync(path.join(root, '.manifest.json'), 'utf8');
+    const m = await Manifest.load({ root, stage: 'parse' });
+    for (const f of files) {
+      expect(m.shouldProcess(f, { force: true })).toBe(true);
+      fs.writeFileSync(path.join(root, `out/${path.basename(f, '.txt')}.json`), fs.readFileSync(path.join(root, f), 'utf8').toUpperCase());
+      m.recordSuccess(f, { output: `out/${path.basename(f, '.txt')}.json` });
+    }
+    m.save();
+    expect(fs.readFileSync(path.join(root, '.manifest.json'), 'utf8')).toBe(before);
+    expect(fs.existsSync(path.join(root, '.manifest.json.bak'))).toBe(false);
+  });
+
   it('refuses a path outside the project root', async () => {
     const root = project({ 'in/a.txt': 'a' });
     const m = await Manifest.load({ root });

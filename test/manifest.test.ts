@@ -199,6 +199,31 @@ describe('journal', () => {
     expect(again.stage('parse')!.items!['data/c.html'].run).toBe(busy);
   });
 
+  it('keeps an item record when the same success comes again; a changed output or an old failure is rewritten', () => {
+    const m = load();
+    m.recordRun('r1', RUN);
+    const first = { hash: 'xxh128:a', stage_hash: 's1', output: 'out/a.json', output_hash: 'xxh128:o', now: new Date('2026-11-22T10:15:00Z') };
+    m.recordSuccess('parse', 'a.html', { ...first, run: 'r1' });
+    m.recordFailure('parse', 'b.html', { hash: 'xxh128:b', stage_hash: 's1', reason: 'boom', run: 'r1' });
+    m.save();
+    const text = read(manifestFile());
+
+    const again = load();
+    const run = again.newRunId();
+    again.deferRun(run, RUN);
+    again.recordSuccess('parse', 'a.html', { ...first, run, now: new Date('2026-11-23T09:00:00Z') });
+    again.save();
+    expect(read(manifestFile()), 'nothing journaled, nothing saved').toBe(text);
+    expect(existsSync(journalFile())).toBe(false);
+
+    again.recordSuccess('parse', 'b.html', { hash: 'xxh128:b', stage_hash: 's1', output: 'out/b.json', output_hash: 'xxh128:p', run });
+    again.recordSuccess('parse', 'a.html', { ...first, output_hash: 'xxh128:o2', run });
+    again.save();
+    const items = load().stage('parse')!.items!;
+    expect(items['b.html']).toMatchObject({ status: 'success', run });
+    expect(items['a.html']).toMatchObject({ output_hash: 'xxh128:o2', run });
+  });
+
   it('ignores a torn last line', () => {
     const line = (item: string) => JSON.stringify({ op: 'item', stage: 'parse', item, rec: ok('h') });
     mkdirSync(join(root, '.dvcl'));

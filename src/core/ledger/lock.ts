@@ -135,6 +135,19 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Whether two entries say the same of a stage: everything but the run that wrote them (`run`,
+ * `git`). A re-run with the same content keeps the old entry: rewriting it would dirty every
+ * teammate's tree with a new run id and commit.
+ */
+export function sameEntryContent(a: LockEntry, b: LockEntry): boolean {
+  const content = (e: LockEntry) => {
+    const { git: _git, run: _run, ...rest } = canonicalEntry(e);
+    return JSON.stringify(rest);
+  };
+  return content(a) === content(b);
+}
+
 /** Plain code-unit order: the same on every machine and locale. */
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -135,6 +135,11 @@ export class Manifest {
 
   /** Records a successful attempt: attempts continue the count of failures of the same input version. */
   recordSuccess(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; output_hash?: string; run: string; now?: Date }): ItemRecord {
+    const prev = this.data.stages[stage]?.items?.[item];
+    // The same success again (`repro --force`, a deleted output made anew): the record stays as it
+    // is, run and time included, so a re-run that changed nothing changes no file.
+    if (prev?.status === 'success' && prev.hash === r.hash && prev.stage_hash === r.stage_hash
+      && prev.output === r.output && prev.output_hash === r.output_hash) return prev;
     const rec: ItemRecord = {
       status: 'success', hash: r.hash, stage_hash: r.stage_hash, attempts: this.nextAttempt(stage, item, r),
       output: r.output, output_hash: r.output_hash, last_processed: isoTime(r.now), run: r.run,

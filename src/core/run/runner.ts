@@ -8,7 +8,7 @@ import { ProcessGroups } from './process-groups.js';
 import { userEnv } from './user-env.js';
 import { cloneWarnings } from '../services/clone-health.js';
 import { gitInfo, type GitInfo } from '../git/git.js';
-import { cmp, readLock, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
+import { cmp, readLock, sameEntryContent, updateLockEntry, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { isoTime } from '../ledger/manifest.js';
 import { abs } from '../util/paths.js';
 import { checkTargets, loadProjectConfig, lockForWriting, openProject, type Project } from '../services/project.js';
@@ -22,7 +22,7 @@ import { applyDrop, keptWarning, planDrop, type DropPlan } from './dropped-items
 import { evaluateStage, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation } from '../status/status.js';
 import { checkItemOutputs, type ItemListing } from '../status/items.js';
 import { isProduced } from '../status/decide.js';
-import { type Reason } from '../status/reasons.js';
+import type { Reason } from '../status/reasons.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
 export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
@@ -335,6 +335,12 @@ class Run {
     return { cmd, ...(wdir ? { wdir } : {}), ...(env ? { env } : {}), deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
 
+  /** The stage's lock entry already says what `entry` says: a re-run with the same result keeps it, run and commit included. */
+  private keptEntry(stage: string, entry: LockEntry): boolean {
+    const old = this.ctx.lock.stages[stage];
+    return old !== undefined && sameEntryContent(old, entry);
+  }
+
   /** A stage's own record: attempts count the failures in a row, and the success that ends them. */
   private recordStageResult(stage: string, failure?: string): void {
     const prev = this.p.manifest.stage(stage);
@@ -387,14 +393,18 @@ class Run {
         outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
       }
       outs.sort((a, b) => cmp(a.path, b.path));
+      const entry = this.lockEntry(ev, outs);
+      const kept = this.keptEntry(stage.name, entry);
       // The record first, then the lock entry: a kill between the two leaves a success that has no
       // entry yet (the stage runs again), never an entry whose run the manifest knows nothing of
       // while it still says the stage failed (issue 11).
-      this.recordStageResult(stage.name);
-      try {
-        updateLockEntry(root, stage.name, this.lockEntry(ev, outs));
-      } catch (e) {
-        return fail((e as Error).message);
+      if (!(kept && this.p.manifest.stage(stage.name)?.status === 'success')) this.recordStageResult(stage.name);
+      if (!kept) {
+        try {
+          updateLockEntry(root, stage.name, entry);
+        } catch (e) {
+          return fail((e as Error).message);
+        }
       }
       return { result: 'ran', reasons };
     } finally {
@@ -459,31 +469,36 @@ class Run {
       this.recordStageResult(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
       return { result: 'failed', reasons, items: counts, error: `${stillFailed} of ${ev.items!.present.length} items failed` };
     }
-    this.recordStageResult(stage.name);
-    await this.refreshItemsLock(stage, ev);
+    await this.refreshItemsLock(stage, ev, true);
     return { result: 'ran', reasons, items: counts };
   }
 
   /**
    * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
    * only when every present item succeeded in its present version (retry --only-failed may leave
-   * new or changed items pending: the stage is then not complete).
+   * new or changed items pending: the stage is then not complete), and its content changed.
+   * After its items ran (`ran`), the stage's record too, unless it is a success kept with the entry.
    */
-  private async refreshItemsLock(stage: StageConfig, ev: Evaluation): Promise<void> {
+  private async refreshItemsLock(stage: StageConfig, ev: Evaluation, ran = false): Promise<void> {
     const items = this.p.manifest.stage(stage.name)?.items ?? {};
     const { present, stageHashes } = ev.items!;
-    if (present.some((p) => items[p.item]?.status !== 'success' || items[p.item].hash !== p.hash || !stageHashes.includes(items[p.item].stage_hash ?? ''))) return;
+    const complete = present.every((p) => items[p.item]?.status === 'success' && items[p.item].hash === p.hash && stageHashes.includes(items[p.item].stage_hash ?? ''));
     // An entry recorded with another algorithm than settings.hash is compared with its own: when
     // nothing changed it stays as it is, not rewritten with new hashes of the same content.
     const old = this.ctx.lock.stages[stage.name];
-    if (old?.items && old.items.hash === itemsHash(this.p.hasher.for(old.items.hash), present, items) && sameInputs(this.ctx, ev.facts, old)) return;
-    const entry = this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } });
+    const asRecorded = complete && old?.items !== undefined && old.out === stage.out
+      && old.items.hash === itemsHash(this.p.hasher.for(old.items.hash), present, items) && sameInputs(this.ctx, ev.facts, old);
+    const entry = complete ? this.lockEntry(ev, [], { out: stage.out, items: { count: present.length, hash: itemsHash(this.p.hasher, present, items) } }) : null;
+    const write = entry !== null && !asRecorded && !this.keptEntry(stage.name, entry);
+    if (!ran && !write) return;
     await this.ensureRun();
-    this.p.manifest.commitRun(); // the entry refers to this run
     // Every item succeeded, but a run killed after its last item never recorded the stage itself,
     // or its record is an old failure. Recorded before the entry, as in runStage.
     const rec = this.p.manifest.stage(stage.name);
-    if (!rec?.run || rec.status !== 'success') this.recordStageResult(stage.name);
+    const keepRecord = rec?.status === 'success' && Boolean(rec.run) && (!ran || (entry !== null && !write));
+    if (!keepRecord) this.recordStageResult(stage.name);
+    if (!write) return;
+    this.p.manifest.commitRun(); // the entry refers to this run
     updateLockEntry(this.p.cfg.root, stage.name, { ...entry, git: this.lockEntry(ev, []).git });
   }
 }

@@ -54,7 +54,8 @@ export class Manifest {
     const hasher = await Hasher.open({ root, algorithm, stateDir, also: recorded });
     const started = new Date();
     const runId = store.newRunId(started);
-    store.recordRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
+    // Written with the first change, as by `dvcl repro`: a script run that changes nothing leaves the file as it was.
+    store.deferRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
     return new Manifest(root, stage, store, hasher, runId, opts.maxAttempts ?? 3);
   }
 
