@@ -4,7 +4,8 @@
  */
 export { Manifest, type LedgerOptions } from './core/services/script-ledger.js';
 export { Manifest as ManifestStore, parseManifest, serializeManifest, type ItemRecord, type ItemStats, type ManifestData, type RunRecord, type StageRecord } from './core/ledger/manifest.js';
-export { repro, type ReproOptions, type ReproResult, type StageResult, type Reporter } from './core/run/runner.js';
+export { repro } from './core/services/repro.js';
+export type { ReproOptions, ReproResult, StageResult, Reporter } from './core/run/types.js';
 export { status } from './core/services/status.js';
 export type { Reason, StageStatus, StatusReport, StageState } from './core/status/reasons.js';
 export { prune, type PruneResult } from './core/services/prune.js';

@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { Reporter, ReproResult, StageResult } from '../core/run/runner.js';
+import type { Reporter, ReproResult, StageResult } from '../core/run/types.js';
 import { oneLine } from '../core/errors.js';
 import { describeReason } from './render-status.js';
 

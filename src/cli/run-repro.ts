@@ -1,8 +1,10 @@
-import type { ReproOptions, ReproResult } from '../core/run/runner.js';
+import { signalExit } from '../core/errors.js';
+import type { ReproOptions, ReproResult } from '../core/run/types.js';
+import { Interrupts } from './interrupts.js';
 
 /** Exit status of a run: 1 on a failure, 128 + the signal number when a signal stopped it. */
 export function runExitCode(r: ReproResult): number {
-  if (r.interrupted) return ({ SIGTERM: 143, SIGHUP: 129 } as Record<string, number>)[r.interrupted] ?? 130;
+  if (r.interrupted) return signalExit(r.interrupted);
   return r.ok ? 0 : 1;
 }
 
@@ -13,12 +15,20 @@ export async function runAndReport(
   opts: Omit<ReproOptions, 'cwd' | 'reporter' | 'argv'>,
   nothingText?: string,
 ): Promise<ReproResult> {
-  const { repro } = await import('../core/run/runner.js');
+  const { repro } = await import('../core/services/repro.js');
   const { humanReporter, summaryText } = await import('./reporter.js');
-  const result = await repro({
-    ...opts, cwd: process.cwd(), argv: [name, ...cmd.argv.filter((a) => a !== '--json')],
-    reporter: humanReporter({ json: cmd.json, dryRun: opts.dryRun }),
-  });
+  // A dry run writes nothing: Ctrl-C may stop it where it stands.
+  const interrupts = opts.dryRun ? null : new Interrupts();
+  let result: ReproResult;
+  try {
+    result = await repro({
+      ...opts, cwd: process.cwd(), argv: [name, ...cmd.argv.filter((a) => a !== '--json')],
+      reporter: humanReporter({ json: cmd.json, dryRun: opts.dryRun }),
+      signal: interrupts?.signal, forceSignal: interrupts?.forceSignal,
+    });
+  } finally {
+    interrupts?.close();
+  }
   if (!cmd.json) cmd.log(result.stages.length === 0 && !opts.dryRun && nothingText ? nothingText : summaryText(result, opts.dryRun));
   process.exitCode = runExitCode(result);
   return result;

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
 import { dryRunFlag, jobsFlag } from '../cli/repro-flags.js';
-import type { ReproResult } from '../core/run/runner.js';
+import type { ReproResult } from '../core/run/types.js';
 
 export default class Retry extends DvclCommand {
   static override summary = 'Re-run only what failed: failed items and failed stages';

@@ -1,12 +1,21 @@
+import { constants } from 'node:os';
+
+const osSignals: Partial<Record<NodeJS.Signals, number>> = constants.signals;
+
 /** Exit statuses of the CLI (SPEC §7). */
 export const EXIT = {
   ok: 0,
   failed: 1,
   config: 2,
   busy: 3,
-  interrupted: 130,
-  terminated: 143,
+  interrupted: 130, // SIGINT
+  terminated: 143,  // SIGTERM
 } as const;
+
+/** The exit status of a process stopped by `signal`, as a shell reports it: 128 + its number. */
+export function signalExit(signal: NodeJS.Signals): number {
+  return 128 + (osSignals[signal] ?? 2);
+}
 
 export type DvclErrorCode =
   | 'config'        // invalid .pipelinerc / params / usage

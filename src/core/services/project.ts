@@ -6,23 +6,16 @@ import type { PipelineConfig } from '../pipeline.js';
 import { DvclError, oneLine } from '../errors.js';
 import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
 import { removeLeftoverShellFiles } from '../run/item-shell.js';
-import { LOCK_FILE, readLock, type LockData } from '../ledger/lock.js';
+import { LOCK_FILE, type LockData } from '../ledger/lock.js';
+import { LockFile } from '../ledger/lock-file.js';
 import { Manifest, MANIFEST_FILE, type ManifestData } from '../ledger/manifest.js';
 import { GroupNotes, stopLeftoverGroups } from '../run/leftover-groups.js';
 import { ProcessGroups } from '../run/process-groups.js';
 import { acquireRunLock, type RunLock } from '../run/runlock.js';
 import { closest } from '../template.js';
+import type { Project } from '../project.js';
 
 export const STATE_DIR = '.dvcl';
-
-/** Everything a command reads about a project: config, lock, manifest, and a hasher. */
-export interface Project {
-  cfg: PipelineConfig;
-  lock: LockData;
-  manifest: Manifest;
-  hasher: Hasher;
-  stateDir: string;
-}
 
 /**
  * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
@@ -76,7 +69,8 @@ export function stateDirOf(cfg: PipelineConfig): string {
 export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
   const cfg = opts.cfg ?? loadProjectConfig(opts.cwd);
   const stateDir = stateDirOf(cfg);
-  const lock = readLock(cfg.root);
+  const lockFile = LockFile.read(cfg.root);
+  const lock = lockFile.data;
   if (Object.keys(lock.stages).length === 0 && fs.statSync(path.join(cfg.root, LOCK_FILE), { throwIfNoEntry: false })?.size === 0) {
     // dvcl never writes an empty lock: a merge or a tool emptied it, and every stage now looks new.
     (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`)))(
@@ -86,7 +80,7 @@ export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; rea
   const manifest = Manifest.load({ root: cfg.root, journalDir: stateDir, readOnly: opts.readOnly, onWarning: opts.onWarning });
   const algorithm = cfg.settings.hash;
   const hasher = await Hasher.open({ root: cfg.root, algorithm, stateDir, also: recordedAlgorithms(algorithm, lock, manifest.data) });
-  return { cfg, lock, manifest, hasher, stateDir };
+  return { cfg, lock, lockFile, manifest, hasher, stateDir };
 }
 
 /**

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { readLock, writeLock } from '../ledger/lock.js';
 import { loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { abs } from '../util/paths.js';
 import { applyDrop, keptWarning, planDrop, type DropPlan } from '../run/dropped-items.js';
@@ -31,7 +30,7 @@ export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (
     const p = await openProject({ cwd: opts.cwd, cfg, readOnly: dry, onWarning: opts.onWarning });
     const known = new Set(p.cfg.stages.map((s) => s.name));
     const m = p.manifest;
-    const lock = readLock(p.cfg.root);
+    const lock = p.lock;
     const stages = [...new Set([...Object.keys(m.data.stages), ...Object.keys(lock.stages)])].filter((s) => !known.has(s)).sort();
     const items: PruneResult['items'] = [];
     for (const [stage, rec] of Object.entries(m.data.stages)) {
@@ -85,10 +84,7 @@ export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (
     }
     result.removed_outputs = removed.sort();
     result.kept_outputs = kept.sort();
-    if (stages.length) {
-      for (const s of stages) delete lock.stages[s];
-      writeLock(p.cfg.root, lock);
-    }
+    p.lockFile.remove(stages);
     result.runs = m.pruneRuns(Object.values(lock.stages).map((e) => e.run));
     m.save();
     return result;

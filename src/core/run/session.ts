@@ -1,0 +1,124 @@
+// One run's shared state: its id and record, its job slots, whether it must stop, and how it
+// writes a stage's result (record, then lock entry). Planning, scheduling and running read it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StageConfig } from '../pipeline.js';
+import { gitInfo, type GitInfo } from '../git/git.js';
+import { sameEntryContent, type LockEntry, type LockPath } from '../ledger/lock.js';
+import { isoTime } from '../ledger/manifest.js';
+import { runRecord } from '../ledger/run-record.js';
+import type { Project } from '../project.js';
+import type { EvalContext, EvalOptions, Evaluation } from '../status/status.js';
+import type { ItemListing } from '../status/items.js';
+import type { ProcessGroups } from './process-groups.js';
+import { Slots } from './slots.js';
+import type { ItemCounts, Reporter, ReproOptions } from './types.js';
+import { userEnv } from './user-env.js';
+
+export class RunSession {
+  readonly ctx: EvalContext;
+  readonly byName: Map<string, StageConfig>;
+  readonly slots: Slots;
+  /** No stage starts from now on: a failure without --keep-going, or an interrupt. */
+  stopped = false;
+  interrupted: NodeJS.Signals | undefined;
+  runId = '';
+  private started = new Date();
+  private gitReady: Promise<void> | undefined;
+  private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
+  /** Each selected per-item stage's items, listed (and checked) before anything ran. */
+  readonly listed = new Map<string, ItemListing>();
+  /** A stage has started running: files may have changed since the items were listed. */
+  anyStarted = false;
+  /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
+  private readonly baseEnv = userEnv();
+
+  constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
+    this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
+    this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
+    this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
+  }
+
+  /** The run starts: its id, and its signals (one that came before is acted on now). */
+  begin(): void {
+    this.started = new Date();
+    this.runId = this.p.manifest.newRunId(this.started);
+    const { signal, forceSignal } = this.opts;
+    if (signal?.aborted) this.interrupt(signal.reason as NodeJS.Signals);
+    else signal?.addEventListener('abort', () => this.interrupt(signal.reason as NodeJS.Signals), { once: true });
+    forceSignal?.addEventListener('abort', () => this.groups.killAll('SIGKILL'), { once: true });
+  }
+
+  /**
+   * Git info and the run record, on the first stage that runs or writes: a no-op repro never
+   * starts git. Taken before that stage touches the tree, so `dirty` describes the tree the run
+   * started from. The record itself is written with the run's first change.
+   */
+  ensureRun(): Promise<void> {
+    this.gitReady ??= gitInfo(this.p.cfg.root).then((git) => {
+      this.git = git;
+      this.p.manifest.deferRun(this.runId, runRecord(this.opts.argv ?? [], git, this.started));
+    });
+    return this.gitReady;
+  }
+
+  private interrupt(sig: NodeJS.Signals): void {
+    this.interrupted = sig;
+    this.stopped = true;
+    this.rep.warn?.(`${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping running stages (again to force)`);
+    this.groups.killAll('SIGTERM');
+    setTimeout(() => this.groups.killAll('SIGKILL'), 3000).unref();
+  }
+
+  /** Why a stage that waited does not start. */
+  stopReason(): string {
+    return this.interrupted ? 'interrupted' : 'an earlier stage failed';
+  }
+
+  /**
+   * Called at the failure itself, before the failed stage gives back its job slot: a stage waiting
+   * for that slot resumes before the failed stage's caller would see the result.
+   */
+  stopUnlessKeepGoing(): void {
+    if (!this.opts.keepGoing) this.stopped = true;
+  }
+
+  /** The per-item stage's items listed before the run are still its items while no stage has started. */
+  evalOptions(name: string): EvalOptions {
+    return { force: this.opts.force, onlyFailed: this.opts.onlyFailed, items: this.anyStarted ? undefined : this.listed.get(name) };
+  }
+
+  itemCounts(ev: Evaluation, ran: number, ok: number, failed: number): ItemCounts {
+    return { total: ev.items!.present.length, ran, succeeded: ok, failed, given_up: ev.items!.givenUp.length };
+  }
+
+  env(stage: StageConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...this.baseEnv, ...stage.env, DVCL_ROOT: this.p.cfg.root, DVCL_STAGE: stage.name, ...extra };
+  }
+
+  openLog(stage: string): number {
+    const dir = path.join(this.p.stateDir, 'logs');
+    fs.mkdirSync(dir, { recursive: true });
+    return fs.openSync(path.join(dir, `${stage}.log`), 'w');
+  }
+
+  lockEntry(ev: Evaluation, outs: LockPath[], extra: Partial<LockEntry> = {}): LockEntry {
+    const { cmd, wdir, env } = ev.inputs;
+    return { cmd, ...(wdir ? { wdir } : {}), ...(env ? { env } : {}), deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
+  }
+
+  /** The stage's lock entry already says what `entry` says: a re-run with the same result keeps it, run and commit included. */
+  keptEntry(stage: string, entry: LockEntry): boolean {
+    const old = this.p.lockFile.entry(stage);
+    return old !== undefined && sameEntryContent(old, entry);
+  }
+
+  /** A stage's own record: attempts count the failures in a row, and the success that ends them. */
+  recordStageResult(stage: string, failure?: string): void {
+    const prev = this.p.manifest.stage(stage);
+    const attempts = (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1;
+    this.p.manifest.recordStage(stage, failure === undefined
+      ? { status: 'success', run: this.runId, attempts, last_processed: isoTime() }
+      : { status: 'failed', run: this.runId, attempts, reason: failure, last_attempt: isoTime(), last_processed: prev?.last_processed });
+  }
+}
