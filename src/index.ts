@@ -12,6 +12,7 @@ export { prune, type PruneResult } from './core/services/prune.js';
 export { loadConfig, findRoot } from './core/config/load.js';
 export type { Dag, PipelineConfig, Settings, StageConfig } from './core/pipeline.js';
 export { selectStages } from './core/graph/dag.js';
-export { Hasher, type HashAlgorithm } from './core/hashing/hash.js';
+export { Hasher } from './core/hashing/hash.js';
+export { type HashAlgorithm } from './core/hashing/algorithms.js';
 export { readLock, serializeLock, parseLock, type LockData, type LockEntry } from './core/ledger/lock.js';
 export { DvclError, EXIT } from './core/errors.js';

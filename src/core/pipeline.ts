@@ -1,5 +1,5 @@
 // The shapes every layer shares: a pipeline as `.pipelinerc` describes it, and its graph.
-import type { HashAlgorithm } from './hashing/hash.js';
+import type { HashAlgorithm } from './hashing/algorithms.js';
 
 export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
 export interface ParamRef { file: string; key: string }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHasher, type HashAlgorithm } from '../../src/core/hashing/hash.js';
+import { createHasher, type HashAlgorithm } from '../../src/core/hashing/algorithms.js';
 import { missingObjects } from '../../src/core/store/missing.js';
 import { objectKey, objectPrefix, type ObjectSource, type ObjectStore } from '../../src/core/store/object-store.js';
 import { openRemote } from '../../src/core/store/remote.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHasher } from '../../src/core/hashing/hash.js';
+import { createHasher } from '../../src/core/hashing/algorithms.js';
 import { missingObjects } from '../../src/core/store/missing.js';
 import { objectKey, type ObjectStore, StoreError } from '../../src/core/store/object-store.js';
 import { openRemote } from '../../src/core/store/remote.js';

@@ -42,7 +42,7 @@ describe('the AWS SDK is loaded only by an S3 remote', () => {
       const { openRemote } = await import(${url('remote')});
       const { pushObject, fetchObject } = await import(${url('transfer')});
       const { missingObjects } = await import(${url('missing')});
-      const { createHasher } = await import(${JSON.stringify(`file://${path.join(ROOT, 'dist/core/hashing/hash.js')}`)});
+      const { createHasher } = await import(${JSON.stringify(`file://${path.join(ROOT, 'dist/core/hashing/algorithms.js')}`)});
       const hash = 'xxh128:' + (await createHasher('xxh128')).init().update('hello').digest('hex');
       const store = await openRemote(${JSON.stringify(remote)}, {}, { cwd: ${JSON.stringify(tmp)} });
       await pushObject(store, hash, ${JSON.stringify(path.join(tmp, 'data.txt'))});

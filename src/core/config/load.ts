@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DvclError, configError } from '../errors.js';
-import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/hash.js';
+import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/algorithms.js';
 import { isInside, normalizeRelPath, overlaps } from '../util/paths.js';
 import { RESERVED_HINT, reservedOut, reservedTemplate } from './reserved.js';
 import { commandRefusal } from './command-template.js';

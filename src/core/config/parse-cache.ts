@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import { nowNs, settled } from '../hashing/hash.js';
+import { nowNs, settled } from '../util/racy-clean.js';
 
 /*
  * A value parsed from project files, kept in `.dvcl/cache/<name>` so that a command does not run the

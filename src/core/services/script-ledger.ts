@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitInfo } from '../git/git.js';
-import { algorithmOf, Hasher, type HashAlgorithm } from '../hashing/hash.js';
+import { Hasher } from '../hashing/hash.js';
+import { algorithmOf, type HashAlgorithm } from '../hashing/algorithms.js';
 import { isoTime, Manifest as ManifestStore, type ItemRecord, type ItemStats } from '../ledger/manifest.js';
 import { relFromRoot } from '../util/paths.js';
 import { runRecord } from '../ledger/run-record.js';

@@ -1,4 +1,4 @@
-import type { HashAlgorithm } from '../hashing/hash.js';
+import type { HashAlgorithm } from '../hashing/algorithms.js';
 import { hashOfKey, objectKey, objectPrefix, type ObjectStore } from './object-store.js';
 import { forEachLimit } from './pool.js';
 

@@ -1,7 +1,7 @@
 // store/: where outputs travel by content hash — the folder and S3 backends, object keys, verified transfers.
 import type { Readable } from 'node:stream';
 import { DvclError } from '../errors.js';
-import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/hash.js';
+import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/algorithms.js';
 
 /** What an object's bytes are read from when it is stored: opened once per attempt. */
 export interface ObjectSource {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import type { IHasher } from 'hash-wasm';
 import { DvclError } from '../errors.js';
-import { createHasher, type HashAlgorithm } from '../hashing/hash.js';
+import { createHasher, type HashAlgorithm } from '../hashing/algorithms.js';
 import { syncDir, temporaryBeside, writeAll } from './files.js';
 import { isAlgorithm, objectKey, type ObjectStore, StoreError } from './object-store.js';
 
