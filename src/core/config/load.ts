@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DvclError, configError } from '../errors.js';
+import { DvclError } from '../errors.js';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../hashing/algorithms.js';
-import { isInside, normalizeRelPath, overlaps } from '../util/paths.js';
+import { isInside, overlaps } from '../util/paths.js';
 import { RESERVED_HINT, reservedOut, reservedTemplate } from './reserved.js';
 import { commandRefusal } from './command-template.js';
 import { closest, ITEM_VARS, templateBase, templateNames } from '../template.js';
-import { YamlSource, type KeyPath } from './yaml-source.js';
+import { readYaml, type KeyPath, type YamlSource } from './yaml-source.js';
+import { bool, checkKeys, envMap, isObject, pathList, posInt, relPath, str, strList } from './fields.js';
+import { loadParams, paramRefs } from './params.js';
 import { checkCrossStage } from './cross-stage.js';
 import { cachedParse } from './parse-cache.js';
-import type { ParamRef, PipelineConfig, Settings, StageConfig } from '../pipeline.js';
+import type { PipelineConfig, Settings, StageConfig } from '../pipeline.js';
 
 export const CONFIG_FILE = '.pipelinerc';
 export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
@@ -71,16 +73,6 @@ function parseConfig(root: string): PipelineConfig {
   const params = loadParams(root, src, stages);
   const dag = checkCrossStage(src, stages);
   return { root, settings, paramsFile, stages, params, dag };
-}
-
-function readYaml(root: string, name: string, opts: { exact?: boolean } = {}): YamlSource {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(root, name), 'utf8');
-  } catch (e) {
-    throw configError(name, null, '', `cannot read: ${(e as Error).message}`);
-  }
-  return YamlSource.parse(name, text, opts);
 }
 
 function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
@@ -208,163 +200,4 @@ function checkTemplate(src: YamlSource, at: KeyPath, s: string, allowed: string[
     throw src.error(at, `unknown template variable \${${name}}`,
       (near ? `did you mean \${${near}}? ` : '') + `\${lowercase} names are dvcl templates; write $${name} for a shell variable`);
   }
-}
-
-/** Where each parameter reference was written: its key, and the entry naming its file. */
-const refSites = new WeakMap<ParamRef, { key: KeyPath; file: KeyPath; fileWhich: 'key' | 'value' }>();
-
-function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string): ParamRef[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw src.error(at, 'must be a list of parameter keys, or of `{file: [keys]}`');
-  const refs: ParamRef[] = [];
-  const add = (ref: ParamRef, key: KeyPath, file: KeyPath, fileWhich: 'key' | 'value') => {
-    refSites.set(ref, { key, file, fileWhich });
-    refs.push(ref);
-  };
-  v.forEach((entry, i) => {
-    if (typeof entry === 'string' && entry !== '') add({ file: paramsFile, key: entry }, [...at, i], [...at, i], 'value');
-    else if (isObject(entry)) {
-      for (const [file, keys] of Object.entries(entry)) {
-        const f = relPath(src, [...at, i, file], file);
-        // `{params.yaml: null}`: every key of the file, as DVC tracks a whole params file.
-        if (keys === null) add({ file: f, key: WHOLE_FILE }, [...at, i, file], [...at, i, file], 'key');
-        else strList(src, [...at, i, file], keys).forEach((k, j) => add({ file: f, key: k }, [...at, i, file, j], [...at, i, file], 'key'));
-      }
-    } else throw src.error([...at, i], 'must be a parameter key (`section.key`) or `{file.yaml: [keys]}`');
-  });
-  return refs;
-}
-
-/** The key of a ParamRef that stands for a whole params file, until loadParams lists its keys. */
-const WHOLE_FILE = '\0whole file';
-
-function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = Object.create(null); // keyed by file names: `__proto__` is one
-  const files = new Map<string, { src: YamlSource; data: unknown }>();
-  for (const stage of stages) {
-    const expanded: ParamRef[] = [];
-    stage.params.forEach((ref, i) => {
-      const site = refSites.get(ref) ?? { key: ['stages', stage.name, 'params', i], file: ['stages', stage.name, 'params'], fileWhich: 'value' as const };
-      let f = files.get(ref.file);
-      if (!f) {
-        if (!fs.existsSync(path.join(root, ref.file))) {
-          throw src.error(site.file, `params file ${ref.file} does not exist`, `create ${ref.file} or name another file with {file.yaml: [keys]}`, site.fileWhich);
-        }
-        const psrc = readYaml(root, ref.file, { exact: true });
-        f = { src: psrc, data: psrc.toJS() };
-        files.set(ref.file, f);
-      }
-      if (ref.key === WHOLE_FILE) {
-        if (f.data !== null && !isObject(f.data)) throw src.error(site.file, `params file ${ref.file} is not a mapping of keys`, undefined, site.fileWhich);
-        for (const [key, value] of Object.entries(f.data ?? {})) {
-          const whole = { file: ref.file, key };
-          refSites.set(whole, site);
-          expanded.push(whole);
-          (out[ref.file] ??= Object.create(null))[key] = value;
-        }
-        return;
-      }
-      expanded.push(ref);
-      const value = lookup(f.data, ref.key);
-      if (value === undefined) {
-        const near = closest(ref.key, dottedKeys(f.data));
-        throw src.error(site.key, `parameter ${ref.key} is not in ${ref.file}`, near ? `did you mean \`${near}\`?` : undefined);
-      }
-      (out[ref.file] ??= Object.create(null))[ref.key] = value;
-    });
-    stage.params = expanded;
-  }
-  return out;
-}
-
-/** Every key of a params file in dotted form: `{a: {b: 1}}` → `a`, `a.b`. */
-function dottedKeys(data: unknown, prefix = ''): string[] {
-  if (!isObject(data)) return [];
-  return Object.entries(data).flatMap(([k, v]) => [prefix + k, ...dottedKeys(v, `${prefix}${k}.`)]);
-}
-
-/** `prepare.split` → data.prepare.split (an exact key with a dot wins). */
-export function lookup(data: unknown, key: string): unknown {
-  if (!isObject(data)) return undefined;
-  if (Object.hasOwn(data, key)) return data[key]; // own keys only: `constructor` is not a parameter
-  const parts = key.split('.');
-  let cur: unknown = data;
-  for (const p of parts) {
-    if (!isObject(cur) || !Object.hasOwn(cur, p)) return undefined;
-    cur = cur[p];
-  }
-  return cur;
-}
-
-// ---- small typed readers: each failure names the key and its position ----
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkKeys(src: YamlSource, at: KeyPath, obj: Record<string, unknown>, allowed: string[]): void {
-  for (const k of Object.keys(obj)) {
-    if (allowed.includes(k)) continue;
-    const near = closest(k, allowed);
-    throw src.error([...at, k], `unknown key "${k}"`, near ? `did you mean \`${near}\`?` : `allowed keys: ${allowed.join(', ')}`, 'key');
-  }
-}
-
-function str(src: YamlSource, at: KeyPath, v: unknown): string {
-  if (typeof v !== 'string') throw src.error(at, `must be a string, not ${typeName(v)}`);
-  return v;
-}
-
-function strList(src: YamlSource, at: KeyPath, v: unknown): string[] {
-  if (!Array.isArray(v)) throw src.error(at, `must be a list of strings, not ${typeName(v)}`);
-  return v.map((x, i) => str(src, [...at, i], x));
-}
-
-function bool(src: YamlSource, at: KeyPath, v: unknown): boolean {
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw src.error(at, `must be true or false, not ${typeName(v)}`);
-  return v;
-}
-
-function posInt(src: YamlSource, at: KeyPath, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw src.error(at, `must be a whole number of at least 1, not ${JSON.stringify(v)}`);
-  return v;
-}
-
-function relPath(src: YamlSource, at: KeyPath, v: unknown): string {
-  const r = normalizeRelPath(str(src, at, v));
-  if ('error' in r) throw src.error(at, r.error, 'paths are relative to the folder of .pipelinerc and stay inside it');
-  return r.path;
-}
-
-function pathList(src: YamlSource, at: KeyPath, v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (typeof v === 'string') return [relPath(src, at, v)];
-  if (!Array.isArray(v)) throw src.error(at, `must be a list of paths, not ${typeName(v)}`);
-  const seen = new Set<string>();
-  return v.map((x, i) => {
-    const p = relPath(src, [...at, i], x);
-    if (seen.has(p)) throw src.error([...at, i], `${p} is listed twice`);
-    seen.add(p);
-    return p;
-  });
-}
-
-function envMap(src: YamlSource, at: KeyPath, v: unknown): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObject(v)) throw src.error(at, 'must be a mapping of variable name to value');
-  const env: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw src.error([...at, k], `invalid environment variable name "${k}"`, undefined, 'key');
-    if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw src.error([...at, k], `must be a string or number, not ${typeName(x)}`);
-    env[k] = String(x);
-  }
-  return env;
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
 }

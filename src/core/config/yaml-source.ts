@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { isCollection, isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import { configError, type DvclError } from '../errors.js';
 import { exactInteger } from '../util/exact.js';
@@ -129,4 +131,15 @@ export class YamlSource {
 function keyOf(p: Pair): string {
   const k = p.key as { value?: unknown } | null;
   return k && typeof k === 'object' && 'value' in k ? String(k.value) : String(k);
+}
+
+/** A YAML file of the project, parsed with positions; one it cannot read is a configuration error naming it. */
+export function readYaml(root: string, name: string, opts: { exact?: boolean } = {}): YamlSource {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, name), 'utf8');
+  } catch (e) {
+    throw configError(name, null, '', `cannot read: ${(e as Error).message}`);
+  }
+  return YamlSource.parse(name, text, opts);
 }
