@@ -1,3 +1,4 @@
+// config/: the `.pipelinerc` language. This module loads and validates it (with `.pipelinerc.local` and the params files).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

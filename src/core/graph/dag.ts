@@ -1,3 +1,4 @@
+// graph/: the stages as a DAG: edges inferred from deps and outs, cycles, selection.
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Dag, Edge, StageConfig } from '../pipeline.js';

@@ -1,3 +1,4 @@
+// ledger/: what dvcl commits. This module owns `.manifest.json`, the per-item ledger, with its crash journal.
 import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { DvclError, oneLine } from '../errors.js';

@@ -1,3 +1,4 @@
+// util/: small things every layer uses. Project paths: normalising, containment, globs.
 import path from 'node:path';
 
 /**
