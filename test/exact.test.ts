@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalText, exactJson, sameValue, showValue } from '../src/core/util/exact.js';
-import { parseLock, serializeLock, sortDeep, type LockData } from '../src/core/ledger/lock.js';
+import { parseLock, sameEntryContent, serializeLock, sortDeep, type LockData, type LockEntry } from '../src/core/ledger/lock.js';
 import { mergeTexts } from '../src/core/ledger/merge.js';
 import { YamlSource } from '../src/core/config/yaml-source.js';
 
@@ -92,5 +92,20 @@ describe('params files and pipeline.lock', () => {
     const merged = mergeTexts({ base, ours: base, theirs, path: 'pipeline.lock' });
     expect(merged.text).toBe(theirs);
     expect(merged.text).toContain('big: 9007199254740993\n');
+  });
+});
+
+describe('a lock entry kept when a re-run comes out the same (sameEntryContent)', () => {
+  const entry = (lr: unknown, run = 'r1'): LockEntry => ({
+    cmd: 'fit', deps: [], params: { 'params.yaml': { lr } }, outs: [], git: { commit: null, branch: null, dirty: null }, run,
+  });
+  it('tells null, NaN and ±Infinity apart, and ignores the run', () => {
+    expect(sameEntryContent(entry(null), entry(NaN))).toBe(false);
+    expect(sameEntryContent(entry(Infinity), entry(-Infinity))).toBe(false);
+    expect(sameEntryContent(entry(NaN, 'r1'), entry(NaN, 'r2'))).toBe(true);
+  });
+  it('compares big integers exactly, without throwing', () => {
+    expect(sameEntryContent(entry(9007199254740993n), entry(9007199254740992n))).toBe(false);
+    expect(sameEntryContent(entry(9007199254740993n), entry(9007199254740993n))).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { DvclError } from '../errors.js';
-import { exactIntegers } from '../util/exact.js';
+import { canonicalText, exactIntegers } from '../util/exact.js';
 import { cachedParse } from '../config/parse-cache.js';
 import { YamlSource } from '../config/yaml-source.js';
 import type { LockPath, StageKey } from './stage-key.js';
@@ -143,7 +143,9 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
 export function sameEntryContent(a: LockEntry, b: LockEntry): boolean {
   const content = (e: LockEntry) => {
     const { git: _git, run: _run, ...rest } = canonicalEntry(e);
-    return JSON.stringify(rest);
+    // Not JSON.stringify: it makes NaN and ±Infinity null (a param going null → .nan is a change)
+    // and throws on the BigInt of a big integer.
+    return canonicalText(rest);
   };
   return content(a) === content(b);
 }
