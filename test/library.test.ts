@@ -112,3 +112,25 @@ describe('the library: per-file incremental processing without the CLI', () => {
     expect(() => m.shouldProcess('../elsewhere.txt')).toThrow(/outside the project root/);
   });
 });
+
+describe('the library: repro() from a Node script', () => {
+  it('installs no signal handlers of its own, and stops the orderly way when its AbortSignal aborts', async () => {
+    const { repro } = await import('../dist/index.js');
+    const root = project({
+      '.pipelinerc': 'stages:\n  slow:\n    cmd: sleep 30 && echo done > slow.txt\n    outs: [slow.txt]\n',
+    });
+    const before = ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s));
+    const stop = new AbortController();
+    let seen: number[] = [];
+    const run = repro({ cwd: root, signal: stop.signal, reporter: { stageStart: () => {
+      seen = ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s));
+      setTimeout(() => stop.abort('SIGINT'), 200);
+    } } });
+    const result = await run;
+    expect(seen).toEqual(before); // while the stage ran: the script's own handlers only
+    expect(result.interrupted).toBe('SIGINT');
+    expect(result.stages[0]).toMatchObject({ name: 'slow', result: 'failed', error: 'interrupted (SIGINT)' });
+    expect(fs.existsSync(path.join(root, 'slow.txt'))).toBe(false); // the command was stopped, not waited for
+    expect(fs.existsSync(path.join(root, '.dvcl', 'run.lock'))).toBe(false); // the run lock released
+  }, 30_000);
+});
