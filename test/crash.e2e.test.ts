@@ -147,6 +147,9 @@ describe('commands left running by a dvcl that was killed', () => {
     const deadline = Date.now() + 20_000;
     while (!r.exists('pid.txt') && Date.now() < deadline) await sleep(20);
     const pid = Number(r.read('pid.txt'));
+    // dvcl notes the group right after it starts it; on a loaded machine the shell can write its pid first.
+    const note = path.join(r.dir, '.dvcl/groups', String(run.child.pid));
+    while (!(fs.existsSync(note) && fs.readFileSync(note, 'utf8')) && Date.now() < deadline) await sleep(20);
     run.child.kill('SIGKILL');
     await run.done;
     expect(alive(pid)).toBe(true); // the stage's shell outlived dvcl
