@@ -3,10 +3,7 @@ import { DvclError, oneLine } from '../core/errors.js';
 import { exactJson } from '../core/util/exact.js';
 import { closest } from '../core/template.js';
 
-/**
- * Every dvcl command: `--json`, and one way of reporting errors — one message (and hints) on
- * stderr, the error as JSON on stdout with --json, the documented exit code, a stack only with DEBUG.
- */
+/** One error path: a message and hints on stderr, JSON on stdout with --json, the documented exit code, a stack only with DEBUG. */
 export abstract class DvclCommand extends Command {
   static override enableJsonFlag = true;
 

@@ -1,10 +1,6 @@
-/** A command's name and its flags, for completion scripts. */
 export interface CompletionSpec { id: string; flags: string[]; stages: boolean }
 
-/**
- * Completion for bash (zsh loads it through bashcompinit) and fish: command names, each command's
- * flags, and stage names (from `dvcl completion --stages`, read at each Tab from .pipelinerc).
- */
+/** bash (zsh via bashcompinit) and fish; stage names come from `dvcl completion --stages` at each Tab. */
 export function completionScript(shell: 'bash' | 'zsh' | 'fish', bin: string, cmds: CompletionSpec[]): string {
   const names = cmds.map((c) => c.id).join(' ');
   const withStages = cmds.filter((c) => c.stages).map((c) => c.id);

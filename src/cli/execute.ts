@@ -4,9 +4,8 @@ import { flush, handle, run as oclifRun } from '@oclif/core';
 import { closest } from '../core/template.js';
 
 /**
- * The CLI: oclif over this package's commands. bin/run.js calls it with its own URL, from which
- * oclif finds package.json and oclif.manifest.json. `npm run build` bundles this file, the commands
- * and everything they import (oclif included) with esbuild: see scripts/bundle.js.
+ * oclif finds package.json and oclif.manifest.json from bin/run.js's URL. `npm run build` bundles
+ * this file, the commands and all they import (oclif too) with esbuild: see scripts/bundle.js.
  */
 export async function run(dir: string): Promise<void> {
   const args = habits(process.argv.slice(2));

@@ -1,12 +1,10 @@
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * SIGINT, SIGTERM and SIGHUP (a closed terminal: stage commands, in their own groups, would not
- * get it) caught for a writing run from before it takes the run lock until it has released it,
- * and handed to the run as AbortSignals: the first stops it the orderly way (stop what it
- * started, keep what finished, release the lock, exit 128+N), the second kills what still runs.
- * Without a listener Node dies at once and the lock stays behind (issue 11). A signal that comes
- * before the run listens is kept in `signal` until it does.
+ * Caught for a writing run from before it takes the run lock until it releases it (without a
+ * listener Node dies at once and the lock stays behind, issue 11), and handed over as AbortSignals:
+ * the first stops the run orderly, the second kills what still runs. SIGHUP: a closed terminal's
+ * signal would not reach stage commands in their own groups. An early signal waits in `signal`.
  */
 export class Interrupts {
   private readonly stop = new AbortController();

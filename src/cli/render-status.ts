@@ -6,7 +6,7 @@ import type { Reason, StageStatus, StatusReport } from '../core/status/reasons.j
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
 const val = (v: unknown) => (v === null || v === undefined ? 'none' : showValue(v));
 
-/** One line of human text per reason: paths and keys are the user's, and may hold a newline. */
+/** Paths and keys are the user's, and may hold a newline. */
 export function describeReason(r: Reason): string {
   return oneLine(describe(r));
 }
@@ -58,7 +58,7 @@ export function statusText(report: StatusReport, named = false): string {
   return lines.join('\n');
 }
 
-/** A per-item stage's failed items with their reasons: the first `max` (all of them with --json). */
+/** The first `max` (all of them with --json). */
 function failedItemLines(s: StageStatus, max: number): string[] {
   const failed = s.failed_items ?? [];
   const lines = failed.slice(0, max).map((f) => `    ✘ ${oneLine(f.item)}: ${oneLine(f.reason.split('\n')[0])}${f.given_up ? ` (given up after ${f.attempts} attempts)` : ''}`);

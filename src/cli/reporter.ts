@@ -3,10 +3,7 @@ import type { Reporter, ReproResult, StageResult } from '../core/run/types.js';
 import { oneLine } from '../core/errors.js';
 import { describeReason } from './render-status.js';
 
-/**
- * Human progress on stderr: stage starts, each stage's output prefixed with its name, and for
- * per-item stages a live bar on a terminal (or a line every few seconds elsewhere).
- */
+/** On stderr: stage starts, output prefixed with the stage name, a live bar on a terminal (else a line every few seconds). */
 export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Reporter & { finishLine(): void } {
   const err = process.stderr;
   // TERM=dumb: a terminal that cannot move the cursor gets the plain line every few seconds.
@@ -27,8 +24,7 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
     },
     stageOutput(name, _stream, line) {
       clearBar();
-      // Also with --json: stdout holds only the JSON document, and a stage's own output is what
-      // explains its failure.
+      // Also with --json: stdout holds only the JSON document, and a stage's output explains its failure.
       err.write(`${chalk.dim(`[${name}]`)} ${line}\n`);
     },
     itemDone(stage, done, total, failed) {
@@ -68,7 +64,7 @@ function resultLine(r: StageResult, dry?: boolean): string {
   return resultHead(r, items, dry) + (dry ? orphanLines(r) : '');
 }
 
-/** How many outputs of dropped items a stage removes (or, in a dry run, would remove). */
+/** How many outputs of dropped items a stage removes (dry run: would remove). */
 function orphans(r: StageResult, dry?: boolean): string {
   const n = r.removed_outputs?.length ?? 0;
   const k = r.kept_outputs?.length ?? 0;
@@ -104,7 +100,7 @@ function indent(s: string): string {
   return s.split('\n').map((l) => `    ${l}`).join('\n');
 }
 
-/** Closing summary for stdout. */
+/** The closing summary, for stdout. */
 export function summaryText(res: ReproResult, dry?: boolean): string {
   const n = (k: StageResult['result']) => res.stages.filter((s) => s.result === k).length;
   if (dry) {

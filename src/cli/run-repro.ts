@@ -2,7 +2,7 @@ import { signalExit } from '../core/errors.js';
 import type { ReproOptions, ReproResult } from '../core/run/types.js';
 import { Interrupts } from './interrupts.js';
 
-/** Exit status of a run: 1 on a failure, 128 + the signal number when a signal stopped it. */
+/** 1 on a failure, 128 + the signal number when a signal stopped it. */
 export function runExitCode(r: ReproResult): number {
   if (r.interrupted) return signalExit(r.interrupted);
   return r.ok ? 0 : 1;

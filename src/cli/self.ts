@@ -3,22 +3,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shellQuote } from '../core/template.js';
 
-/** This node and this dvcl's bin/run.js, absolute. */
 function self(): { node: string; bin: string } {
   const here = path.dirname(fileURLToPath(import.meta.url));
   return { node: process.execPath, bin: fs.realpathSync(path.resolve(here, '../../bin/run.js')) };
 }
 
-/** How git hooks call this very dvcl: absolute node + absolute bin/run.js, shell-quoted. */
+/** How git hooks call this very dvcl: absolute node and bin/run.js, shell-quoted. */
 export function driverCommand(): string {
   const { node, bin } = self();
   return `${shellQuote(node)} ${shellQuote(bin)}`;
 }
 
 /**
- * The merge driver git runs: this node and this dvcl while both exist; after node is upgraded or
- * moved, a `dvcl` on PATH; with neither, git's own line merge with conflict markers (exit 1), so a
- * driver that cannot run leaves the normal conflict instead of a silently unmerged file.
+ * This node and dvcl while both exist, else a `dvcl` on PATH, else git's own line merge (exit 1):
+ * a driver that cannot run leaves the normal conflict, not a silently unmerged file.
  */
 export function mergeDriverCommand(): string {
   const { node, bin } = self();

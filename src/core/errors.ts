@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 
 const osSignals: Partial<Record<NodeJS.Signals, number>> = constants.signals;
 
-/** Exit statuses of the CLI (SPEC §7). */
+/** SPEC §7. */
 export const EXIT = {
   ok: 0,
   failed: 1,
@@ -12,7 +12,7 @@ export const EXIT = {
   terminated: 143,  // SIGTERM
 } as const;
 
-/** The exit status of a process stopped by `signal`, as a shell reports it: 128 + its number. */
+/** As a shell reports it: 128 + the signal's number. */
 export function signalExit(signal: NodeJS.Signals): number {
   return 128 + (osSignals[signal] ?? 2);
 }
@@ -30,9 +30,8 @@ export type DvclErrorCode =
   | 'io';
 
 /**
- * An expected error: printed as one message (and hints), never with a stack unless DEBUG is set.
- * `exitCode` and `exit` are both set because oclif reads `exit` for the process status and
- * `exitCode` in --json mode.
+ * Printed as one message and hints, with no stack unless DEBUG is set. Both `exit` and `exitCode`:
+ * oclif reads `exit` for the process status and `exitCode` in --json mode.
  */
 export class DvclError extends Error {
   readonly code: DvclErrorCode;
@@ -61,7 +60,7 @@ function defaultExit(code: DvclErrorCode): number {
   }
 }
 
-/** A configuration error at a position in a file: rendered as `file:line:col: key.path: message`. */
+/** Rendered as `file:line:col: key.path: message`. */
 export function configError(
   file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
 ): DvclError {
@@ -72,9 +71,8 @@ export function configError(
 const INVISIBLE = /[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /**
- * `text` as one visible line, for messages: control characters (a newline too), a BOM, zero-width
- * and bidirectional controls (which could reorder what the terminal shows) are escaped as in JSON
- * (`\n`, `\u001b`, `\ufeff`). Escaping twice changes nothing more.
+ * Control characters, a BOM, zero-width and bidirectional controls (which could reorder what the
+ * terminal shows) escaped as in JSON (`\n`, `\u001b`). Escaping twice changes nothing more.
  */
 export function oneLine(text: string): string {
   return text.replace(INVISIBLE, (c) => (JSON.stringify(c).length > 3 ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));

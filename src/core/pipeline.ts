@@ -4,7 +4,7 @@ import type { HashAlgorithm } from './hashing/algorithms.js';
 export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
 export interface ParamRef { file: string; key: string }
 
-/** One stage of `.pipelinerc`, validated and normalised (paths relative to the root, `/`). */
+/** Validated and normalised (paths relative to the root, `/`). */
 export interface StageConfig {
   name: string;
   desc?: string;
@@ -26,18 +26,17 @@ export interface PipelineConfig {
   root: string;
   settings: Settings;
   paramsFile: string;
-  /** Stages in declaration order. */
   stages: StageConfig[];
-  /** Values of every tracked parameter: file → dotted key → value. */
+  /** File → dotted key → value. */
   params: Record<string, Record<string, unknown>>;
   dag: Dag;
 }
 
-/** Why stage `to` depends on stage `from`: its input `dep` touches `from`'s output `out`. */
+/** Stage `to`'s input `dep` touches `from`'s output `out`. */
 export interface Edge { from: string; to: string; dep: string; out: string }
 
 export interface Dag {
-  /** Stage names in dependency order; among independent stages, declaration order. */
+  /** Among independent stages, declaration order. */
   order: string[];
   edges: Edge[];
   upstream: Map<string, Set<string>>;

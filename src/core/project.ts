@@ -4,7 +4,6 @@ import type { LockData } from './ledger/lock.js';
 import type { LockFile } from './ledger/lock-file.js';
 import type { Manifest } from './ledger/manifest.js';
 
-/** Everything a command reads about a project: config, lock, manifest, and a hasher. */
 export interface Project {
   cfg: PipelineConfig;
   /** The lock as read, and its owner (which keeps `lock` current as it writes). */

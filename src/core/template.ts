@@ -1,34 +1,29 @@
 import path from 'node:path';
 
-/** Variables available in per-item templates (SPEC §3). */
+/** SPEC §3. */
 export const ITEM_VARS = ['item', 'out', 'stem', 'name', 'dir'] as const;
 export type ItemVar = (typeof ITEM_VARS)[number];
 export type ItemVars = Record<ItemVar, string>;
 
-/**
- * `${lowercase}` is the template namespace; `${UPPER}` and `$name` are left for the shell.
- * Reserving lowercase names lets a typo such as `${itme}` be a configuration error instead of
- * silently expanding to an empty shell variable.
- */
+/** `${lowercase}` is the template namespace (`${UPPER}`, `$name` are the shell's), so a typo such as `${itme}` is an error. */
 export const TEMPLATE_RE = /\$\{([a-z_][a-z0-9_]*)\}/g;
 
-/** Names of template variables used in a string. */
 export function templateNames(s: string): string[] {
   return [...s.matchAll(TEMPLATE_RE)].map((m) => m[1]);
 }
 
-/** Shell-quote one argument for POSIX sh: `a b;rm -rf x` → `'a b;rm -rf x'`. */
+/** POSIX sh: `a b;rm -rf x` → `'a b;rm -rf x'`. */
 export function shellQuote(s: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) && !s.startsWith('-')) return s;
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Substitute item variables into a path template (commands: see command-template.ts). */
+/** Into a path template (commands: see command-template.ts). */
 export function expand(s: string, vars: Partial<ItemVars>): string {
   return s.replace(TEMPLATE_RE, (whole, name: string) => (vars as Record<string, string | undefined>)[name] ?? whole);
 }
 
-/** Variables of one item: `data/raw/a b.html` → stem `a b`, name `a b.html`, dir `data/raw`. */
+/** `data/raw/a b.html` → stem `a b`, name `a b.html`, dir `data/raw`. */
 export function itemVars(item: string, outTemplate: string): ItemVars {
   const name = path.posix.basename(item);
   const ext = path.posix.extname(name);
@@ -37,11 +32,7 @@ export function itemVars(item: string, outTemplate: string): ItemVars {
   return { ...base, out };
 }
 
-/**
- * `itemVars(item, outTemplate).out` as a function prepared once per stage: for 100,000 items it
- * builds neither the variables object nor a regex replacement per item. The same string for
- * every item (normalised by path.posix.normalize, as there).
- */
+/** `itemVars(item, outTemplate).out`, prepared once per stage: no variables object nor regex replacement per item. */
 export function outputOf(outTemplate: string): (item: string) => string {
   // Literal text and variable names alternate: [lit, name, lit, name, ..., lit].
   const parts = outTemplate.split(/\$\{([a-z_][a-z0-9_]*)\}/);
@@ -69,7 +60,7 @@ export function outputOf(outTemplate: string): (item: string) => string {
   };
 }
 
-/** The literal folder of an out template: `data/parsed/${stem}.json` → `data/parsed`. */
+/** `data/parsed/${stem}.json` → `data/parsed`. */
 export function templateBase(tpl: string): string {
   const i = tpl.indexOf('${');
   const lit = i < 0 ? tpl : tpl.slice(0, i);
@@ -77,7 +68,7 @@ export function templateBase(tpl: string): string {
   return slash < 0 ? '.' : lit.slice(0, slash);
 }
 
-/** Closest candidate within edit distance 2, for "did you mean" hints. */
+/** Within edit distance 2, for "did you mean" hints. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;

@@ -1,4 +1,4 @@
 import fs from 'node:fs';
 
-/** This package's version, read once from package.json. */
+/** Read once from package.json. */
 export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

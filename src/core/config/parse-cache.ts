@@ -6,18 +6,12 @@ import v8 from 'node:v8';
 import { nowNs, settled } from '../util/racy-clean.js';
 
 /*
- * A value parsed from project files, kept in `.dvcl/cache/<name>` so that a command does not run the
- * YAML parser on the same bytes every time: parsing `.pipelinerc` and its params files takes tens of
- * ms for a 50-stage pipeline, most of a no-op repro. Valid while every file it was read from has the
- * same (size, mtime, inode, ctime) — with the racy-clean rule of the stat cache: saved only when
- * every file was last changed a full timestamp tick before the parse began — and for the same dvcl
- * build (this module's file), Node, project root and CPU count (the default of `jobs`). v8.serialize
- * keeps Maps and Sets (the DAG) as they are; which objects had no prototype (maps keyed by user
- * names, where `constructor` must find nothing) is recorded beside it and restored; a value holding
- * anything else (a class instance, a function, a Date) is not cached. Written only where `.dvcl/` already exists; an
- * unreadable, torn or stale cache is simply parsed again; a parse that throws caches nothing. Off
- * when running from the TypeScript sources (tests, bin/dev.js): there an edit of another module does
- * not change this one's stamp.
+ * A value parsed from project files, kept in `.dvcl/cache/<name>`: YAML parsing dominated a no-op
+ * repro. Valid while every file keeps its (size, mtime, inode, ctime), saved only when all are
+ * racy-clean settled, and for the same dvcl build, Node, root and CPU count (the default `jobs`).
+ * v8.serialize keeps Maps and Sets; which objects had no prototype is recorded and restored; a value
+ * holding anything else (class instance, function, Date) is not cached. Off when running from the
+ * TypeScript sources: there an edit of another module does not change this one's stamp.
  */
 const FORMAT = 1;
 const SOURCES = import.meta.url.endsWith('.ts');
@@ -25,17 +19,16 @@ const SOURCES = import.meta.url.endsWith('.ts');
 interface Cached<T> { format: number; key: string; files: [name: string, stamp: string][]; value: T; bare: number[] }
 
 export interface CachedParseOptions<T> {
-  /** Project root (absolute); the cache lives in `<root>/.dvcl/cache/<name>`. */
+  /** Absolute. */
   root: string;
   name: string;
-  /** Files (relative to root) the value is read from; a missing one counts as such. */
+  /** Relative to root; a missing one counts as such. */
   files: string[];
   parse: () => T;
   /** Files the value turned out to depend on as well (e.g. the params files a config names). */
   moreFiles?: (value: T) => string[];
 }
 
-/** `parse()`, or its result of an earlier call while none of its files changed. */
 export function cachedParse<T>(opts: CachedParseOptions<T>): T {
   if (SOURCES) return opts.parse();
   const stateDir = path.join(opts.root, '.dvcl');
@@ -58,9 +51,8 @@ export function cachedParse<T>(opts: CachedParseOptions<T>): T {
 }
 
 /**
- * Visits every object of `value` depth first (each once, keys in order). Without `restore`: returns
- * the visit numbers of the objects without a prototype, or null when something is not plain data
- * that v8.deserialize gives back as it was. With `restore` (those numbers): takes their prototype away.
+ * Depth first, each object once. Without `restore`: the visit numbers of prototype-less objects, or
+ * null when something is not data v8.deserialize gives back as it was. With them: strips those prototypes.
  */
 function walk(value: unknown, restore?: number[]): number[] | null {
   const bare: number[] = [];
@@ -116,7 +108,6 @@ function stamp(abs: string): string {
   return st ? `${st.size}:${st.mtimeNs}:${st.ino}:${st.ctimeNs}` : 'missing';
 }
 
-/** What else a parsed value may depend on. */
 function cacheKey(root: string): string {
   const self = fileURLToPath(import.meta.url);
   const st = fs.statSync(self, { throwIfNoEntry: false });

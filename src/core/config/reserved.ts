@@ -1,8 +1,7 @@
 import { templateBase } from '../template.js';
 
 /**
- * Where no out may be: a stage's outs are removed before it runs, so `outs: [.git]` removed the
- * repository. These are what git and dvcl keep in the project (and the root itself). Compared
+ * A stage's outs are removed before it runs, so `outs: [.git]` removed the repository. Compared
  * without case: on macOS and Windows `.GIT` is `.git`.
  */
 const ROOT_NAMES: [RegExp, string][] = [
@@ -15,16 +14,12 @@ const ROOT_NAMES: [RegExp, string][] = [
   [/^\.pipelinerc\.local$/, "this machine's pipeline settings"],
 ];
 
-/** Whether a path may be reserved at all: most are not, and 100,000 item outputs are checked. */
+/** Most paths are not reserved, and 100,000s of item outputs are checked. */
 const MAYBE = /(?:^|\/)\.git(?:\/|$)|^(?:\.dvcl|pipeline\.lock|\.manifest\.json|\.pipelinerc)/i;
 
 export const RESERVED_HINT = "a stage's outs are removed before it runs: declare only what the command writes";
 
-/**
- * Why a normalised project path can be no out (`is the project root`, `lies in .git, git's
- * repository`), or null. A `.git` at any depth counts: a nested repository or submodule keeps its
- * history there, and git itself tracks no path through one.
- */
+/** Why a normalised path can be no out, or null; a `.git` at any depth counts (a nested repository keeps its history there). */
 export function reservedOut(p: string): string | null {
   if (p === '.') return 'is the project root';
   if (!MAYBE.test(p)) return null;
@@ -41,8 +36,7 @@ export function reservedOut(p: string): string | null {
 }
 
 /**
- * Why a per-item output template can only write where no out may be (its literal folder, or a
- * literal `.git` folder further on, is reserved), or null. What a template expands to is checked
+ * The template's literal folder, or a literal `.git` further on, is reserved. Expansions are checked
  * per item as well (status.ts), as is where the output's folder really is (outs.ts).
  */
 export function reservedTemplate(tpl: string): string | null {

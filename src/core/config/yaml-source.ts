@@ -6,7 +6,7 @@ import { exactInteger } from '../util/exact.js';
 
 export type KeyPath = (string | number)[];
 
-/** Why a YAML text has no value, and where (1-based), when that is known. */
+/** Where is 1-based, when known. */
 export interface YamlProblem { pos: { line: number; col: number } | null; message: string }
 
 /** `['stages', 'x', 'deps', 1]` → `stages.x.deps[1]`. */
@@ -14,10 +14,7 @@ export function formatKeyPath(p: KeyPath): string {
   return p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
 }
 
-/**
- * A parsed YAML file that remembers where every node came from, so a validation issue found on
- * the plain JS value can be reported as `file:line:col`.
- */
+/** Remembers where every node came from, so an issue found on the plain JS value is reported as `file:line:col`. */
 export class YamlSource {
   readonly file: string;
   readonly doc: Document;
@@ -27,24 +24,17 @@ export class YamlSource {
   private constructor(file: string, text: string, exact: boolean) {
     this.file = file;
     this.exact = exact;
-    // no warnings printed by the parser itself
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error', intAsBigInt: exact });
   }
 
-  /**
-   * Parse; a YAML syntax error becomes a DvclError at its position. `exact` (params files,
-   * pipeline.lock): an integer a number would round, such as 9007199254740993, becomes a BigInt.
-   */
+  /** `exact` (params files, pipeline.lock): an integer a number would round (9007199254740993) becomes a BigInt. */
   static parse(file: string, text: string, opts: { exact?: boolean } = {}): YamlSource {
     const r = YamlSource.check(file, text, opts);
     if (r instanceof YamlSource) return r;
     throw configError(file, r.pos, '', `invalid YAML: ${r.message}`);
   }
 
-  /**
-   * Parse, returning what is wrong instead of throwing: the config reports it as `file:line:col`,
-   * pipeline.lock (damaged state, not configuration) in its own words.
-   */
+  /** Returns the problem instead of throwing: pipeline.lock reports it as damaged state, not configuration. */
   static check(file: string, text: string, opts: { exact?: boolean } = {}): YamlSource | YamlProblem {
     const src = new YamlSource(file, text, opts.exact ?? false);
     const err = src.doc.errors[0];
@@ -56,8 +46,8 @@ export class YamlSource {
       if (src.lines.linePos(at).col === 1) while (text[at] === ' ') at++;
       return { pos: src.lines.linePos(at), message: err.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '') };
     }
-    // A list or mapping as a key (`? [a]: x`) becomes, in JS, its text as YAML: quadratic in its
-    // depth (minutes for a few thousand levels), and never a valid name here anyway.
+    // A collection as a key (`? [a]: x`) becomes its YAML text in JS, quadratic in its depth, and
+    // is never a valid name here anyway.
     let problem: YamlProblem | null = null;
     visit(src.doc, {
       Pair: (_key, pair) => {
@@ -76,7 +66,6 @@ export class YamlSource {
     throw configError(this.file, v.problem.pos, '', `invalid YAML: ${v.problem.message}`);
   }
 
-  /** The plain JS value, or why it has none. */
   value(): { ok: true; value: unknown } | { ok: false; problem: YamlProblem } {
     try {
       // maxAliasCount bounds an alias bomb (billion laughs): it fails here at once, in little memory.
@@ -88,7 +77,6 @@ export class YamlSource {
     }
   }
 
-  /** Where the first alias to an anchor not defined before it is, if any. */
   private unresolvedAliasPos(): { line: number; col: number } | null {
     let at: number | undefined;
     visit(this.doc, {
@@ -101,7 +89,7 @@ export class YamlSource {
     return at === undefined ? null : this.lines.linePos(at);
   }
 
-  /** Position of the value at `path` (or of its key, for "unknown key" errors). */
+  /** Of its key instead, for "unknown key" errors. */
   pos(path: KeyPath, which: 'value' | 'key' = 'value'): { line: number; col: number } | null {
     let node: unknown = this.doc.contents;
     let found: Node | null = (node as Node) ?? null;
@@ -133,7 +121,7 @@ function keyOf(p: Pair): string {
   return k && typeof k === 'object' && 'value' in k ? String(k.value) : String(k);
 }
 
-/** A YAML file of the project, parsed with positions; one it cannot read is a configuration error naming it. */
+/** One it cannot read is a configuration error naming it. */
 export function readYaml(root: string, name: string, opts: { exact?: boolean } = {}): YamlSource {
   let text: string;
   try {

@@ -1,29 +1,25 @@
-// The one module that starts git: every git process dvcl runs goes through run() below.
+// The one module that starts git: every git process dvcl runs goes through runGit() below.
 import { spawn } from 'node:child_process';
 import { DvclError } from '../errors.js';
 
-/** Where the work tree stood when something ran (SPEC §8). All fields are null outside git. */
+/** SPEC §8. All fields are null outside git. */
 export interface GitInfo {
-  /** full sha of HEAD; null outside git and in a repository with no commits yet */
+  /** Null in a repository with no commits yet. */
   commit: string | null;
-  /** current branch; null when HEAD is detached or outside git */
+  /** Null when HEAD is detached. */
   branch: string | null;
-  /**
-   * true when tracked files are modified or staged. Untracked files are ignored: listing them
-   * means walking every ignored data directory, which is slow in exactly the repositories dvcl is
-   * for. Null outside git.
-   */
+  /** Tracked files modified or staged; untracked ones would mean walking every ignored data folder. */
   dirty: boolean | null;
-  /** "Name <email>" from git config (local, else global); null when neither is set */
+  /** "Name <email>" from git config (local, else global). */
   user: string | null;
 }
 
 const NO_GIT: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
-/** How one git process ended; `code` is null when git could not start (not installed, no such cwd). */
+/** `code` is null when git could not start (not installed, no such cwd). */
 export interface GitRun { code: number | null; stdout: Buffer; stderr: string }
 
-/** Run `git ARGS` in `cwd`, `input` on its stdin; never rejects, never uses a shell. */
+/** Never rejects, never uses a shell. */
 export function runGit(args: string[], opts: { cwd: string; input?: string }): Promise<GitRun> {
   return new Promise((resolve) => {
     const child = spawn('git', args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -37,12 +33,12 @@ export function runGit(args: string[], opts: { cwd: string; input?: string }): P
   });
 }
 
-/** What git printed on stdout, whatever its exit status ('' when it could not run). */
+/** Whatever its exit status ('' when it could not run). */
 export async function gitText(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
   return (await runGit(args, opts)).stdout.toString('utf8');
 }
 
-/** stdout of a git command that must succeed; otherwise a `GitFailed` with git's own message. */
+/** Otherwise a `GitFailed` with git's own message. */
 export async function gitOk(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
   const r = await runGit(args, opts);
   if (r.code !== 0) throw new GitFailed(args, r);
@@ -55,42 +51,35 @@ export class GitFailed extends Error {
   }
 }
 
-/**
- * Read HEAD, branch, dirtiness and user for `cwd` with two concurrent git processes.
- * Never throws: outside a repository, or when git is missing or fails, the fields are null.
- */
+/** Two concurrent git processes; never throws: outside a repository, or when git fails, the fields are null. */
 export async function gitInfo(cwd: string): Promise<GitInfo> {
   const [head, user] = await Promise.all([headState(cwd), configUser(cwd)]);
   return head ? { ...head, user } : NO_GIT;
 }
 
-/** Whether `cwd` is inside a git work tree. */
 export async function isGitRepo(cwd: string): Promise<boolean> {
   return (await gitTopLevel(cwd)) !== null;
 }
 
-/** Root of the work tree containing `cwd`, or null outside one (or inside `.git`). */
 export async function gitTopLevel(cwd: string): Promise<string | null> {
   const r = await runGit(['rev-parse', '--show-toplevel'], { cwd });
   return r.code === 0 ? r.stdout.toString('utf8').trim() || null : null;
 }
 
-/** Set a key in the repository's own config (`dvcl init` registers the merge driver this way). */
+/** `dvcl init` registers the merge driver this way. */
 export async function setLocalConfig(cwd: string, key: string, value: string): Promise<void> {
   const r = await runGit(['config', '--local', key, value], { cwd });
   if (r.code !== 0) throw new DvclError('io', `cannot set git config ${key}: ${r.stderr || `${cwd} is not a git repository`}`);
 }
 
-/** A key from the repository's own config; null when unset or outside git. */
 export async function getLocalConfig(cwd: string, key: string): Promise<string | null> {
   const r = await runGit(['config', '--local', '--get', key], { cwd });
   return r.code === 0 ? r.stdout.toString('utf8').replace(/\n$/, '') : null;
 }
 
 async function headState(cwd: string): Promise<Omit<GitInfo, 'user'> | null> {
-  // One process answers all three: the porcelain v2 headers carry commit and branch, and every
-  // other line is a change. --no-optional-locks keeps status from taking index.lock to refresh
-  // the index, so a git command the user runs meanwhile never fails because of us.
+  // One process answers all three (porcelain v2 headers carry commit and branch). --no-optional-locks
+  // keeps status from taking index.lock, so a git command the user runs meanwhile never fails.
   const r = await runGit(['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '--untracked-files=no'], { cwd });
   if (r.code !== 0) return null;
   let commit: string | null = null;
@@ -105,8 +94,7 @@ async function headState(cwd: string): Promise<Omit<GitInfo, 'user'> | null> {
 }
 
 async function configUser(cwd: string): Promise<string | null> {
-  // One process for both keys; -z gives "key\nvalue\0" entries, and git lists scopes from
-  // system to local, so the last value of a key is the effective one.
+  // -z gives "key\nvalue\0"; git lists scopes from system to local, so the last value wins.
   const r = await runGit(['config', '-z', '--get-regexp', '^user\\.(name|email)$'], { cwd });
   if (r.code !== 0) return null;
   const values = new Map<string, string>();

@@ -3,21 +3,18 @@ import path from 'node:path';
 import { shellQuote } from '../template.js';
 import { gitOk } from './git.js';
 
-/** dvcl's own hook file, next to `pre-commit`; rewritten by every `dvcl init --hooks`. */
+/** Next to `pre-commit`; rewritten by every `dvcl init --hooks`. */
 export const HOOK_FILE = 'dvcl-pre-commit';
 
 /**
- * The one line that runs dvcl's hook from `pre-commit`. It goes right after the shebang, not at
- * the end: hook files often end in `exec …` or `exit`, after which an appended line never runs.
- * It cannot fail the hook (dvcl's script always exits 0), and it does nothing once that file is gone.
+ * Goes right after the shebang: hooks often end in `exec …` or `exit`, after which an appended line
+ * never runs. It cannot fail the hook, and does nothing once dvcl's file is gone.
  */
 export const CHAIN_LINE = `[ ! -x "$(dirname "$0")/${HOOK_FILE}" ] || "$(dirname "$0")/${HOOK_FILE}" # added by \`dvcl init --hooks\`: warns when pipeline.lock is stale, never blocks`;
 
 /**
- * The hook: `dvcl status --check` in the project folder, its report on stderr when something is
- * stale, exit 0 always. It checks the working tree, not the index: in the common case
- * (`git add -A`, `git commit -a`) the two are the same, and hashing the index's blobs would mean
- * re-reading every dep out of git on every commit.
+ * Checks the working tree, not the index: in the common case (`git add -A`, `commit -a`) they are
+ * the same, and hashing the index's blobs would re-read every dep out of git on every commit.
  */
 export function hookScript(command: string, projectDir: string): string {
   return `#!/bin/sh
@@ -49,9 +46,8 @@ exit 0
 export interface HookResult { changes: string[]; warnings: string[] }
 
 /**
- * `dvcl init --hooks`: write dvcl's hook as its own file and make `pre-commit` call it. An existing
- * `pre-commit` is never replaced: one guarded line is inserted after its shebang, once.
- * `command` is how to run this dvcl (shell-quoted node and bin/run.js, as for the merge driver).
+ * An existing `pre-commit` is never replaced: one guarded line goes after its shebang, once.
+ * `command` runs this dvcl (shell-quoted node and bin/run.js, as for the merge driver).
  */
 export async function installHooks(opts: { root: string; command: string }): Promise<HookResult> {
   const changes: string[] = [];

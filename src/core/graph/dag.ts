@@ -6,7 +6,7 @@ import { globBase, isGlob, isInside, overlaps } from '../util/paths.js';
 import { itemVars, templateBase } from '../template.js';
 
 
-/** A problem in the stages' wiring, located by stage and key (turned into file:line:col by config). */
+/** Located by stage and key; config turns it into file:line:col. */
 export interface WiringProblem { stage: string; key: 'deps' | 'outs' | 'out' | 'foreach'; index?: number; message: string; hint?: string }
 
 type Out = { kind: 'path'; path: string } | { kind: 'template'; tpl: string; base: string; globs: string[] };
@@ -14,9 +14,8 @@ type In = { kind: 'path'; path: string; key: 'deps' | 'foreach'; index: number }
 
 export function stageOuts(s: StageConfig): Out[] {
   if (s.out) {
-    // What a per-item stage writes, as one glob per foreach glob: `${dir}/${stem}.json` over
-    // `raw/*.html` is `raw/*.json`. Comparing globs, not the bare template, keeps a template that
-    // starts with `${dir}` from claiming the whole project.
+    // One glob per foreach glob (`${dir}/${stem}.json` over `raw/*.html` is `raw/*.json`), so a
+    // template starting with `${dir}` does not claim the whole project.
     const globs = (s.foreach ?? []).map((g) => itemVars(g, s.out!).out);
     return [{ kind: 'template', tpl: s.out, base: templateBase(s.out), globs }];
   }
@@ -35,11 +34,7 @@ function outLabel(o: Out): string {
   return o.kind === 'path' ? o.path : o.tpl;
 }
 
-/**
- * How the path `p` relates to what `glob` matches, comparing whole path components (so
- * `data/features.csv` is not inside `data/features`): 'full' when `p` itself can match, 'prefix'
- * when `p` is a folder that can hold matches, 'none' otherwise.
- */
+/** By whole components (`data/features.csv` is not in `data/features`): 'prefix' when `p` can hold matches. */
 function reach(glob: string, p: string): 'full' | 'prefix' | 'none' {
   if (p === '.') return 'prefix';
   const gs = glob.split('/');
@@ -51,21 +46,18 @@ function reach(glob: string, p: string): 'full' | 'prefix' | 'none' {
   return ps.length === gs.length ? 'full' : 'prefix';
 }
 
-/** One path a glob matches: `data/*.json` → `data/x.json`. */
+/** `data/*.json` → `data/x.json`. */
 function sample(glob: string): string {
   return glob.replace(/\{([^,}]*)[^}]*\}/g, '$1').replace(/\[[!^][^\]]*\]/g, '_').replace(/\[([^\]])[^\]]*\]/g, '$1').replace(/\*\*|\*|\?/g, 'x');
 }
 
-/** Can two globs match the same path? (Checked on a sample of each: good enough for folder layouts.) */
+/** Checked on a sample of each: good enough for folder layouts. */
 function globsMeet(a: string, b: string): boolean {
   if (!overlaps(globBase(a), globBase(b))) return false;
   return picomatch.isMatch(sample(b), a) || picomatch.isMatch(sample(a), b);
 }
 
-/**
- * Does input `i` read something output `o` writes? A string instead when `i` is a path where `o`
- * writes its items (same folder) but that `o` never produces.
- */
+/** A string instead of true when `i` lies where `o` writes its items but `o` never produces it. */
 function touches(i: In, o: Out): boolean | string {
   if (i.kind === 'glob') {
     if (o.kind === 'path') return isInside(i.base, o.path) || reach(i.glob, o.path) !== 'none';
@@ -81,7 +73,6 @@ function touches(i: In, o: Out): boolean | string {
   return false;
 }
 
-/** Two outputs that write the same files. */
 function outsClash(a: Out, b: Out): boolean {
   if (a.kind === 'path' && b.kind === 'path') return overlaps(a.path, b.path);
   if (a.kind === 'template' && b.kind === 'template') return a.globs.some((g) => b.globs.some((h) => globsMeet(g, h)));
@@ -89,7 +80,7 @@ function outsClash(a: Out, b: Out): boolean {
   return isInside(t.base, p.path) || t.globs.some((g) => reach(g, p.path) !== 'none');
 }
 
-/** Infer edges from deps and outs by path containment; report clashing outs and impossible deps. */
+/** By path containment; also reports clashing outs and impossible deps. */
 export function inferEdges(stages: StageConfig[]): { edges: Edge[]; problems: WiringProblem[] } {
   const edges: Edge[] = [];
   const problems: WiringProblem[] = [];
@@ -131,7 +122,7 @@ export function inferEdges(stages: StageConfig[]): { edges: Edge[]; problems: Wi
   return { edges, problems };
 }
 
-/** Build the DAG; returns the stages of a cycle instead when there is one. */
+/** Or the stages of a cycle when there is one. */
 export function buildDag(stages: StageConfig[], edges: Edge[]): Dag | { cycle: string[] } {
   const names = stages.map((s) => s.name);
   const upstream = new Map(names.map((n) => [n, new Set<string>()]));
@@ -173,7 +164,7 @@ function findCycle(remaining: string[], upstream: Map<string, Set<string>>): str
 /** `frozen`: stages whose upstream is not walked into (as DVC cuts a frozen stage off its deps). */
 export interface Selection { single?: boolean; downstream?: boolean; frozen?: ReadonlySet<string> }
 
-/** The stages a command acts on, in dependency order: targets and their upstream by default. */
+/** In dependency order: targets and their upstream by default. */
 export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): string[] {
   if (targets.length === 0) return [...dag.order];
   const chosen = new Set<string>(targets);
@@ -189,7 +180,7 @@ export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): 
   return dag.order.filter((n) => chosen.has(n));
 }
 
-/** Number of stages on the longest path from each stage to a sink: schedule long chains first. */
+/** Stages on the longest path from each stage to a sink: long chains are scheduled first. */
 export function chainLengths(dag: Dag): Map<string, number> {
   const len = new Map<string, number>();
   for (const n of [...dag.order].reverse()) {
@@ -200,7 +191,6 @@ export function chainLengths(dag: Dag): Map<string, number> {
   return len;
 }
 
-/** Does a project path match one of a per-item stage's globs? */
 export function globMatcher(globs: string[]): (p: string) => boolean {
   return picomatch(globs, { dot: false });
 }

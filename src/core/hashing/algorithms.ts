@@ -2,23 +2,20 @@
 import { createRequire } from 'node:module';
 import type { IHasher } from 'hash-wasm';
 
-/** A content hash algorithm (`settings.hash` in `.pipelinerc`). */
+/** `settings.hash` in `.pipelinerc`. */
 export type HashAlgorithm = 'xxh128' | 'blake3' | 'sha256' | 'md5';
 
-/** Every supported algorithm; the first is the default. */
+/** The first is the default. */
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['xxh128', 'blake3', 'sha256', 'md5'];
 
-/**
- * The algorithm a recorded hash (`algo:hex`) was computed with; null when its prefix names none
- * dvcl knows (a newer dvcl's, or a hand edit).
- */
+/** The algorithm of a recorded `algo:hex`; null for a prefix dvcl does not know (a newer dvcl's, a hand edit). */
 export function algorithmOf(hash: string): HashAlgorithm | null {
   const algo = hash.slice(0, hash.indexOf(':')) as HashAlgorithm;
   return HASH_ALGORITHMS.includes(algo) ? algo : null;
 }
 
-// hash-wasm ships one small build per algorithm (~20 KB, its WASM inlined) beside the index of all
-// ~30 (~270 KB): loading only the configured one saves start-up time on every command.
+// hash-wasm ships one small build per algorithm beside the index of all: loading only the
+// configured one saves start-up time on every command.
 const BUILDS: Record<HashAlgorithm, { file: string; factory: string; hexLength: number }> = {
   xxh128: { file: 'xxhash128', factory: 'createXXHash128', hexLength: 32 },
   blake3: { file: 'blake3', factory: 'createBLAKE3', hexLength: 64 },
@@ -26,7 +23,7 @@ const BUILDS: Record<HashAlgorithm, { file: string; factory: string; hexLength: 
   md5: { file: 'md5', factory: 'createMD5', hexLength: 32 },
 };
 
-/** A fresh streaming hasher of `algorithm` (raw hex digests: a file's hash is `${algorithm}:${hex}`). */
+/** Raw hex digests: a file's hash is `${algorithm}:${hex}`. */
 export async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
   const { file, factory } = BUILDS[algorithm];
   let mod: Record<string, () => Promise<IHasher>>;
@@ -39,12 +36,11 @@ export async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
 }
 
 
-/** Hex digits of an `algorithm` hash. */
 export function hexLength(algorithm: HashAlgorithm): number {
   return BUILDS[algorithm].hexLength;
 }
 
-/** Whether `name` is an algorithm dvcl has (a value from a user's file may be anything). */
+/** A value from a user's file may be anything. */
 export function isAlgorithm(name: string): name is HashAlgorithm {
   return Object.hasOwn(BUILDS, name);
 }

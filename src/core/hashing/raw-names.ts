@@ -2,19 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /*
- * File names that are not valid UTF-8. Node reads names as UTF-8 strings, and decoding puts U+FFFD
- * in place of bytes that are not: the string then names no file (`in/\ufffd.txt` for the bytes
- * `in/\xff.txt`), so the file looked absent. Project paths stay strings (the lock, the manifest and
- * `${item}` hold text): such names are shown with their bytes escaped and reported, never dropped
- * without a word. Only names holding U+FFFD are looked at twice, so the cost is nil otherwise.
+ * Names that are not valid UTF-8 decode with U+FFFD, naming no file. Paths stay strings (the lock,
+ * the manifest, `${item}`): such names are reported, bytes escaped, never dropped silently.
  */
 
-/** What decoding puts in place of bytes that are not UTF-8. */
 export const REPLACEMENT = '\ufffd';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** A name's bytes as text: valid UTF-8 as it is, any other byte as `\xHH` (`\xff\xfe.txt`). */
+/** Valid UTF-8 as it is, any other byte as `\xHH` (`\xff\xfe.txt`). */
 export function showBytes(name: Uint8Array): string {
   let out = '';
   for (let i = 0; i < name.length;) {
@@ -34,20 +30,17 @@ export function showBytes(name: Uint8Array): string {
   return out;
 }
 
-/** Whether a name on disk reads back as other bytes once decoded as UTF-8. */
 export function isUndecodable(raw: Buffer): boolean {
   return !Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
 }
 
-/** `dir` (absolute, as bytes) joined with one name on disk. */
 export function joinRaw(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from(path.sep), name]);
 }
 
 /**
- * The names on disk that a project path read as UTF-8 (`in/\ufffd.txt`) stands for and that are not
- * valid UTF-8, shown with showBytes (`in/\xff.txt`); [] when it names a real path as it is. Several
- * names can decode to the same string: each is returned.
+ * The non-UTF-8 names on disk a decoded project path (`in/\ufffd.txt`) stands for, shown with
+ * showBytes (`in/\xff.txt`); [] when it names a real path. Several names can decode alike: all returned.
  */
 export function undecodedPaths(root: string, rel: string): string[] {
   let at: { abs: Buffer; shown: string; bad: boolean }[] = [{ abs: Buffer.from(root), shown: '', bad: false }];

@@ -3,52 +3,38 @@ import type { HashAlgorithm } from './algorithms.js';
 import { SETTLED_AFTER } from '../util/racy-clean.js';
 
 /*
- * The stat cache file, `<stateDir>/cache/stat-<algo>`, is text:
+ * `<stateDir>/cache/stat-<algo>` is text:
  *   dvcl-stat-cache\t1\t<algo>\t<savedAtNs>\t<count>\n
  *   <path>\t<size>\t<mtimeNs>\t<ino>\t<ctimeNs>\t<hex>\n      (count lines)
- * with the path JSON-quoted when it holds a tab or newline or starts with a quote. Times are ns
- * decimals (they exceed 2^53). In memory an entry stays the text after the path, compared against
- * the present stat as text: no JSON.parse of 100k arrays (measured ~3x faster), and unchanged
- * entries are written back as they were read. Entries loaded from the file stay places in its text
- * (see LoadedCache) until this run replaces them.
+ * the path JSON-quoted when it holds a tab or newline or starts with a quote; ns times exceed 2^53.
+ * Entries stay text, compared with the present stat as text (measurably faster than JSON.parse).
  */
 export const CACHE_MAGIC = 'dvcl-stat-cache\t1';
-/** States of a line of the loaded stat cache (LoadedCache.state); 0: not looked up in this run. */
+/** LoadedCache.state of a line; 0: not looked up in this run. */
 export const LOOKED_UP = 1;
 export const GONE = 2;
 /**
- * The stat cache file as loaded: its text, where each line's path and entry are, and per line
- * whether this run looked it up or replaced it; no string per line. A status over 100,000 items
- * looks up 200,000 paths, mostly in the order they were saved: the line after the last one found
- * is tried first, compared in place; other paths are found through a table of line numbers by a
- * hash of the path. With a Map of the paths to entry strings and a Set of the paths looked up,
- * loading 200,000 entries took ~105 ms instead of ~65, and looking them up ~0.95 s instead of
- * ~0.65 s (~0.43 s of which are the stat calls themselves).
+ * Searched in place, no string per line: lookups come mostly in saved order, so the line after the
+ * last found is tried first, then a table by path hash (measurably faster than a Map and a Set).
  */
 export class LoadedCache {
-  /** Lines not GONE: the entries. */
   size = 0;
-  /** Per line: 0, LOOKED_UP, or GONE when its path has another entry (or none, or a later line). */
+  /** 0, LOOKED_UP, or GONE when its path has another entry (or none, or a later line). */
   readonly state: Uint8Array;
   /** settled(ctime, savedAt) is true below this without computing it: its first test, once. */
   readonly settledBefore: bigint;
-  /** Hashes of the paths (hashChars), by line. */
   private readonly hashes: Int32Array;
   /** Open addressing by path hash: a path's last line + 1; 0 when free. */
   private readonly index: Int32Array;
-  /** The line after the last one found: the first candidate for the next lookup. */
   private next = 0;
 
   private constructor(
     private readonly text: string,
-    /** When it was saved; its entries are checked against it once (racy-clean). */
     readonly savedAt: bigint,
-    /** Where line 0 starts. */
     private readonly first: number,
-    /** Where each line's entry starts (after its path and a tab) and ends (at a newline). */
+    /** Each line's entry starts after its path and a tab, and ends at a newline. */
     private readonly starts: number[],
     private readonly ends: number[],
-    /** The paths JSON-quoted in the file, by line. */
     private readonly quoted: Map<number, string>,
   ) {
     this.state = new Uint8Array(starts.length);
@@ -59,7 +45,7 @@ export class LoadedCache {
     this.index = new Int32Array(size);
   }
 
-  /** The text of a cache file, or null when it is not one dvcl wrote for this algorithm (or is torn). */
+  /** Null when it is not one dvcl wrote for this algorithm (or is torn). */
   static parse(text: string, algorithm: HashAlgorithm): LoadedCache | null {
     let pos = text.indexOf('\n') + 1;
     const head = text.slice(0, pos - 1).split('\t');
@@ -90,7 +76,6 @@ export class LoadedCache {
     return this.starts.length;
   }
 
-  /** The line of `rel` (not GONE), or -1. */
   find(rel: string): number {
     const n = this.next;
     if (n < this.starts.length && this.state[n] !== GONE) {
@@ -115,9 +100,8 @@ export class LoadedCache {
   }
 
   /**
-   * Where the hex of line n starts when its entry is `${size}\t${mtime}\t${ino}\t${ctime}\t${hex}`
-   * with a hex of hexLength characters; otherwise -1. Compared in place, field by field (startsWith
-   * of one concatenated key would compare it character by character, not as one block).
+   * Where the hex of line n starts when its entry is `${size}\t${mtime}\t${ino}\t${ctime}\t${hex}`,
+   * else -1; field by field, as startsWith of one concatenated key compares character by character.
    */
   match(n: number, size: string, mtime: string, ino: string, ctime: string, hexLength: number): number {
     let p = this.starts[n];
@@ -130,7 +114,6 @@ export class LoadedCache {
     return this.text.slice(from, to);
   }
 
-  /** The entry of line n: the text after its path. */
   entry(n: number): string {
     return this.text.slice(this.starts[n], this.ends[n]);
   }
@@ -146,7 +129,6 @@ export class LoadedCache {
     return this.starts[n] - 1 - start >= prefix.length && this.text.startsWith(prefix, start);
   }
 
-  /** Line n's path now has another entry, or none. */
   drop(n: number): void {
     if (this.state[n] === GONE) return;
     this.state[n] = GONE;
@@ -164,10 +146,7 @@ export class LoadedCache {
     return this.starts[n] - 1 - start === rel.length && this.text.startsWith(rel, start);
   }
 
-  /**
-   * Fills the index; a path on several lines is the last one's (as Map.set would have it), the
-   * others are GONE. Returns the number of paths: the count the file's header must give.
-   */
+  /** A path on several lines is the last one's (as Map.set), the others GONE. Returns the header's count. */
   private indexPaths(): number {
     const mask = this.index.length - 1;
     for (let n = 0; n < this.starts.length; n++) {
@@ -194,7 +173,7 @@ function hashChars(s: string, from: number, to: number): number {
   return h;
 }
 
-/** Where the field after `field` and its tab starts, when `text` has them at `pos`; otherwise -1. */
+/** -1 unless `text` has `field` and a tab at `pos`. */
 function afterField(text: string, pos: number, field: string): number {
   return text.startsWith(field, pos) && text.charCodeAt(pos + field.length) === 0x09 ? pos + field.length + 1 : -1;
 }

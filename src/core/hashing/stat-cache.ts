@@ -7,17 +7,10 @@ import { hexLength, type HashAlgorithm } from './algorithms.js';
 import { CACHE_MAGIC, GONE, LOOKED_UP, LoadedCache } from './stat-cache-file.js';
 import { nowNs, settled } from '../util/racy-clean.js';
 
-/**
- * One algorithm's stat cache (null file: in memory only). The hasher asks it for a file's hash by
- * its stat, and tells it what it hashed; walked directories let it drop entries of files gone.
- */
+/** One algorithm's stat cache (null file: in memory only); walked directories drop entries of files gone. */
 export class StatCache {
-  /** The cache file as loaded; null when there is none, or it is unusable. */
   private loaded: LoadedCache | null = null;
-  /**
-   * Entries recorded in this run (path → the text after the path on its line). A path has an
-   * entry here or a loaded line that is not GONE, never both.
-   */
+  /** Entries recorded in this run (path → text after the path); a path is here or in a loaded line not GONE, never both. */
   private readonly fresh = new Map<string, string>();
   private readonly walked: string[] = [];
   private dirty = false;
@@ -28,7 +21,7 @@ export class StatCache {
     if (file) this.load(file);
   }
 
-  /** The recorded hex of the file at `rel` when its stat `st` is the one recorded, and settled; null: hash it. */
+  /** The recorded hex when `st` is the recorded stat, and settled; null: hash it. */
   lookup(rel: string, st: BigIntStats): string | null {
     const sizeText = String(st.size);
     const mtime = String(st.mtimeNs);
@@ -40,8 +33,8 @@ export class StatCache {
       const hexAt = loaded!.match(n, sizeText, mtime, ino, ctime, this.hexLength);
       if (
         hexAt >= 0 &&
-        // An entry first met in this run came from the file: git's racy-clean rule against the time
-        // it was saved. (Entries recorded below already passed the stricter check there.)
+        // First met in this run, so it came from the file: git's racy-clean rule against its save
+        // time. (Entries recorded below already passed the stricter check.)
         (loaded!.state[n] === LOOKED_UP || st.ctimeNs < loaded!.settledBefore || settled(st.ctimeNs, loaded!.savedAt))
       ) {
         loaded!.state[n] = LOOKED_UP;
@@ -54,7 +47,7 @@ export class StatCache {
     return entry?.length === key.length + this.hexLength && entry.startsWith(key) ? entry.slice(key.length) : null;
   }
 
-  /** The file at `rel`, of stat `st`, hashed to `hex`; read from `hashedAt` on (a stat not yet settled then is not kept). */
+  /** Read from `hashedAt` on: a stat not yet settled then is not kept. */
   record(rel: string, st: BigIntStats, hex: string, hashedAt: bigint): void {
     if (!settled(st.ctimeNs, hashedAt)) {
       this.forget(rel);
@@ -75,17 +68,12 @@ export class StatCache {
     if (this.fresh.delete(rel)) this.dirty = true;
   }
 
-  /** A directory was walked whole (`prefix`: its path and `/`, or '' for the root): entries below it not met are of files gone. */
+  /** `prefix` (its path and `/`, or '' for the root) was walked whole: entries below it not met are of files gone. */
   walkedDir(prefix: string): void {
     this.walked.push(prefix);
   }
 
-  /**
-   * Write the cache if it changed. Entries of files not looked up in this run are kept (other
-   * stages use them); entries under a directory walked in this run that the walk did not meet are
-   * dropped, as are entries of paths found missing, so deleted files do not accumulate. A state
-   * dir that cannot be written (read-only, full) is skipped silently: the cache only saves time.
-   */
+  /** Unlooked-up entries are kept (other stages use them); an unwritable state dir is skipped: the cache only saves time. */
   save(): void {
     if (!this.file) return;
     this.pruneWalked();
@@ -105,7 +93,7 @@ export class StatCache {
     }
   }
 
-  /** Drops the loaded entries not looked up in this run under a walked directory (entries recorded in it were). */
+  /** Drops loaded entries under a walked directory that this run did not look up. */
   private pruneWalked(): void {
     const loaded = this.loaded;
     if (this.walked.length === 0) return;
@@ -118,11 +106,10 @@ export class StatCache {
     this.walked.length = 0;
   }
 
-  /** Load the cache file; anything unreadable or malformed leaves the cache empty. */
   private load(file: string): void {
     let text: string;
     try {
-      text = readFileSync(file).toString('utf8'); // ~2x faster than readFileSync(file, 'utf8') on Node 20
+      text = readFileSync(file).toString('utf8'); // measurably faster than readFileSync(file, 'utf8') on Node 20
     } catch {
       return;
     }

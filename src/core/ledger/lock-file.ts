@@ -1,9 +1,8 @@
 import { readLock, writeLock, type LockData, type LockEntry } from './lock.js';
 
 /**
- * pipeline.lock, owned: read once when a command opens the project, kept in memory, and written
- * whole (atomically) at each change. Only the holder of the run lock changes it, so what is in
- * memory is what is on disk: nothing re-reads it mid-run.
+ * pipeline.lock read once and written whole at each change. Only the run-lock holder changes it,
+ * so memory is what is on disk: nothing re-reads it mid-run.
  */
 export class LockFile {
   private constructor(readonly root: string, readonly data: LockData) {}
@@ -16,14 +15,14 @@ export class LockFile {
     return this.data.stages[stage];
   }
 
-  /** Record a stage's entry (null: remove it), and write the file. */
+  /** Null removes the entry. */
   set(stage: string, entry: LockEntry | null): void {
     if (entry) this.data.stages[stage] = entry;
     else delete this.data.stages[stage];
     this.save();
   }
 
-  /** Remove several stages' entries with one write; nothing is written when none was there. */
+  /** Nothing is written when none was there. */
   remove(stages: string[]): void {
     const present = stages.filter((s) => this.data.stages[s] !== undefined);
     if (present.length === 0) return;

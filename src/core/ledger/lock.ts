@@ -27,11 +27,7 @@ export function emptyLock(): LockData {
   return { schema: 1, stages: Object.create(null) };
 }
 
-/**
- * Read pipeline.lock; missing → empty. Unparseable or wrong shape → exit 2 naming the file.
- * The parsed lock is cached in .dvcl/ while the file is unchanged: YAML parsing was most of a
- * no-op repro of a 50-stage pipeline.
- */
+/** Missing → empty. Cached in .dvcl/ while the file is unchanged: YAML parsing dominated a no-op repro. */
 export function readLock(root: string): LockData {
   return cachedParse({ root, name: 'lock', files: [LOCK_FILE], parse: () => readLockFile(root) });
 }
@@ -48,7 +44,7 @@ function readLockFile(root: string): LockData {
   return parseLock(text, LOCK_FILE);
 }
 
-/** In the middle of a merge a state file holds conflict markers, and git refuses `checkout --` of an unmerged path. */
+/** Mid-merge a state file holds conflict markers, and git refuses `checkout --` of an unmerged path. */
 export function conflictHint(file: string): string[] {
   return [`it holds merge conflict markers: keep one side with \`git checkout --ours -- ${file}\` (or --theirs), then \`dvcl repro\``,
     '`dvcl init` registers the merge driver, which merges it entry by entry without conflicts'];
@@ -62,8 +58,8 @@ function restoreHint(text: string): string[] {
 export function parseLock(text: string, file = LOCK_FILE): LockData {
   if (text.trim() === '') return emptyLock();
   const hint = () => restoreHint(text);
-  // The same bounded parse as .pipelinerc's (alias bombs, unresolved aliases, deep nesting, keys
-  // that are collections), reported as damage to this file rather than as a configuration error.
+    // The same bounded parse as .pipelinerc's (alias bombs, deep nesting…), reported as damage to
+    // this file rather than as a configuration error.
   const src = YamlSource.check(file, text, { exact: true });
   const value = src instanceof YamlSource ? src.value() : { ok: false as const, problem: src };
   if (!value.ok) {
@@ -88,14 +84,13 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
     e.params ??= {};
     e.git ??= { commit: null, branch: null, dirty: null };
   }
-  // Stage names are the user's: a stage called `constructor` must not find Object.prototype's.
+    // A stage called `constructor` must not find Object.prototype's.
   return { schema: 1, stages: Object.assign(Object.create(null), stages) };
 }
 
 /**
- * Canonical text: stages sorted by name, keys in a fixed order, deps/outs sorted by path, params
- * sorted by file and key, no line folding. Equal data always gives equal bytes, so a PR diff
- * shows exactly the stages that changed.
+ * Canonical: stages by name, keys in a fixed order, deps/outs by path, params by file and key, no
+ * line folding. Equal data gives equal bytes, so a PR diff shows exactly the stages that changed.
  */
 export function serializeLock(data: LockData): string {
   const stages: Record<string, unknown> = Object.create(null);
@@ -136,9 +131,8 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
 }
 
 /**
- * Whether two entries say the same of a stage: everything but the run that wrote them (`run`,
- * `git`). A re-run with the same content keeps the old entry: rewriting it would dirty every
- * teammate's tree with a new run id and commit.
+ * Equal but for `run` and `git`. A re-run with the same content keeps the old entry: rewriting it
+ * would dirty every teammate's tree with a new run id and commit.
  */
 export function sameEntryContent(a: LockEntry, b: LockEntry): boolean {
   const content = (e: LockEntry) => {
@@ -163,7 +157,7 @@ export function sortDeep(v: unknown): unknown {
   return v;
 }
 
-/** Atomic write (temp file, fsync, rename): a crash leaves the old lock or the new one, never half. */
+/** A crash leaves the old lock or the new one, never half. */
 export function writeLock(root: string, data: LockData): void {
   const file = path.join(root, LOCK_FILE);
   const text = serializeLock(data);
@@ -175,7 +169,6 @@ export function writeLock(root: string, data: LockData): void {
   }
 }
 
-/** Record one stage's successful run at once: re-read, replace the entry, write. */
 export function updateLockEntry(root: string, stage: string, entry: LockEntry | null): void {
   const data = readLock(root);
   if (entry) data.stages[stage] = entry;

@@ -1,27 +1,22 @@
 import { DvclError, oneLine } from '../errors.js';
 
-/** Outcome of an item's last attempt. */
 export type ItemStatus = 'success' | 'failed';
 
 /** One input file of a per-item stage, as recorded in `.manifest.json` (SPEC §6). */
 export interface ItemRecord {
   status: ItemStatus;
-  /** Input content hash `algo:hex` at the last attempt. */
   hash: string;
   /** Hash of the stage-level inputs (cmd template, shared deps, params) at the last attempt. */
   stage_hash?: string;
   /** Attempts for this input version; on success, the attempt number that succeeded. */
   attempts: number;
-  /** Repo-relative output path. */
   output?: string;
   output_hash?: string;
-  /** Time of the last success, `2026-11-22T10:15:02Z`. */
+  /** `2026-11-22T10:15:02Z`. */
   last_processed?: string;
-  /** Time of the last failed attempt. */
   last_attempt?: string;
   /** On failure: `exit code 1: <last lines of stderr>`. */
   reason?: string;
-  /** Run id. */
   run: string;
 }
 
@@ -51,7 +46,6 @@ export interface RunRecord {
   user: string | null;
 }
 
-/** The whole of `.manifest.json`. */
 export interface ManifestData {
   version: 1;
   stages: Record<string, StageRecord>;
@@ -60,10 +54,7 @@ export interface ManifestData {
 
 export const MANIFEST_VERSION = 1;
 
-/**
- * A dictionary without a prototype: stage names and item paths are user data, and a stage called
- * `constructor` or a file called `__proto__` must be a plain key, not a trip into Object.prototype.
- */
+/** No prototype: stage names and item paths are user data (`constructor`, `__proto__` are plain keys). */
 export function dict<T>(from?: Record<string, T>): Record<string, T> {
   const d = Object.create(null) as Record<string, T>;
   return from ? Object.assign(d, from) : d;
@@ -74,12 +65,9 @@ export function emptyManifest(): ManifestData {
 }
 
 /**
- * Canonical serialization: 2-space indent, keys sorted (UTF-16 order) at every level, trailing
- * newline, byte-for-byte the same for equal data.
- *
- * Fast path: a copy with keys inserted in sorted order, through JSON.stringify (2-3x faster than
- * building the text in JS, which matters at 100,000 items). V8 enumerates integer-like keys (a file
- * called `42`) first whatever the insertion order, so a document with one takes the slow path.
+ * Canonical: 2-space indent, keys sorted (UTF-16 order) at every level, trailing newline. The fast
+ * path, a sorted copy through JSON.stringify, is measurably faster than building the text in JS;
+ * V8 enumerates integer-like keys (a file called `42`) first, so those documents take the slow path.
  */
 export function serializeManifest(data: ManifestData): string {
   let indexLike = false;
@@ -101,7 +89,6 @@ export function serializeManifest(data: ManifestData): string {
 
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
 
-/** The same output as serializeManifest's fast path, written key by key in sorted order. */
 function serializeSlowly(data: ManifestData): string {
   const parts: string[] = [];
   const write = (v: unknown, indent: string): void => {
@@ -127,14 +114,14 @@ function serializeSlowly(data: ManifestData): string {
   return parts.join('') + '\n';
 }
 
-/** Why a text is not a usable manifest: `version` means valid but written by another dvcl. */
+/** `version` means valid but written by another dvcl. */
 export type ManifestCheck =
   | { ok: true; data: ManifestData }
   | { ok: false; kind: 'empty' | 'syntax' | 'shape' | 'version'; message: string };
 
-/** Parses and validates without throwing, so the loader can tell "corrupt" from "newer". */
+/** Does not throw, so the loader can tell "corrupt" from "newer". */
 export function checkManifest(text: string): ManifestCheck {
-  // An editor may add a byte order mark on saving: the rest is what dvcl wrote, and the next save drops it.
+  // An editor may add a byte order mark on saving; the next save drops it.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return { ok: false, kind: 'empty', message: 'the file is empty' };
   let raw: unknown;
@@ -170,14 +157,14 @@ export function checkManifest(text: string): ManifestCheck {
   }
 }
 
-/** Parses `.manifest.json` text (for the merge driver); throws DvclError('corrupt') naming `file`. */
+/** For the merge driver; throws DvclError('corrupt') naming `file`. */
 export function parseManifest(text: string, file: string): ManifestData {
   const r = checkManifest(text);
   if (r.ok) return r.data;
   throw new DvclError('corrupt', `${file}: ${r.message}`);
 }
 
-/** A manifest field of the wrong type; `message` is `key.path: what was expected`. */
+/** `message` is `key.path: what was expected`. */
 export class ShapeError extends Error {}
 
 function fail(where: string, what: string): never {
@@ -206,14 +193,13 @@ function matches(x: unknown, kind: Kind): boolean {
   }
 }
 
-/** A field of a record: its key, its kind, and whether it may be absent. */
 type Field = readonly [key: string, kind: Kind, optional: boolean];
 
 function spec(kinds: Record<string, Kind>): Field[] {
   return Object.entries(kinds).map(([k, kind]) => [k, kind, kind.endsWith('?')] as const);
 }
 
-/** Whether the named fields of `o` have their kinds; builds nothing (run once per item of a 100,000-item manifest). */
+/** Builds nothing: it runs once per item of a large manifest. */
 function valid(o: Record<string, unknown>, fieldSpec: readonly Field[]): boolean {
   for (let i = 0; i < fieldSpec.length; i++) {
     const [k, kind, optional] = fieldSpec[i];
@@ -228,11 +214,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * Checks the named fields of `v` (fresh from JSON.parse, so it is returned as is, not copied: a
- * 100,000-item manifest loads faster); unknown fields are kept as they are. The message naming the
- * first bad field is built only on failure.
- */
+/** Returns `v` itself, fresh from JSON.parse (a copy slows large loads); the error message is built only on failure. */
 function fields<T>(v: unknown, where: string, fieldSpec: readonly Field[]): T {
   const o = obj(v, where);
   if (valid(o, fieldSpec)) return o as T;
@@ -256,16 +238,12 @@ const RUN = spec({
   git_commit: 'string|null', git_dirty: 'boolean|null', host: 'string', node: 'string', platform: 'string', user: 'string|null',
 });
 
-/** Validates one item record (also used for journal lines). */
+/** Also used for journal lines. */
 export function itemRecord(v: unknown, where: string): ItemRecord {
   return fields<ItemRecord>(v, where, ITEM);
 }
 
-/**
- * Validates a stage record; with `withItems` false its `items` are dropped (journal `stage` ops carry none).
- * The items object fresh from JSON.parse is checked in place and becomes the dictionary (its
- * prototype set to null, see {@link dict}): no copy of 100,000 entries, no message path per item.
- */
+/** Without `withItems`, drops `items`; else checks the parsed items in place (no copy) and makes them the dictionary. */
 export function stageRecord(v: unknown, where: string, withItems: boolean): StageRecord {
   const s = fields<StageRecord>(v, where, STAGE);
   if (!withItems || s.items === undefined) {
@@ -282,11 +260,7 @@ export function stageRecord(v: unknown, where: string, withItems: boolean): Stag
   return s;
 }
 
-/**
- * valid(o, ITEM) written out, field by field (keep the two in step): ~3x faster over the 100,000
- * items of a large manifest (~10 ms instead of ~35), as each read is of one named field, not of
- * any field. A shortcut only: what it refuses is checked against ITEM, which names the problem.
- */
+/** valid(o, ITEM) written out (keep the two in step): measurably faster on large manifests; ITEM names what it refuses. */
 function validItem(o: Record<string, unknown>): boolean {
   return (
     (o.status === 'success' || o.status === 'failed') &&
@@ -306,7 +280,6 @@ function optionalString(x: unknown): boolean {
   return x === undefined || typeof x === 'string';
 }
 
-/** Validates a run record. */
 export function runRecord(v: unknown, where: string): RunRecord {
   return fields<RunRecord>(v, where, RUN);
 }

@@ -21,16 +21,13 @@ export type JournalOp =
 /** First line of a journal: who writes it, so a reader can tell a crashed run from a live one. */
 interface JournalHeader { op: 'open'; pid: number; host: string; started_at: string }
 
-/** How often at most the journal is fsynced (group commit). */
+/** Group commit: at most one fdatasync per interval. */
 const SYNC_INTERVAL_MS = 100;
 
 /**
- * Appends journal lines, one `write()` each, to a file opened once in append mode.
- *
- * A `write()` that returned is in the kernel's page cache: it survives `kill -9`, a crash or an
- * OOM kill of this process. fsync only adds protection against power loss or a kernel crash, and
- * costs milliseconds, so it is batched: at most one fdatasync per ~100 ms (on the next append, or
- * from a timer when appends stop), plus one on close. A power cut loses at most ~100 ms of items.
+ * One `write()` per line: once it returns the line survives `kill -9` or an OOM kill (page cache).
+ * fsync only guards against power loss and costs milliseconds, so it is batched per
+ * SYNC_INTERVAL_MS (next append or a timer), plus one on close: a power cut loses one interval.
  */
 export class JournalWriter {
   private fd: number | null = null;
@@ -61,7 +58,6 @@ export class JournalWriter {
     }
   }
 
-  /** Flushes appended lines to disk. */
   sync(): void {
     this.clearTimer();
     if (this.fd !== null && this.dirty) {
@@ -71,7 +67,7 @@ export class JournalWriter {
     this.lastSync = Date.now();
   }
 
-  /** Syncs and closes the file, keeping it: its lines are replayed by the next load. */
+  /** Keeps the file: its lines are replayed by the next load. */
   close(): void {
     this.sync();
     if (this.fd !== null) fs.closeSync(this.fd);
@@ -79,7 +75,7 @@ export class JournalWriter {
     this.rethrow();
   }
 
-  /** Deletes the journal once its changes are in the saved manifest; the next append reopens it. */
+  /** Once its changes are in the saved manifest; the next append reopens it. */
   discard(): void {
     this.clearTimer();
     if (this.fd !== null) fs.closeSync(this.fd);
@@ -101,7 +97,7 @@ export class JournalWriter {
       throw this.ioError(e);
     }
     syncDir(dirname(this.file)); // the new file's directory entry must survive a power cut too
-    // A journal that a writer left ending mid-line (a short write, then a crash) must not swallow ours.
+    // A journal left ending mid-line (a short write, then a crash) must not swallow ours.
     this.end = fs.fstatSync(this.fd).size;
     this.torn = this.end > 0 && !endsWithNewline(this.fd, this.end);
     const header: JournalHeader = { op: 'open', pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
@@ -111,7 +107,7 @@ export class JournalWriter {
   private write(line: string): void {
     const buf = Buffer.from(this.torn ? `\n${line}` : line);
     try {
-      // A regular file takes the whole buffer in one write; the loop only matters on a short write.
+      // The loop only matters on a short write.
       for (let off = 0; off < buf.length;) off += fs.writeSync(this.fd!, buf, off);
     } catch (e) {
       this.cutBack();
@@ -122,11 +118,7 @@ export class JournalWriter {
     this.torn = false;
   }
 
-  /**
-   * After a write that failed part-way (a full disk takes what fits), remove the part line it
-   * wrote: the next record, once there is room again, would continue it and be lost with it
-   * (issue 11). Where the file cannot be cut, the next record starts a line of its own.
-   */
+  /** Removes the part line a failed write left (a full disk), which the next record would join (issue 11). */
   private cutBack(): void {
     try {
       fs.ftruncateSync(this.fd!, this.end);
@@ -160,7 +152,6 @@ function endsWithNewline(fd: number, size: number): boolean {
   }
 }
 
-/** What a journal file holds: its ops in order, and what could not be read. */
 export interface JournalContents {
   ops: JournalOp[];
   /** pid of a live process still writing this journal (same host), else null. */
@@ -169,10 +160,7 @@ export interface JournalContents {
   skipped: number;
 }
 
-/**
- * Reads a journal; null when there is none. The last line is ignored unless it ends with a
- * newline: it is a write that a crash cut short, and its item simply runs again.
- */
+/** Null when there is none. A last line without newline is a write cut short by a crash: its item runs again. */
 export function readJournal(file: string): JournalContents | null {
   let text: string;
   try {
@@ -220,7 +208,7 @@ function journalOp(v: unknown): JournalOp {
   }
 }
 
-/** Another process on this host that is still running owns the journal (e.g. `status` during `repro`). */
+/** Another live process on this host owns the journal (e.g. `status` during `repro`). */
 function isLive(h: JournalHeader): boolean {
   return h.host === hostname() && h.pid !== process.pid && Number.isInteger(h.pid) && pidAlive(h.pid);
 }

@@ -15,19 +15,15 @@ export { parseManifest, serializeManifest } from './manifest-format.js';
 export interface ItemStats { total: number; success: number; failed: number; pending: number; given_up: number }
 
 export interface ManifestLoadOptions {
-  /** Project root; paths in the manifest are relative to it. */
   root: string;
-  /** Manifest file, relative to root. Default `.manifest.json`. */
   file?: string;
-  /** Where the crash journal lives; default `<root>/.dvcl`; null: no journal. */
+  /** Default `<root>/.dvcl`; null: no journal. */
   journalDir?: string | null;
-  /** Human warnings (restored backup, recovered journal); default: stderr. */
   onWarning?: (msg: string) => void;
   /** Write nothing: no save after recovery, no journal (for `status`, `--dry-run`). */
   readOnly?: boolean;
 }
 
-/** The manifest file of a project, at its root. */
 export const MANIFEST_FILE = '.manifest.json';
 const DEFAULT_FILE = MANIFEST_FILE;
 
@@ -37,17 +33,15 @@ export function isoTime(d: Date = new Date()): string {
 }
 
 /**
- * The `.manifest.json` per-item ledger (SPEC §6): load with recovery, record results, decide what
- * runs, save atomically. Changes are kept in memory and, once {@link newRunId} started a run,
- * journaled line by line, so a crashed run loses only the items in flight; save once per run.
- * Change the data through the methods only: direct edits of {@link data} are not journaled.
+ * The `.manifest.json` per-item ledger (SPEC §6). After {@link newRunId} every change is journaled,
+ * so a crash loses only the items in flight; direct edits of {@link data} are not journaled.
  */
 export class Manifest {
   private journaling = false;
   private livePid: number | null = null;
-  /** Changed since loaded or saved: a save without changes writes nothing (no `.bak` rotation, no diff). */
+  /** A save without changes writes nothing (no `.bak` rotation, no diff). */
   private dirty = false;
-  /** A run record written with the run's first change only, so a run that changes nothing leaves no trace. */
+  /** Written with the run's first change only, so a run that changes nothing leaves no trace. */
   private deferred: { id: string; rec: RunRecord } | null = null;
 
   private constructor(
@@ -57,12 +51,7 @@ export class Manifest {
     private readonly readOnly: boolean,
   ) {}
 
-  /**
-   * Loads the manifest. A corrupt file is restored from `.bak` with a warning, the corrupt file
-   * kept as `.manifest.json.corrupt-<time>`; a missing file is an empty manifest; a leftover
-   * journal of a crashed run is folded in and saved.
-   * @throws DvclError `corrupt` (exit 2) when neither file is usable, or the version is not 1.
-   */
+  /** Restores a corrupt file from `.bak`, folds in a crashed run's journal. @throws DvclError `corrupt` */
   static load(opts: ManifestLoadOptions): Manifest {
     const root = resolve(opts.root);
     const file = opts.file ?? DEFAULT_FILE;
@@ -82,20 +71,16 @@ export class Manifest {
     return m;
   }
 
-  /**
-   * pid of another dvcl process whose run is in progress (its journal was read, not taken over:
-   * its results so far are in {@link data}); null normally.
-   */
+  /** pid of another dvcl whose run is in progress (its journal read, not taken over); else null. */
   get liveRunPid(): number | null {
     return this.livePid;
   }
 
-  /** The stage's record, if any. */
   stage(name: string): StageRecord | undefined {
     return this.data.stages[name];
   }
 
-  /** A new run id, `20261122T101500Z-a1b2c3`; from now on every change is journaled before it returns. */
+  /** `20261122T101500Z-a1b2c3`; from now on every change is journaled before it returns. */
   newRunId(now: Date = new Date()): string {
     if (this.liveRunPid !== null) {
       throw new DvclError('busy', `another dvcl run (pid ${this.liveRunPid}) is writing ${this.journal!.file}`);
@@ -104,22 +89,18 @@ export class Manifest {
     return `${isoTime(now).replace(/[-:]/g, '')}-${randomBytes(3).toString('hex')}`;
   }
 
-  /** Records (or updates, e.g. with `finished_at`) a run; a deferred run stays deferred. */
+  /** Records or updates a run (e.g. with `finished_at`); a deferred run stays deferred. */
   recordRun(id: string, rec: RunRecord): void {
     if (this.deferred?.id === id) this.deferred = { id, rec: { ...rec } };
     else this.apply({ op: 'run', id, rec: { ...rec } });
   }
 
-  /**
-   * Records a run together with the first change made after this call (or {@link commitRun}): a
-   * `dvcl repro` with nothing to do must not leave a new run record, a modified `.manifest.json`,
-   * in the user's git tree.
-   */
+  /** Records a run with its first change (or {@link commitRun}): a no-op repro must not dirty the git tree. */
   deferRun(id: string, rec: RunRecord): void {
     this.deferred = { id, rec: { ...rec } };
   }
 
-  /** Writes a deferred run record now (e.g. because pipeline.lock is about to refer to it). */
+  /** E.g. because pipeline.lock is about to refer to it. */
   commitRun(): void {
     const d = this.deferred;
     if (!d) return;
@@ -127,18 +108,18 @@ export class Manifest {
     this.apply({ op: 'run', id: d.id, rec: d.rec });
   }
 
-  /** Records an item's result as given; see {@link recordSuccess}/{@link recordFailure} for attempts bookkeeping. */
+  /** Records as given; {@link recordSuccess}/{@link recordFailure} count attempts. */
   recordItem(stage: string, item: string, rec: ItemRecord): void {
     checkRelative(item, 'item');
     if (rec.output !== undefined) checkRelative(rec.output, 'output');
     this.apply({ op: 'item', stage, item, rec: { ...rec } });
   }
 
-  /** Records a successful attempt: attempts continue the count of failures of the same input version. */
+  /** Attempts continue the count of failures of the same input version. */
   recordSuccess(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; output_hash?: string; run: string; now?: Date }): ItemRecord {
     const prev = this.data.stages[stage]?.items?.[item];
-    // The same success again (`repro --force`, a deleted output made anew): the record stays as it
-    // is, run and time included, so a re-run that changed nothing changes no file.
+    // The same success again (`--force`, a deleted output made anew) keeps the record, run and time
+    // included, so a re-run that changed nothing changes no file.
     if (prev?.status === 'success' && prev.hash === r.hash && prev.stage_hash === r.stage_hash
       && prev.output === r.output && prev.output_hash === r.output_hash) return prev;
     const rec: ItemRecord = {
@@ -149,7 +130,7 @@ export class Manifest {
     return rec;
   }
 
-  /** Records a failed attempt; `reason` like `exit code 1: <last lines of stderr>`. */
+  /** `reason` like `exit code 1: <last lines of stderr>`. */
   recordFailure(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; reason: string; run: string; now?: Date }): ItemRecord {
     const rec: ItemRecord = {
       status: 'failed', hash: r.hash, stage_hash: r.stage_hash, attempts: this.nextAttempt(stage, item, r),
@@ -174,13 +155,12 @@ export class Manifest {
     if (this.data.stages[stage]) this.apply({ op: 'remove_stage', stage });
   }
 
-  /** Items whose last attempt failed (given up or not), sorted. */
   failedItems(stage: string): string[] {
     const items = this.data.stages[stage]?.items ?? {};
     return Object.keys(items).filter((k) => items[k].status === 'failed').sort();
   }
 
-  /** Drops run records that no stage or item refers to (nor `keep`: e.g. the lock's); returns their ids, sorted. */
+  /** Drops run records nothing refers to (nor `keep`, e.g. the lock's); returns their ids, sorted. */
   pruneRuns(keep: Iterable<string> = []): string[] {
     const used = new Set<string>(keep);
     for (const s of Object.values(this.data.stages)) {
@@ -192,10 +172,7 @@ export class Manifest {
     return ids;
   }
 
-  /**
-   * Counts a stage's items. Without `present`, the recorded items; with a list of the present
-   * inputs, those (unrecorded ones pending); with a map of their hashes, also changed ones pending.
-   */
+  /** Without `present`, the recorded items; else the present ones, unrecorded (or, given hashes, changed) ones pending. */
   statistics(stage: string, present?: Iterable<string> | Map<string, { hash: string; stage_hash?: string }>, maxAttempts = 0): ItemStats {
     const items = this.data.stages[stage]?.items ?? {};
     const st: ItemStats = { total: 0, success: 0, failed: 0, pending: 0, given_up: 0 };
@@ -219,11 +196,7 @@ export class Manifest {
     return st;
   }
 
-  /**
-   * Saves atomically: the file on disk is copied to `.bak`, the new content written to a temporary
-   * file, fsynced and renamed over it; then the journal, now redundant, is deleted. O(size) once.
-   * @throws DvclError `io` naming the path; the previous file is then left intact.
-   */
+  /** Via `.bak`, a temporary file, fsync and rename; then drops the journal. @throws DvclError `io`, old file intact. */
   save(): void {
     if (this.readOnly) throw new Error('Manifest was loaded read-only');
     if (!this.dirty) {
@@ -233,7 +206,7 @@ export class Manifest {
     this.write(true);
   }
 
-  /** Flushes and closes the journal without saving (its changes are replayed by the next load). */
+  /** Without saving: the next load replays the journal. */
   close(): void {
     this.journal?.close();
   }
@@ -251,7 +224,7 @@ export class Manifest {
     this.dirty = true;
   }
 
-  /** Replays a leftover journal; true when it held changes that should now be saved. */
+  /** True when a leftover journal held changes that should now be saved. */
   private foldJournal(warn: (msg: string) => void): boolean {
     if (!this.journal) return false;
     const j = readJournal(this.journal.file);
@@ -282,8 +255,8 @@ export class Manifest {
 function applyOp(d: ManifestData, op: JournalOp): void {
   switch (op.op) {
     case 'item': {
-      // A stage without a record gets a placeholder status: the runner's recordStage sets the real
-      // one at the stage's end; until then (or after a crash) its items tell what is pending.
+      // Placeholder status: recordStage sets the real one at the stage's end; until then (or after
+      // a crash) its items tell what is pending.
       const s = (d.stages[op.stage] ??= { status: 'success' });
       (s.items ??= dict())[op.item] = op.rec;
       break;
@@ -304,14 +277,14 @@ function applyOp(d: ManifestData, op: JournalOp): void {
   }
 }
 
-/** Paths in the manifest are repo-relative with `/` (SPEC §2): never absolute, never climbing out. */
+/** Repo-relative with `/` (SPEC §2): never absolute, never climbing out. */
 function checkRelative(p: string, what: string): void {
   if (p === '' || isAbsolute(p) || /^[A-Za-z]:|^\\/.test(p) || p.split(/[\\/]/).includes('..')) {
     throw new DvclError('config', `${what} path must be relative to the project root: ${JSON.stringify(p)}`);
   }
 }
 
-/** A failed item that has used up its attempts (0 or less: never): retried only with a new version. */
+/** Out of attempts (maxAttempts 0 or less: never); retried only with a new version. */
 export function givenUp(rec: ItemRecord, maxAttempts: number): boolean {
   return rec.status === 'failed' && maxAttempts > 0 && rec.attempts >= maxAttempts;
 }

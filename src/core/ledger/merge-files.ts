@@ -3,9 +3,8 @@ import { DvclError } from '../errors.js';
 import { mergeTexts, type MergeDecision, type MergeTextResult } from './merge.js';
 
 /**
- * `dvcl merge-driver %O %A %B %P`: merge the three files git hands over and write the result to
- * OURS (%A), which is what git takes as the merged file when the driver exits 0. Nothing is written
- * unless all three versions parse: the error (exit 1) makes git report an ordinary conflict.
+ * `dvcl merge-driver %O %A %B %P`: git takes OURS (%A) as the merged file when the driver exits 0.
+ * Nothing is written unless all three parse: the error (exit 1) makes git report a plain conflict.
  */
 export function mergeFiles(opts: { base: string; ours: string; theirs: string; path?: string }): MergeTextResult {
   const shown = opts.path ?? opts.ours;
@@ -35,7 +34,7 @@ function read(file: string, optional: boolean): string | null {
   }
 }
 
-/** One line per stage decision, items counted per stage: what git shows while it merges. */
+/** Items counted per stage: what git shows while it merges. */
 export function describeDecisions(file: string, decisions: MergeDecision[]): string[] {
   const lines: string[] = [];
   const items = new Map<string, number>();

@@ -6,14 +6,9 @@ import {
   dict, emptyManifest, parseManifest, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
 } from './manifest-format.js';
 
-/** Which committed file a merge is about. */
 export type MergeKind = 'lock' | 'manifest';
 
-/**
- * A choice the merge made: an entry both branches changed differently (the later one, `winner`,
- * was taken), or one branch removed while the other changed it (`removed`: kept, changed). Reported
- * so the driver can say what it decided: git shows the driver's stderr during `git merge`.
- */
+/** Both changed (`winner`, the later, taken) or removed on one side (`removed`); shown on stderr by `git merge`. */
 export interface MergeDecision { what: 'stage' | 'item' | 'run'; stage?: string; key: string; winner: 'ours' | 'theirs'; removed?: 'ours' | 'theirs' }
 
 export interface Merged<T> { data: T; decisions: MergeDecision[] }
@@ -22,11 +17,8 @@ type Dict<T> = Record<string, T>;
 type Side = 'ours' | 'theirs';
 
 /**
- * Three-way merge of a dictionary, key by key: the same on both sides → that; changed on one side
- * only (added, modified or removed) → that side's; changed on both → `both` decides. A key one side
- * removed and the other changed is kept, changed: the later work is worth more than the removal, an
- * extra lock entry or item is harmless (`dvcl prune --deleted` drops it), and a lost one means a
- * re-run.
+ * Three-way, key by key. Removed on one side and changed on the other → kept, changed: an extra
+ * entry is harmless (`dvcl prune --deleted`), a lost one means a re-run.
  */
 function merge3<T>(
   base: Dict<T>, ours: Dict<T>, theirs: Dict<T>,
@@ -40,7 +32,6 @@ function merge3<T>(
   };
   for (const k of Object.keys(ours)) put(k);
   for (const k of Object.keys(theirs)) if (!Object.hasOwn(ours, k)) put(k);
-  // A key only the base has was removed on both sides.
   return out;
 }
 
@@ -49,7 +40,6 @@ function own<T>(d: Dict<T>, k: string): T | undefined {
   return Object.hasOwn(d, k) ? d[k] : undefined;
 }
 
-/** One entry of {@link merge3}; undefined means absent (or removed). */
 function pick3<T>(b: T | undefined, o: T | undefined, t: T | undefined, both: (o: T, t: T) => T, onRemoved: (kept: Side) => void): T | undefined {
   if (deepEqual(o, b)) return t; // unchanged on ours: theirs' version, or theirs' removal
   if (deepEqual(t, b)) return o;
@@ -62,17 +52,13 @@ function canonical(v: unknown): string {
   return canonicalText(v) ?? 'undefined';
 }
 
-/**
- * A total order on two versions of an entry: later time, then later run id (run ids start with
- * their start time, `20261122T101500Z-a1b2c3`), then the canonical text. The same on either side
- * of the merge, so merging A into B and B into A gives the same file.
- */
+/** Later time, then run id (which starts with its time), then canonical text: A into B and B into A agree. */
 function later<T>(o: T, t: T, time: (x: T) => string, run: (x: T) => string): Side {
   const byTime = cmp(time(o), time(t)) || cmp(run(o), run(t)) || cmp(canonical(o), canonical(t));
   return byTime >= 0 ? 'ours' : 'theirs';
 }
 
-/** Times as stored (`2026-11-22T10:15:02Z`), normalised so that other ISO forms compare right. */
+/** Normalised so that other ISO forms compare right. */
 function isoOrEmpty(s: string | undefined | null): string {
   if (!s) return '';
   const ms = Date.parse(s);
@@ -83,7 +69,7 @@ function maxTime(...ts: (string | undefined | null)[]): string {
   return ts.map(isoOrEmpty).reduce((a, b) => (cmp(a, b) >= 0 ? a : b), '');
 }
 
-/** `pipeline.lock`: stage entries three-way; an entry changed on both branches → the later run's. */
+/** An entry changed on both branches → the later run's. */
 export function mergeLock(base: LockData | null, ours: LockData, theirs: LockData): Merged<LockData> {
   const decisions: MergeDecision[] = [];
   const stages = merge3<LockEntry>(base?.stages ?? {}, ours.stages, theirs.stages, (key, o, t) => {
@@ -94,11 +80,7 @@ export function mergeLock(base: LockData | null, ours: LockData, theirs: LockDat
   return { data: { schema: 1, stages }, decisions };
 }
 
-/**
- * `.manifest.json`: stage records, their items and run records, each three-way. A stage record or
- * item changed on both branches → the later one (last_processed / last_attempt, then run id).
- * Run records are united, and every run a merged record refers to is kept.
- */
+/** Both changed → the later one (last_processed / last_attempt, then run id); every run referred to is kept. */
 export function mergeManifest(base: ManifestData | null, ours: ManifestData, theirs: ManifestData): Merged<ManifestData> {
   const decisions: MergeDecision[] = [];
   const b = base ?? emptyManifest();
@@ -141,7 +123,6 @@ function mergeStage(name: string, b: StageRecord | undefined, o: StageRecord, t:
   return { ...fields, items };
 }
 
-/** When a stage or item record was last written: its last success or its last failed attempt. */
 function recordTime(r: { last_processed?: string; last_attempt?: string }): string {
   return maxTime(r.last_processed, r.last_attempt);
 }
@@ -164,7 +145,7 @@ function mergeTopLevel(b: ManifestData, o: ManifestData, t: ManifestData): Dict<
   return merge3<unknown>(strip(b), strip(o), strip(t), (_k, x) => x, () => undefined);
 }
 
-/** Which file a merge is about: by the path's name, else by the content (JSON or YAML). */
+/** By the path's name, else by the content (JSON or YAML). */
 export function detectKind(filePath: string | undefined, texts: string[]): MergeKind {
   const name = filePath ? path.posix.basename(filePath.replace(/\\/g, '/')) : '';
   if (name === LOCK_FILE || name.endsWith('.lock')) return 'lock';
@@ -176,11 +157,7 @@ export function detectKind(filePath: string | undefined, texts: string[]): Merge
 export interface MergeTextInput { base: string | null; ours: string; theirs: string; path?: string; kind?: MergeKind }
 export interface MergeTextResult { kind: MergeKind; text: string; decisions: MergeDecision[] }
 
-/**
- * The merge driver's work on file contents: parse the three versions, merge, serialize canonically.
- * An empty or missing base (the file was added on both branches) is an empty document.
- * @throws DvclError `corrupt` naming the version that cannot be parsed.
- */
+/** A blank base (added on both branches) is an empty document. @throws DvclError `corrupt` naming the version. */
 export function mergeTexts(input: MergeTextInput): MergeTextResult {
   const kind = input.kind ?? detectKind(input.path, [input.ours, input.theirs, input.base ?? '']);
   const file = input.path ?? (kind === 'lock' ? LOCK_FILE : '.manifest.json');

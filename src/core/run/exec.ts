@@ -11,19 +11,13 @@ const TAIL_LINES = 10;
 export interface ShellCommand {
   shell: string; cmd: string; cwd: string; env: NodeJS.ProcessEnv;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void; logFd?: number;
-  /** The run's groups: the command's own group joins them while it runs. */
   groups: ProcessGroups;
 }
 
 /**
- * Run one shell command in its own process group (so a Ctrl-C or kill reaches the whole tree it
- * starts), feeding output lines to `onLine` and raw bytes to `logFd`, and keeping the last lines of
- * stderr for the failure reason.
- *
- * A simple command (see {@link directArgv}) is started without the shell, as GNU make does: the
- * shell would only split it into words and exec it, and starting it costs a process per item (~30%
- * of a short item's cost). If it cannot be started that way (not found, not executable), it runs
- * through the shell after all, so the exit code (127, 126) and message are the shell's, as before.
+ * In its own process group, so a signal reaches the whole tree. A simple command ({@link directArgv})
+ * starts without the shell, as GNU make does, saving a process per item; if it cannot start, it goes
+ * through the shell after all, so the exit code (127, 126) is the shell's.
  */
 export async function runShell(opts: ShellCommand): Promise<ExecResult> {
   const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
@@ -76,16 +70,15 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
   });
 }
 
-/** Direct starts only stand in for a POSIX sh: another configured shell may do more (bash reads $BASH_ENV). */
+/** Direct starts only stand in for a POSIX sh: another shell may do more (bash reads $BASH_ENV). */
 function isPlainSh(shell: string): boolean {
   return shell === '/bin/sh' || shell === '/usr/bin/sh' || shell === 'sh';
 }
 
-// GNU make's list of characters that need a shell (job.c, sh_chars), plus backslash and CR: outside
-// single quotes, any of them means quoting, expansion, redirection, globbing, or more than one command.
+// GNU make's list of characters that need a shell (job.c, sh_chars), plus backslash and CR.
 const SHELL_CHARS = /[#;"*?[\]&|<>(){}$`^~!\\\n\r%]/;
 // Reserved words and dash's builtins (make's sh_cmds, extended): a builtin may differ from the
-// program of the same name (echo, printf, test, kill), and some change the shell itself (cd, exec).
+// program of the same name (echo, test, kill), and some change the shell itself (cd, exec).
 const SHELL_WORDS = new Set([
   '!', '{', '}', 'case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'if', 'in', 'then', 'until', 'while',
   '.', ':', '[', 'alias', 'bg', 'break', 'cd', 'chdir', 'command', 'continue', 'echo', 'eval', 'exec', 'exit',
@@ -94,10 +87,8 @@ const SHELL_WORDS = new Set([
 ]);
 
 /**
- * The words of `cmd` when a POSIX shell would do nothing with it but split it at blanks, remove
- * single quotes and run the first word as a program: no metacharacter outside single quotes, no
- * assignment, a first word that is not a reserved word or builtin. Otherwise null (use the shell).
- * Item templates are substituted single-quoted, so `cp ${item} ${out}` qualifies.
+ * The words of `cmd` when a POSIX shell would only split it and remove single quotes, else null. Items
+ * are substituted single-quoted, so `cp ${item} ${out}` qualifies.
  */
 export function directArgv(cmd: string): string[] | null {
   const words: string[] = [];
@@ -127,16 +118,11 @@ export function directArgv(cmd: string): string[] | null {
   return words;
 }
 
-/**
- * A command as its shell runs it. A multi-line `cmd: |` runs with `set -e`, so it stops at the
- * first line that fails, as a `cmd` list does and as GitHub Actions and GitLab CI run their
- * multi-line scripts (`bash -e`); without it only the last line's status counted.
- */
+/** A multi-line `cmd: |` runs with `set -e`, as a `cmd` list does and as GitHub Actions and GitLab CI do. */
 export function scriptOf(cmd: string): string {
   return cmd.trimEnd().includes('\n') ? `set -e\n${cmd}` : cmd;
 }
 
-/** Why a stage's commands cannot start in `wdir` (relative to the project root `root`), or null. */
 export function wdirProblem(root: string, wdir: string): string | null {
   if (wdir === '.') return null;
   const st = fs.statSync(path.resolve(root, wdir), { throwIfNoEntry: false });
@@ -144,7 +130,6 @@ export function wdirProblem(root: string, wdir: string): string | null {
   return st.isDirectory() ? null : `wdir ${wdir} is not a directory`;
 }
 
-/** The last lines of a command's stderr, for a failure reason. */
 export function lastLines(text: string): string {
   const lines = text.replace(/\s+$/, '').split('\n');
   return lines.slice(-TAIL_LINES).join('\n').slice(-TAIL_BYTES);

@@ -4,30 +4,20 @@ import type { ItemTask } from '../status/status.js';
 
 export interface ItemPoolOptions {
   tasks: ItemTask[];
-  /** How many workers, each in a job slot of its own when it runs. */
   workers: number;
   exec: ItemExecutor;
   slots: Slots;
-  /** The stage's priority for the job slots (see Slots). */
   prio: number;
-  /** Start no more items (a signal arrived). */
+  /** A signal arrived. */
   stopped(): boolean;
-  /**
-   * Wait for a started item and record it; false when it never started (its shell died first):
-   * the pool runs it again. An error stops the pool from starting items.
-   */
+  /** False when the item never started (its shell died first): run it again. An error stops the pool. */
   finish(started: StartedItem): Promise<boolean>;
 }
 
 /**
- * Runs a per-item stage's items: as many workers as job slots, each taking the next item (queueing
- * every item on the slots at once would cost O(n²) in the priority queue: minutes for 100,000
- * items). Each worker keeps items queued in its slot's item shell ahead of the one running (see
- * ItemShell.capacity), so the shell never waits for dvcl to record a result — unless another stage
- * waits for the slot: then the queue drains and the slot is given up.
- *
- * The first error of `finish` (the journal cannot be written) is thrown once the items in flight
- * have finished.
+ * A worker per job slot takes the next item (queueing all on the slots is O(n²)) and keeps items
+ * queued in its shell (ItemShell.capacity) unless another stage waits for the slot: then it drains
+ * and gives it up. The first `finish` error is thrown once the items in flight have finished.
  */
 export async function runItemPool(o: ItemPoolOptions): Promise<void> {
   let next = 0;
@@ -36,15 +26,9 @@ export async function runItemPool(o: ItemPoolOptions): Promise<void> {
   const givenBack: ItemTask[] = [];
   const more = () => (givenBack.length > 0 || next < o.tasks.length) && !o.stopped() && error === undefined;
   const take = () => givenBack.pop() ?? o.tasks[next++];
-  // Each worker's shell and what it has started and not yet finished, oldest first.
   const workers: { shell: ShellSlot; inFlight: StartedItem[] }[] = [];
 
-  /**
-   * With nothing left to start, take back the items queued behind another worker's running one
-   * (the longest queue), so a long item does not hold up those behind it while this slot idles.
-   * Once every item has been handed out queues only shrink, so when there is nothing to take back
-   * now, there never will be.
-   */
+  /** Take back the items queued behind the longest queue's running one; once all are handed out, queues only shrink. */
   const steal = (self: StartedItem[]): boolean => {
     if (o.stopped() || error !== undefined) return false;
     for (const w of [...workers].sort((a, b) => b.inFlight.length - a.inFlight.length)) {

@@ -7,39 +7,14 @@ import { pidAlive } from '../util/process.js';
 import { shellQuote } from '../template.js';
 
 /*
- * A resident shell per job slot that runs a per-item stage's commands one after another.
+ * A resident shell per job slot runs a per-item stage's commands: Node 20 forks all of dvcl per
+ * child and blocks until the exec, while the shell forks a subshell per item beside dvcl.
  *
- * Node 20 starts a child by fork()ing the whole dvcl process and waiting until the child has
- * exec'd: ~2 ms of the main thread per item, whatever -j says, so 2,000 short items took 2.3x what
- * `xargs -P2` takes. A small shell forks a subshell per item instead, in parallel with dvcl.
- *
- * Protocol. The shell reads its script from stdin (`sh -s`): first the DRIVER below, then one line
- * per item, `__dvcl_r K 'command'`, the command single-quoted so any text (newlines included) is
- * one argument. `__dvcl_r` runs the command in a subshell (so a `cd`, `exit` or variable does not
- * leak into the next item), stdin from /dev/null, stdout and stderr into the files `<base>.K.out`
- * and `.err`, and appends `<exit status> <o if stdout is non-empty><e if stderr is>` to the
- * results file `<base>.res`.
- *
- * Why a results file that dvcl polls, and not the shell's stdout: a pipe or socket that Node reads
- * wakes dvcl's process once per item, and on a two-core machine those wake-ups cost the shells
- * ~20% of their speed (2,000 `cp` items: 2.2 s against 1.85 s with a file, xargs -P2 1.9 s). So
- * dvcl reads the file every POLL_MS and keeps enough items queued in the shell to cover the
- * interval (see capacity()): the shell never waits for dvcl, and dvcl wakes ~100 times a second
- * rather than once per item.
- *
- * Items queued behind a long one can be given back (giveBack()), for a slot with nothing left to
- * do: dvcl creates `<base>.stop`, and the shell answers `skip` instead of running an item sent
- * before while that file exists (`__dvcl_r`; items sent after go as `__dvcl_f`, which runs them).
- * Once the shell has answered every item given back, dvcl removes the file. The oldest item not
- * yet answered when the file appeared may or may not have started: if it is skipped, dvcl sends
- * it again.
- *
- * Before each item the shell checks that dvcl is still there (`kill -0 $PPID`, a builtin): after
- * a `kill -9` of dvcl it finishes the item running and starts none of those queued.
- *
- * What differs from a fresh `sh -c`: a command killed by a signal shows as exit code 128+N (as any
- * shell reports it), and an item's stdout and stderr reach the log one after the other rather
- * than interleaved.
+ * `sh -s` reads the DRIVER, then `__dvcl_r K 'command'` per item; each runs in a subshell (a `cd`
+ * or `exit` does not leak) and appends `<status> <o><e>` to `<base>.res`. dvcl polls that file, not
+ * a pipe: a wake-up per item measurably slowed the shells on two cores. While `<base>.stop` exists,
+ * items sent before it are answered `skip` (giveBack()). `kill -0 $PPID` before each item: after a
+ * `kill -9` of dvcl no queued item starts. Unlike `sh -c`, a signal death shows as 128+N.
  */
 const DRIVER = `__dvcl_b=$1; set --
 __dvcl_r() {
@@ -55,38 +30,24 @@ __dvcl_f() {
 }
 `;
 
-/**
- * How often dvcl reads the results file while items are queued: every POLL_MS, or for long items
- * every quarter of an item's time up to MAX_POLL_MS (hours of minute-long items need no 100 Hz).
- */
+/** Long items are polled every quarter of an item's time, up to MAX_POLL_MS. */
 const POLL_MS = 10;
 const MAX_POLL_MS = 250;
-/** Queue enough items to keep the shell busy for this long between two polls. */
 const QUEUE_MS = 25;
-/** Never more items queued in one shell (each has its own output files). */
+/** Each queued item has its own output files. */
 const MAX_QUEUE = 32;
 
-/**
- * How many items a shell keeps queued (the one running included) when each takes `itemMs`: enough
- * for QUEUE_MS of work, at least 2. It is also what a `kill -9` of dvcl can lose per job slot.
- */
+/** Items to keep queued for QUEUE_MS of work (at least 2); also what a `kill -9` can lose per slot. */
 export function queueFor(itemMs: number): number {
   return Math.min(MAX_QUEUE, Math.max(2, Math.ceil(QUEUE_MS / Math.max(itemMs, 0.05)) + 1));
 }
 
-/**
- * The name of a job slot's shell files, `<dvcl pid>-<stage>-<slot>.…`: the pid first, so the
- * files of a dvcl that was killed can be told from those of a live one.
- */
+/** `<dvcl pid>-<stage>-<slot>`: the pid first, so a killed dvcl's files can be told apart. */
 export function shellId(stage: string, slot: number): string {
   return `${process.pid}-${stage}-${slot}`;
 }
 
-/**
- * Remove the files that item shells of dvcl processes that no longer exist left in `tmpDir` (a
- * `kill -9` gives close() no chance). For the run that holds the lock, once it has stopped what
- * those runs left running (orphans.ts); a live dvcl's files, and this process's, stay.
- */
+/** Files of dead dvcl processes (a `kill -9` skips close()), once leftover-groups.ts stopped what they left running. */
 export function removeLeftoverShellFiles(tmpDir: string): void {
   let names: string[];
   try {
@@ -117,29 +78,24 @@ export class ItemShell {
   private readonly child: ChildProcess;
   private readonly base: string;
   private readonly resFd: number;
-  /** Sent and not yet answered, oldest first: the shell runs them in this order. */
+  /** Oldest first: the shell runs them in this order. */
   private readonly waiting: Waiting[] = [];
-  /** Output file numbers not in use by a waiting item. */
   private readonly freeK: number[] = Array.from({ length: MAX_QUEUE }, (_, i) => MAX_QUEUE - 1 - i);
   private readonly buf = Buffer.alloc(64 * 1024);
   private pos = 0;
   private partial = '';
   private timer: NodeJS.Timeout | null = null;
-  /** For capacity(): time with items queued, and items answered in it. */
   private busyMs = 0;
   private answered = 0;
   private lastPoll = 0;
   private lastAnswer = 0;
   private corked = false;
   private closed = false;
-  /** Output file numbers used so far (close() removes those files). */
   private usedK = 0;
   /** `<base>.stop` exists: items given back are still to be answered `skip`. */
   stopped = false;
-  /** The shell has exited: {@link run} can no longer be used. */
   dead = false;
 
-  /** Start a shell in `cwd` with `env`; its item output files go into `tmpDir`. */
   constructor(opts: { shell: string; cwd: string; env: NodeJS.ProcessEnv; tmpDir: string; id: string; groups: ProcessGroups }) {
     fs.mkdirSync(opts.tmpDir, { recursive: true });
     this.base = path.join(opts.tmpDir, opts.id);
@@ -163,14 +119,13 @@ export class ItemShell {
       this.dead = true;
       untrack();
       if (this.closed) {
-        // Closed with items given back: the file had to stay until the shell had skipped them.
+        // The stop file had to stay until the shell had skipped the items given back.
         if (this.stopped) fs.rmSync(`${this.base}.stop`, { force: true });
       } else {
         this.poll(); // what it answered before it ended
       }
-      // The oldest item not answered was running (or about to): it fails, with what it wrote to
-      // stderr, killed by the signal that killed its shell. Those behind it never started: they
-      // say so, to be run again.
+      // The oldest unanswered item was running: it fails, killed by its shell's signal. Those
+      // behind it never started and say so, to be run again.
       this.waiting.splice(0).forEach((w, i) => {
         if (w.givenBack) return;
         if (i > 0) w.resolve({ ...this.result(w, null, ''), notStarted: true });
@@ -183,24 +138,16 @@ export class ItemShell {
     this.child.on('exit', died);
   }
 
-  /**
-   * How many items to keep queued: 2 until the items' duration is known (one running, one waiting),
-   * then enough to cover QUEUE_MS, so short items never leave the shell idle between two polls
-   * while long ones are not hoarded by one shell.
-   */
+  /** 2 until the items' duration is known, then enough to cover QUEUE_MS without hoarding long ones. */
   capacity(): number {
     return this.answered < 2 ? 2 : queueFor(this.busyMs / this.answered);
   }
 
-  /** Items sent and not yet answered. */
   get queued(): number {
     return this.waiting.length;
   }
 
-  /**
-   * Queue one command (at most MAX_QUEUE at a time). `code` is null (and `spawnError` set) when the
-   * shell itself died: start another.
-   */
+  /** Queue one command; `code` null (and `spawnError` set) means the shell died: start another. */
   run(cmd: string): Promise<ItemResult> {
     const now = Date.now();
     if (this.freeK.length === 0) throw new Error(`an item shell takes at most ${MAX_QUEUE} items at a time`);
@@ -218,7 +165,6 @@ export class ItemShell {
 
   private send(w: Waiting): void {
     this.waiting.push(w);
-    // Lines sent in one tick go to the shell in one write.
     const stdin = this.child.stdin!;
     if (!this.corked) {
       this.corked = true;
@@ -232,17 +178,12 @@ export class ItemShell {
     this.timer ??= setTimeout(() => this.tick(), POLL_MS);
   }
 
-  /**
-   * Take back the items that will not start: every item sent after the oldest one not yet answered
-   * (which may be running). Returns how many, counted from the most recently sent; their results
-   * never settle. The shell takes no item until it has answered the ones given back.
-   */
+  /** Takes back the items behind the oldest unanswered one (their results never settle); returns how many. */
   giveBack(): number {
     if (this.dead || this.stopped || this.waiting.length < 2) return 0;
     fs.writeFileSync(`${this.base}.stop`, '');
     this.stopped = true;
-    // An item answered before the file existed is read now; the shell checks the file before each
-    // item, so of those still unanswered only the oldest can have started.
+    // The shell checks the file before each item, so of those unanswered only the oldest can have started.
     this.poll();
     const back = this.waiting.slice(1);
     for (const w of back) w.givenBack = true;
@@ -255,7 +196,6 @@ export class ItemShell {
     this.stopped = false;
   }
 
-  /** Read the answers the shell has appended since the last poll and settle their items. */
   private poll(): void {
     const now = Date.now();
     if (this.waiting.length > 0) this.busyMs += now - this.lastPoll;
@@ -273,7 +213,7 @@ export class ItemShell {
         if (!w) break;
         const [code, flags = ''] = line.split(' ');
         if (code === 'skip') {
-          // Given back: nobody waits for it. Otherwise the oldest item, skipped as it had not started.
+          // Given back: nobody waits for it. Otherwise the oldest item, skipped before it started.
           if (w.givenBack) this.freeK.push(w.k);
           else this.send(w);
           continue;
@@ -284,14 +224,13 @@ export class ItemShell {
     }
   }
 
-  /** Every POLL_MS or more (see there) while items are queued. */
   private tick(): void {
     this.timer = null;
     this.poll();
     if (this.stopped && !this.waiting.some((w) => w.givenBack)) this.unstop();
     if (this.waiting.length === 0) return;
     const perItem = this.answered < 2 ? 0 : this.busyMs / this.answered;
-    // (poll may have set one already, sending an item again)
+    // poll() may have set one already, sending an item again.
     this.timer ??= setTimeout(() => this.tick(), Math.min(MAX_POLL_MS, Math.max(POLL_MS, perItem / 4)));
   }
 
@@ -321,7 +260,6 @@ export class ItemShell {
     this.timer = null;
   }
 
-  /** End the shell (it exits at the end of its input) and remove its files. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -4,21 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pidAlive } from '../util/process.js';
 
 /*
- * Stage commands and item shells lead process groups of their own, so that a signal reaches a
- * command's whole tree. After a `kill -9` of dvcl (or an OOM kill) nothing stops those groups: a
- * stage command goes on writing its outs while the next `dvcl repro` starts the same stage again.
- *
- * So a writing run notes each group it starts in `.dvcl/groups/<its pid>` (the group id and the
- * leader's start time, one line each, appended as they start; the file goes when the run ends).
- * The next writing run, once it holds the run lock, stops the groups listed by runs that are gone:
- * SIGTERM, then SIGKILL after a second. The start time, from /proc, makes sure a reused pid is
- * never taken for a leftover group, so this works where /proc does (Linux); elsewhere nothing is
- * noted or stopped.
+ * After a `kill -9` of dvcl nothing stops the process groups it started: a stage command goes on
+ * writing while the next repro runs it again. So a writing run notes each group in
+ * `.dvcl/groups/<pid>` (id and leader start time, from /proc, so a reused pid is never taken for it),
+ * and the next one, under the run lock, stops those of dead runs: SIGTERM, SIGKILL after a second.
  */
 
 const PROC = '/proc';
 
-/** Where a writing run notes its groups: `<stateDir>/groups/<pid>` (under the run lock). */
 export class GroupNotes {
   private file: string | null = null;
 
@@ -34,7 +27,6 @@ export class GroupNotes {
     }
   }
 
-  /** Note a group this run started (its leader's pid). */
   note(pid: number | undefined): void {
     if (!this.file || !pid) return;
     const start = startTime(pid);
@@ -44,14 +36,14 @@ export class GroupNotes {
     } catch { /* best effort, as above */ }
   }
 
-  /** Stop noting, and forget the groups noted: the run ended and stopped what it started. */
+  /** The run ended and stopped what it started. */
   close(): void {
     if (this.file) fs.rmSync(this.file, { force: true });
     this.file = null;
   }
 }
 
-/** The fields of /proc/<pid>/stat from field 3 (the state) on; null when there is no such process. */
+/** Fields from 3 (the state) on; null when there is no such process. */
 function procStat(pid: number): string[] | null {
   let stat: string;
   try {
@@ -63,15 +55,11 @@ function procStat(pid: number): string[] | null {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+/** Field 22: clock ticks since boot. */
 function startTime(pid: number): string | null {
   return procStat(pid)?.[19] ?? null;
 }
 
-/**
- * Stop the process groups left running by writing runs that are gone (see above). Returns how many
- * groups were stopped, per dead dvcl pid.
- */
 export async function stopLeftoverGroups(stateDir: string): Promise<{ pid: number; groups: number }[]> {
   const dir = path.join(stateDir, 'groups');
   let names: string[];
@@ -110,7 +98,7 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   } catch { /* gone */ }
 }
 
-/** The process exists and is not a zombie (an orphan's parent may be slow to reap it). */
+/** Not a zombie: an orphan's parent may be slow to reap it. */
 function running(pid: number): boolean {
   const state = procStat(pid)?.[0];
   return state !== undefined && state !== 'Z';

@@ -4,7 +4,6 @@ import { oneLine } from '../errors.js';
 import { abs, isInside } from '../util/paths.js';
 import { reservedOut } from '../config/reserved.js';
 
-/** The project's real path, per root: it does not change while dvcl runs. */
 const realRoots = new Map<string, string>();
 
 function realRootOf(root: string): string {
@@ -13,11 +12,7 @@ function realRootOf(root: string): string {
   return real;
 }
 
-/**
- * Linux names an open directory `/proc/self/fd/N`: its real path is read from there, and a name
- * looked up through it is looked up in that very directory, whatever its path leads to by then.
- * This is openat() for Node, which has none. Elsewhere, the folder's realpath, checked each time.
- */
+/** On Linux `/proc/self/fd/N/name` resolves in that open directory whatever its path leads to: openat() for Node. */
 const PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 const O_DIR = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
@@ -26,10 +21,8 @@ function outside(rel: string, real: string, verb: string): Error {
 }
 
 /**
- * Run `fn` with the out's folder opened and checked to lie inside the project, and not in git's
- * or dvcl's state: `file` is the out's path through that very folder. Checked for every out at
- * the moment it is used, not once per folder: a command (or another process) may replace the
- * folder by a link during the run. False when the folder does not exist.
+ * Run `fn` on the out's path through its opened folder, checked inside the project and outside git's
+ * and dvcl's state; at every use, as a command may swap the folder for a link mid-run. False: no folder.
  */
 function inFolder(root: string, rel: string, fn: (file: string) => void = () => {}, verb = 'write'): boolean {
   const parent = path.dirname(abs(root, rel));
@@ -56,11 +49,7 @@ function inFolder(root: string, rel: string, fn: (file: string) => void = () => 
   }
 }
 
-/**
- * Before a stage or item runs: each out removed (unless `persist`) and its folder created, both
- * only inside the project. dvcl never deletes, nor creates folders, through a link that leads out
- * of it; an out whose folder does is refused with the reason (thrown).
- */
+/** Never removes or creates folders through a link leading out of the project: such an out is refused (thrown). */
 export function prepareOuts(root: string, outs: string[], persist: boolean): void {
   for (const o of outs) {
     if (inFolder(root, o, (file) => { if (!persist) removeOut(file); })) continue;
@@ -70,15 +59,11 @@ export function prepareOuts(root: string, outs: string[], persist: boolean): voi
   }
 }
 
-/**
- * After a command: an out to record must still lie inside the project. Its folder may have become
- * a link out of it while the command ran; what it wrote there is not the project's to record.
- */
+/** After a command: its folder may have become a link out of the project; what was written there is not recorded. */
 export function checkPlaced(root: string, rel: string): void {
   inFolder(root, rel, undefined, 'record');
 }
 
-/** Create an out's missing folder, once the nearest folder that exists is checked to lie inside the project. */
 function createFolder(root: string, rel: string): void {
   const parent = path.dirname(abs(root, rel));
   let dir = path.dirname(parent);
@@ -95,7 +80,6 @@ function createFolder(root: string, rel: string): void {
   fs.mkdirSync(parent, { recursive: true });
 }
 
-/** Remove a file, link or folder if it exists: one lstat when there is nothing to remove. */
 function removeOut(file: string): void {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!st) return;
@@ -104,11 +88,8 @@ function removeOut(file: string): void {
 }
 
 /**
- * Remove the output of a dropped item (see dropped-items.ts), through its folder checked as for any
- * out (a folder leading out of the project, or into `.git`/`.dvcl`, is refused: thrown). Then the
- * folders it leaves empty below `base`, the out template's literal folder, which stays: those were
- * made for items (`out/${dir}/…`). With no literal folder (`${dir}/${stem}.out`) they are the
- * inputs' own folders, and stay.
+ * Remove a dropped item's output, then the folders it leaves empty below `base`, the template's
+ * literal folder (with none, as in `${dir}/${stem}.out`, they are the inputs' own, and stay).
  */
 export function removeOrphanOutput(root: string, rel: string, base: string): void {
   inFolder(root, rel, removeOut, 'remove');

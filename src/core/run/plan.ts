@@ -11,9 +11,8 @@ import type { RunSession } from './session.js';
 import type { ReproResult, StageResult } from './types.js';
 
 /**
- * The selected stages in dependency order. A frozen stage cuts off its upstream (nothing in this
- * run would read what it makes); `retry --only-failed` keeps the stages with failures. Refuses
- * (exit 2) a missing dep nothing produces and per-item outputs that clash, before anything runs.
+ * Dependency order. A frozen stage cuts off its upstream (nothing in this run reads what it makes).
+ * Refuses (exit 2) a missing dep nothing produces and clashing per-item outputs before anything runs.
  */
 export function selectForRun(s: RunSession, targets: string[]): string[] {
   const { cfg } = s.p;
@@ -27,7 +26,7 @@ export function selectForRun(s: RunSession, targets: string[]): string[] {
   }
   if (s.opts.onlyFailed) selected = selected.filter((n) => hasFailures(s, n));
   checkMissingDeps(s, selected);
-  // Items that upstream stages produce are checked again when their stage starts.
+    // Items that upstream stages produce are checked again when their stage starts.
   for (const name of selected) if (s.byName.get(name)!.foreach) s.listed.set(name, checkItemOutputs(cfg.root, s.byName.get(name)!));
   return selected;
 }
@@ -37,7 +36,6 @@ function hasFailures(s: RunSession, name: string): boolean {
   return rec?.status === 'failed' || Object.values(rec?.items ?? {}).some((i) => i.status === 'failed');
 }
 
-/** A dep that does not exist and that no stage produces: exit 2 before anything runs. */
 function checkMissingDeps(s: RunSession, selected: string[]): void {
   const missing: string[] = [];
   for (const name of selected) {
@@ -54,24 +52,19 @@ function checkMissingDeps(s: RunSession, selected: string[]): void {
   }
 }
 
-/** Whether an evaluated stage has anything to run. */
 export function shouldRun(ev: Evaluation): boolean {
   if (ev.status.state === 'frozen') return false;
   if (ev.items) return ev.items.tasks.length > 0 || ev.status.reasons.some((r) => r.code === 'always_changed' || r.code === 'forced');
   return ev.status.reasons.length > 0;
 }
 
-/**
- * The items of a per-item stage to drop, their inputs gone, and what that does to their outputs;
- * null when there are none. `retry --only-failed` drops nothing: it only retries.
- */
+/** Null when no item's input is gone. `retry --only-failed` drops nothing: it only retries. */
 export function dropPlan(s: RunSession, name: string, ev: Evaluation): DropPlan | null {
   if (!ev.items?.dropped.length || s.opts.onlyFailed) return null;
   const records = s.p.manifest.stage(name)?.items ?? {};
   return planDrop(s.p.hasher, name, records, ev.items.dropped, new Set(ev.items.present.map((p) => p.output)));
 }
 
-/** The dry run: what would run and why, without running or writing anything. */
 export function planDryRun(s: RunSession, selected: string[]): ReproResult {
   const willRun = new Set<string>();
   const stages: StageResult[] = [];
@@ -79,8 +72,8 @@ export function planDryRun(s: RunSession, selected: string[]): ReproResult {
     const ups = [...s.p.cfg.dag.upstream.get(name)!].filter((u) => willRun.has(u));
     const ev = evaluateStage(s.ctx, s.byName.get(name)!, ups, s.evalOptions(name));
     for (const w of stageWarnings(ev.status)) s.rep.warn?.(w);
-    // A stage below one that runs is evaluated again when that one is done: it runs unless the
-    // upstream outs come out the same (early cutoff). The plan says so rather than "up to date".
+    // Below a stage that runs, it runs unless the upstream outs come out the same (early cutoff):
+    // the plan says so rather than "up to date".
     const drop = dropPlan(s, name, ev);
     const own = (shouldRun(ev) && (ev.items !== undefined || ev.status.reasons.some((x) => x.code !== 'upstream_stale'))) || drop !== null;
     const mayRun = !own && ups.length > 0 && ev.status.state !== 'frozen';

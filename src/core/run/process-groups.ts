@@ -1,11 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { GroupNotes } from './leftover-groups.js';
 
-/**
- * The process groups one run started and has not yet reaped (stage commands, item shells): what
- * an interrupt stops. Each is also noted in the run's GroupNotes, when it has some, so that the
- * next run can stop them if this one is killed.
- */
+/** What an interrupt stops; each group also noted in GroupNotes, so the next run can stop them if this one is killed. */
 export class ProcessGroups {
   private readonly running = new Set<ChildProcess>();
   /** Bumped by killAll: a command whose direct start failed is not retried through the shell after it. */
@@ -13,14 +9,14 @@ export class ProcessGroups {
 
   constructor(private readonly notes: GroupNotes | null = null) {}
 
-  /** Count a group among those a signal stops; returns its untrack. */
+  /** Returns its untrack. */
   add(child: ChildProcess): () => void {
     this.running.add(child);
     this.notes?.note(child.pid);
     return () => this.running.delete(child);
   }
 
-  /** Signal every running group; returns how many there were. */
+  /** Returns how many there were. */
   killAll(signal: NodeJS.Signals): number {
     this.kills++;
     for (const c of this.running) {

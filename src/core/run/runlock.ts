@@ -5,28 +5,24 @@ import lockfile from 'proper-lockfile';
 import { DvclError } from '../errors.js';
 import { pidAlive } from '../util/process.js';
 
-/** Who holds a project's run lock; stored as JSON inside the lock directory. */
 export interface LockHolder {
   pid: number;
   host: string;
-  /** ISO time the lock was taken */
   since: string;
-  /** the dvcl command that holds it, e.g. "repro" */
   command: string;
 }
 
-/** A held run lock. Both releases are idempotent and never throw. */
+/** Both releases are idempotent and never throw. */
 export interface RunLock {
   release(): Promise<void>;
-  /** for signal handlers and exit paths, where nothing async runs any more */
+  /** For signal handlers and exit paths, where nothing async runs any more. */
   releaseSync(): void;
 }
 
 const LOCK_DIR = 'run.lock';
 const HOLDER_FILE = 'holder.json';
-/** how often the holder refreshes the lock directory's mtime */
 const UPDATE_MS = 5_000;
-/** a lock from another host whose mtime is older than this is abandoned (its holder stopped refreshing it) */
+/** Another host's lock not refreshed for this long is abandoned. */
 const FOREIGN_STALE_MS = 30_000;
 
 type Verdict =
@@ -35,11 +31,8 @@ type Verdict =
   | { kind: 'gone' };
 
 /**
- * Take `<stateDir>/run.lock` for this process, so only one `repro`/`retry`/`prune` runs per
- * project (SPEC §8). Never waits: when a live process holds the lock, throws
- * `DvclError('busy')` (exit 3) naming it. A lock whose holder is gone is taken over at once: on
- * this host when its pid no longer exists, from another host when it has not been refreshed for
- * 30 s. A live holder on this host is never displaced, however old its lock.
+ * One `repro`/`retry`/`prune` per project (SPEC §8); never waits (`busy`). A gone holder's lock is
+ * taken over at once (here: pid dead; another host: unrefreshed for FOREIGN_STALE_MS), a live one never.
  */
 export async function acquireRunLock(opts: { stateDir: string; command: string }): Promise<RunLock> {
   const stateDir = path.resolve(opts.stateDir);
@@ -56,9 +49,8 @@ export async function acquireRunLock(opts: { stateDir: string; command: string }
     lockfilePath: lockDir,
     realpath: false,
     fs: holderFs(lockDir, holder),
-    // proper-lockfile must never judge staleness itself: it would rmdir a directory that holds
-    // our info (ENOTEMPTY) and would take a lock from a live local holder whose mtime is old.
-    // judge() decides, and uses proper-lockfile's mtime check only for other hosts.
+    // proper-lockfile must never judge staleness itself: it would rmdir a directory that holds our
+    // info (ENOTEMPTY) and take a lock from a live local holder with an old mtime. judge() decides.
     stale: Infinity,
     update: UPDATE_MS,
     retries: 0,
@@ -86,7 +78,6 @@ export async function acquireRunLock(opts: { stateDir: string; command: string }
   throw busy(readLockHolder(stateDir), lockDir);
 }
 
-/** The current holder of `<stateDir>/run.lock`, or null when unlocked or its info is unreadable. */
 export function readLockHolder(stateDir: string): LockHolder | null {
   return readHolderAt(path.join(stateDir, LOCK_DIR));
 }
@@ -103,15 +94,9 @@ function readHolderAt(lockDir: string): LockHolder | null {
 }
 
 /**
- * An fs for proper-lockfile that keeps the holder file inside the lock directory.
- *
- * The directory is made aside with the file in it, then renamed into place; releasing renames it
- * away before removing it. So `run.lock` never exists without its holder file, and a `run.lock`
- * without readable holder info is no live run's: a process killed mid-way left it, or a person
- * made it. It is taken over at once (a rename onto an empty directory replaces it; judge() sees to
- * a non-empty one). The file is in place before proper-lockfile records the directory's mtime:
- * adding it later would change that mtime, which proper-lockfile takes as someone else touching
- * its lock. proper-lockfile releases with rmdir, also from its exit handler.
+ * Keeps the holder file inside the lock directory: made aside with it, renamed into place, renamed
+ * away to release. So a `run.lock` without readable holder info is no live run's. The file must be
+ * there before proper-lockfile records the mtime, which it watches for someone else touching it.
  */
 function holderFs(lockDir: string, holder: LockHolder): object {
   const text = `${JSON.stringify(holder)}\n`;
@@ -154,7 +139,7 @@ function asideName(lockDir: string, what: 'new' | 'old' | 'stale'): string {
   return `${lockDir}.${what}-${process.pid}-${Math.random().toString(36).slice(2)}`;
 }
 
-/** Remove what processes killed while taking, releasing or taking over the lock left aside. */
+/** What processes killed while taking, releasing or taking over the lock left aside. */
 function removeLeftAside(stateDir: string): void {
   let names: string[] = [];
   try {
@@ -170,8 +155,7 @@ function removeLeftAside(stateDir: string): void {
 
 function heldLock(stateDir: string, lockOpts: { lockfilePath: string; fs: object }, release: () => Promise<void>): RunLock {
   let released = false;
-  // ERELEASED/ENOTACQUIRED: the lock was compromised (and already warned about) or is gone; the
-  // directory may now be someone else's, so leave it alone.
+  // ERELEASED/ENOTACQUIRED: compromised (already warned) or gone; the directory may be someone else's now.
   const warn = (err: unknown): void => {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERELEASED' || code === 'ENOTACQUIRED') return;
@@ -209,11 +193,7 @@ async function judge(stateDir: string, lockDir: string): Promise<Verdict> {
   return { kind: fresh ? 'held' : 'abandoned', holder };
 }
 
-/**
- * Remove an abandoned lock. Two processes may judge the same lock abandoned; the first may
- * remove it and take the lock before the second acts. Renaming is atomic, so the second moves
- * the lock aside, sees that it is not the one it judged, and puts it back.
- */
+/** Two may judge the same lock abandoned: the second sees the one it moved aside is not the one it judged, and puts it back. */
 function takeOver(lockDir: string, judged: LockHolder | null): void {
   const aside = asideName(lockDir, 'stale');
   try {

@@ -1,5 +1,4 @@
-// One run's shared state: its id and record, its job slots, whether it must stop, and how it
-// writes a stage's result (record, then lock entry). Planning, scheduling and running read it.
+// One run's shared state: id and record, job slots, whether to stop, how a stage's result is written.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StageConfig } from '../pipeline.js';
@@ -26,9 +25,9 @@ export class RunSession {
   private started = new Date();
   private gitReady: Promise<void> | undefined;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
-  /** Each selected per-item stage's items, listed (and checked) before anything ran. */
+  /** Listed (and checked) before anything ran. */
   readonly listed = new Map<string, ItemListing>();
-  /** A stage has started running: files may have changed since the items were listed. */
+  /** Files may have changed since the items were listed. */
   anyStarted = false;
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
   private readonly baseEnv = userEnv();
@@ -39,7 +38,7 @@ export class RunSession {
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
   }
 
-  /** The run starts: its id, and its signals (one that came before is acted on now). */
+  /** A signal that came before is acted on now. */
   begin(): void {
     this.started = new Date();
     this.runId = this.p.manifest.newRunId(this.started);
@@ -50,9 +49,8 @@ export class RunSession {
   }
 
   /**
-   * Git info and the run record, on the first stage that runs or writes: a no-op repro never
-   * starts git. Taken before that stage touches the tree, so `dirty` describes the tree the run
-   * started from. The record itself is written with the run's first change.
+   * On the first stage that runs or writes (a no-op repro never starts git), before it touches the
+   * tree, so `dirty` describes the tree the run started from. The record goes with the first change.
    */
   ensureRun(): Promise<void> {
     this.gitReady ??= gitInfo(this.p.cfg.root).then((git) => {
@@ -70,20 +68,16 @@ export class RunSession {
     setTimeout(() => this.groups.killAll('SIGKILL'), 3000).unref();
   }
 
-  /** Why a stage that waited does not start. */
   stopReason(): string {
     return this.interrupted ? 'interrupted' : 'an earlier stage failed';
   }
 
-  /**
-   * Called at the failure itself, before the failed stage gives back its job slot: a stage waiting
-   * for that slot resumes before the failed stage's caller would see the result.
-   */
+  /** At the failure itself, before the failed stage frees its slot, which a waiting stage would take first. */
   stopUnlessKeepGoing(): void {
     if (!this.opts.keepGoing) this.stopped = true;
   }
 
-  /** The per-item stage's items listed before the run are still its items while no stage has started. */
+  /** The items listed before the run are still the stage's items while no stage has started. */
   evalOptions(name: string): EvalOptions {
     return { force: this.opts.force, onlyFailed: this.opts.onlyFailed, items: this.anyStarted ? undefined : this.listed.get(name) };
   }
@@ -107,13 +101,13 @@ export class RunSession {
     return { cmd, ...(wdir ? { wdir } : {}), ...(env ? { env } : {}), deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
 
-  /** The stage's lock entry already says what `entry` says: a re-run with the same result keeps it, run and commit included. */
+  /** A re-run with the same result keeps the old entry, run and commit included. */
   keptEntry(stage: string, entry: LockEntry): boolean {
     const old = this.p.lockFile.entry(stage);
     return old !== undefined && sameEntryContent(old, entry);
   }
 
-  /** A stage's own record: attempts count the failures in a row, and the success that ends them. */
+  /** Attempts count the failures in a row, and the success that ends them. */
   recordStageResult(stage: string, failure?: string): void {
     const prev = this.p.manifest.stage(stage);
     const attempts = (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1;

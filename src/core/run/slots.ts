@@ -1,7 +1,4 @@
-/**
- * A counting semaphore whose waiters are served by priority (highest first, then FIFO): stages
- * on the longest remaining chain get the next free job slot.
- */
+/** A semaphore served by priority, then FIFO: stages on the longest remaining chain get the next slot. */
 export class Slots {
   private free: number;
   private waiting: { prio: number; seq: number; go: () => void }[] = [];
@@ -22,7 +19,7 @@ export class Slots {
     });
   }
 
-  /** Someone is waiting for a slot: a holder that could keep it should give it back. */
+  /** A holder that could keep its slot should give it back. */
   contended(): boolean {
     return this.waiting.length > 0;
   }

@@ -7,13 +7,12 @@ export interface StageResult {
   name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts;
   /** skipped because `frozen: true` */ frozen?: true;
   /** dry run: runs only if its upstream's outs change */ may_skip?: true;
-  /** per-item stage that dropped items (input gone): their outputs removed (dry run: to remove) */ removed_outputs?: string[];
-  /** likewise, the outputs kept because they are not the files dvcl recorded (a warning names each) */ kept_outputs?: string[];
+  /** per-item stage that dropped items: their outputs removed (dry run: to remove) */ removed_outputs?: string[];
+  /** outputs kept because they are not the files dvcl recorded (a warning names each) */ kept_outputs?: string[];
 }
 export type StageRun = Omit<StageResult, 'name' | 'duration_ms'>;
 export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
 
-/** What the command shows while a run goes on; every hook optional. */
 export interface Reporter {
   stageStart?(name: string, ev: Evaluation, items?: number): void;
   stageOutput?(name: string, stream: 'stdout' | 'stderr', line: string): void;
@@ -31,15 +30,14 @@ export interface ReproOptions {
   dryRun?: boolean;
   jobs?: number;
   keepGoing?: boolean;
-  /** `retry --only-failed`: failed stages and failed items only, nothing else. */
+  /** `retry --only-failed`. */
   onlyFailed?: boolean;
   maxAttempts?: number;
   argv?: string[];
   reporter?: Reporter;
   /**
-   * Stops the run the orderly way when it aborts (its reason: the signal's name, e.g. 'SIGINT'):
-   * running commands get SIGTERM, then SIGKILL 3 s later; what finished is kept. The library
-   * installs no signal handlers of its own: the CLI turns SIGINT, SIGTERM and SIGHUP into this.
+   * Aborting stops the run the orderly way (reason: the signal's name): SIGTERM, SIGKILL 3 s later.
+   * The library installs no signal handlers: the CLI turns SIGINT, SIGTERM and SIGHUP into this.
    */
   signal?: AbortSignal;
   /** A second interrupt: running commands get SIGKILL at once. */

@@ -1,7 +1,4 @@
-/**
- * The environment the user started dvcl with, for the commands it runs. bin/run.js sets
- * FORCE_COLOR=0 for dvcl's own output (`--json`, NO_COLOR, TERM=dumb) and keeps the user's value.
- */
+/** For the commands dvcl runs: bin/run.js sets FORCE_COLOR=0 for dvcl's own output and keeps the user's value. */
 export function userEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   const saved = (globalThis as Record<symbol, { value?: string } | undefined>)[Symbol.for('dvcl.userForceColor')];

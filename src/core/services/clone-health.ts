@@ -7,10 +7,9 @@ import { MANIFEST_FILE } from '../ledger/manifest.js';
 const git = (root: string, args: string[], input?: string) => gitText(args, { cwd: root, input });
 
 /**
- * What makes a clone share less than the team thinks, for `status` and `repro` to warn about:
- * a `pipeline.lock` or `.manifest.json` that git ignores (and does not track), so it is never
- * committed; a `merge=dvcl` in .gitattributes with no merge driver registered in this clone
- * (`dvcl init` does it, once per clone), or one whose node or dvcl is gone.
+ * What makes a clone share less than the team thinks: a lock or manifest git ignores (never
+ * committed); `merge=dvcl` with no driver registered in this clone (`dvcl init`, once per clone), or
+ * one whose node or dvcl is gone.
  */
 export async function cloneWarnings(root: string): Promise<string[]> {
   let attrs = '';
@@ -39,7 +38,7 @@ export async function cloneWarnings(root: string): Promise<string[]> {
   return warnings;
 }
 
-/** The absolute paths in a registered driver command (shell-quoted or bare): its node and dvcl. */
+/** Shell-quoted or bare: its node and dvcl. */
 export function driverPaths(cmd: string): string[] {
   return [...cmd.matchAll(/'(\/(?:[^']|'\\'')*)'|(?:^|[\s=])(\/[^\s;'"]+)/g)].map((m) => (m[1] ?? m[2]).replace(/'\\''/g, "'"));
 }

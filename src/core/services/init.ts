@@ -29,10 +29,9 @@ export const MERGE_FILES = ['pipeline.lock', '.manifest.json'];
 
 export interface InitResult { root: string; changes: string[]; warnings: string[] }
 
-/** `dvcl init`: idempotent set-up of a project folder. Never overwrites a file's content, only appends. */
 /**
- * `driverCommand` runs this dvcl from hooks; `mergeDriver` is what git runs for `merge=dvcl`
- * (default: `driverCommand merge-driver …`).
+ * Idempotent; never overwrites a file's content, only appends. `driverCommand` runs this dvcl from
+ * hooks; `mergeDriver` is what git runs for `merge=dvcl` (default: `driverCommand merge-driver …`).
  */
 export async function init(opts: { cwd: string; driverCommand: string; mergeDriver?: string; hooks?: boolean }): Promise<InitResult> {
   const root = path.resolve(opts.cwd);
@@ -43,7 +42,7 @@ export async function init(opts: { cwd: string; driverCommand: string; mergeDriv
     fs.writeFileSync(cfg, STARTER_CONFIG);
     changes.push(`created ${CONFIG_FILE}`);
   }
-  // .dvcl/ is local state; so are a clone's own settings, the manifest's backup and any corrupt copy set aside.
+    // .dvcl/ is local state; so are a clone's own settings, the manifest's backup and any corrupt copy.
   const ignored = ['.dvcl/', '.pipelinerc.local', '.manifest.json.bak', '.manifest.json.corrupt-*'];
   const same = (want: string, have: string) => have.replace(/^\//, '').replace(/\/$/, '') === want.replace(/\/$/, '');
   if (appendMissingLines(path.join(root, '.gitignore'), ignored, same)) {
@@ -69,7 +68,7 @@ export async function init(opts: { cwd: string; driverCommand: string; mergeDriv
   return { root, changes, warnings };
 }
 
-/** Append the lines a file lacks (`same` decides equivalent spellings); true when it changed. */
+/** `same` decides equivalent spellings; true when the file changed. */
 function appendMissingLines(file: string, lines: string[], same: (want: string, have: string) => boolean = (a, b) => a === b): boolean {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const have = text.split(/\r?\n/).map((l) => l.trim());

@@ -4,7 +4,7 @@ import { sameValue } from '../util/exact.js';
 import { gitOk, runGit } from '../git/git.js';
 import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
 
-/** What differs between two versions of a stage's lock entry; `null` on one side: added or removed. */
+/** `null` on one side: added or removed. */
 export type EntryChange =
   | { code: 'cmd_changed'; old: string | string[] | null; new: string | string[] | null }
   | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
@@ -12,16 +12,13 @@ export type EntryChange =
   | { code: 'out_changed'; path: string; old: string | null; new: string | null }
   | { code: 'items_changed'; old: { count: number; hash: string } | null; new: { count: number; hash: string } | null };
 
-/**
- * One stage's entry in one commit: `added` (first run recorded), `modified`, `removed`, or
- * `rerun` (a new run with the same cmd, deps, params and outs, e.g. `repro --force`).
- */
+/** `rerun`: a new run with the same cmd, deps, params and outs (e.g. `repro --force`). */
 export interface StageChange {
   name: string;
   change: 'added' | 'modified' | 'removed' | 'rerun';
-  /** The run that wrote the entry (for `removed`, the run of the entry that was removed). */
+  /** For `removed`, the run of the entry that was removed. */
   run: string | null;
-  /** Where that run ran: HEAD, branch and dirtiness at the time, as the lock records them. */
+  /** HEAD, branch and dirtiness at the time, as the lock records them. */
   git: LockGit | null;
   changes: EntryChange[];
 }
@@ -31,23 +28,20 @@ export interface LogResult { stage: string | null; commits: LogCommit[] }
 
 export interface LogOptions {
   cwd: string;
-  /** Only commits that changed this stage's entry. */
   stage?: string;
-  /** At most this many commits. */
   limit?: number;
   onWarning?: (msg: string) => void;
 }
 
 const ZERO = /^0+$/;
-/** At most this many commits' versions are read from git at a time. */
+/** Versions read from git at a time. */
 const BATCH = 256;
 
 interface RawCommit { commit: string; parents: string[]; author: string; date: string; subject: string; old: string[]; new: string }
 
 /**
- * `dvcl log`: the commits that changed pipeline.lock, newest first, each with the stage entries it
- * changed and how. Two git processes per batch of commits: `git log --raw` (which names the lock's
- * blob before and after each commit) and `git cat-file --batch` (the blobs' text).
+ * The commits that changed pipeline.lock, newest first. Two git processes per batch: `git log --raw`
+ * names the lock's blob before and after each commit, `git cat-file --batch` reads them.
  */
 export async function stageLog(opts: LogOptions): Promise<LogResult> {
   const root = findRoot(opts.cwd);
@@ -93,10 +87,10 @@ export async function stageLog(opts: LogOptions): Promise<LogResult> {
   return { stage: opts.stage ?? null, commits };
 }
 
-/** A version of the lock: each stage's entry as its canonical text, compared as text, parsed only when it differs. */
+/** Each stage's entry as its canonical text, compared as text, parsed only when it differs. */
 type Version = Map<string, string>;
 
-/** Text → version; a lock that cannot be read is reported once and skipped (null). */
+/** A lock that cannot be read is reported once and skipped (null). */
 function readVersion(text: string, spec: string, warn?: (m: string) => void): Version | null {
   try {
     return splitStages(text) ?? versionOf(parseLock(text, `${LOCK_FILE} at ${spec.slice(0, 10)}`));
@@ -109,9 +103,8 @@ function readVersion(text: string, spec: string, warn?: (m: string) => void): Ve
 const STAGES_HEADER = 'schema: 1\nstages:\n';
 
 /**
- * Splits a lock in dvcl's canonical layout into per-stage texts without parsing the YAML, which
- * costs ~10 ms a version: most commits change one or two entries of many. Anything else
- * (hand-edited, another layout) → null, and the caller parses it whole.
+ * Per-stage texts of a lock in dvcl's canonical layout without parsing the YAML, which is slow per
+ * version while most commits change one or two entries. Any other layout → null: parse it whole.
  */
 export function splitStages(text: string): Version | null {
   if (text === '' || text === 'schema: 1\nstages: {}\n') return new Map();
@@ -139,7 +132,7 @@ function versionOf(data: LockData): Version {
   return new Map(Object.keys(data.stages).map((n) => [n, splitStages(serializeLock({ schema: 1, stages: { [n]: data.stages[n] } }))!.get(n)!]));
 }
 
-/** Parsed entries by their text: each distinct text is parsed once, however many commits share it. */
+/** Each distinct entry text is parsed once, however many commits share it. */
 class EntryCache {
   private readonly parsed = new Map<string, LockEntry>();
   entry(name: string, text: string | undefined): LockEntry | undefined {
@@ -153,10 +146,7 @@ class EntryCache {
   }
 }
 
-/**
- * Records of `git log --format=<\x1e fields> --raw`. A merge has no raw line: its versions are named
- * `<commit>:<file>` and `<parent>:<file>` for cat-file to resolve.
- */
+/** A merge has no raw line: its versions are `<commit>:<file>` and `<parent>:<file>` for cat-file. */
 export function parseLogOutput(out: string, file: string): RawCommit[] {
   const commits: RawCommit[] = [];
   for (const rec of out.split('\x1e')) {
@@ -173,7 +163,7 @@ export function parseLogOutput(out: string, file: string): RawCommit[] {
   return commits;
 }
 
-/** Texts of blobs by id or `<rev>:<path>`, in one `git cat-file --batch`; missing ones are left out. */
+/** By blob id or `<rev>:<path>`, in one `git cat-file --batch`; missing ones are left out. */
 async function catFiles(root: string, specs: string[]): Promise<Map<string, string>> {
   const texts = new Map<string, string>();
   if (specs.length === 0) return texts;
@@ -193,10 +183,7 @@ async function catFiles(root: string, specs: string[]): Promise<Map<string, stri
   return texts;
 }
 
-/**
- * Stage entries a commit changed. For a merge, only entries that differ from every parent: an entry
- * taken whole from one branch is shown at the commit that changed it on that branch.
- */
+/** For a merge, only entries that differ from every parent: one taken whole from a branch shows where it changed. */
 function changedIn(before: Version[], now: Version, only: string | undefined, entries: EntryCache): StageChange[] {
   const parents = before.length ? before : [new Map<string, string>()];
   const names = only !== undefined ? [only] : [...new Set([...now.keys(), ...parents.flatMap((p) => [...p.keys()])])].sort(cmp);
@@ -212,17 +199,16 @@ function changedIn(before: Version[], now: Version, only: string | undefined, en
   return out;
 }
 
-/** {@link changedIn} on parsed locks (for tests and library use). */
+/** For tests and library use. */
 export function changedStages(before: LockData[], now: LockData, only?: string): StageChange[] {
   return changedIn(before.map(versionOf), versionOf(now), only, new EntryCache());
 }
 
-/** Equal entries or values, either of which may be absent. */
 function same(a: unknown, b: unknown): boolean {
   return a === b || (a !== undefined && b !== undefined && sameValue(a, b));
 }
 
-/** How one stage's entry changed between two versions of the lock; null when it did not. */
+/** Null when it did not change. */
 export function diffEntry(name: string, old: LockEntry | undefined, cur: LockEntry | undefined): StageChange | null {
   if (same(old, cur)) return null;
   const entry = (cur ?? old)!;

@@ -18,16 +18,14 @@ import type { Project } from '../project.js';
 
 export const STATE_DIR = '.dvcl';
 
-/**
- * Take the run lock for a command that writes pipeline.lock and .manifest.json, then clear what a
- * writer that was killed left behind: temporary files next to them (`pipeline.lock.tmp-<pid>-…`),
- * commands still running (see orphans.ts), then its item shells' files in `.dvcl/tmp/`. From then
- * on the groups this run starts are noted, until the lock is released. Call it before
- * {@link openProject}: only the holder of the lock may recover a crashed run's journal (issue 11).
- */
-/** The run lock, and the process groups of the run that holds it (noted for the next run). */
+/** The run lock, and the groups of the run that holds it (noted for the next run). */
 export interface WritingLock extends RunLock { groups: ProcessGroups }
 
+/**
+ * Take the run lock, then clear what a killed writer left: temporaries (`pipeline.lock.tmp-<pid>-…`),
+ * commands still running (leftover-groups.ts), its item shells' files. Call before {@link openProject}:
+ * only the lock holder may recover a crashed run's journal (issue 11).
+ */
 export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<WritingLock> {
   const stateDir = stateDirOf(cfg);
   const lock = await acquireRunLock({ stateDir, command });
@@ -50,10 +48,10 @@ export async function lockForWriting(cfg: PipelineConfig, command: string, onWar
   };
 }
 
-/** `.pipelinerc` of the project around `cwd`, with its state folder `.dvcl/` created. */
+/** With its state folder `.dvcl/` created (read-only commands keep the stat cache there). */
 export function loadProjectConfig(cwd: string): PipelineConfig {
   const cfg = loadConfig({ cwd });
-  ensureStateDir(stateDirOf(cfg)); // even read-only commands keep the stat cache there
+  ensureStateDir(stateDirOf(cfg));
   return cfg;
 }
 
@@ -62,10 +60,8 @@ export function stateDirOf(cfg: PipelineConfig): string {
 }
 
 /**
- * Read a project's state: pipeline.lock, .manifest.json (with a crashed run's journal folded in)
- * and the hasher. Unless `readOnly`, recovery is saved: the caller must hold the run lock
- * ({@link lockForWriting}), or a run that loses the race for it would write the manifest and
- * delete the journal of the run that won. `cfg`, when the caller has loaded it already.
+ * Unless `readOnly`, recovery is saved, so the caller must hold the run lock ({@link lockForWriting}):
+ * else a run that lost the race would write the manifest and delete the winner's journal.
  */
 export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
   const cfg = opts.cfg ?? loadProjectConfig(opts.cwd);
@@ -84,10 +80,7 @@ export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; rea
   return { cfg, lock, lockFile, manifest, hasher, stateDir };
 }
 
-/**
- * The algorithms of the hashes the lock and the manifest record, other than `configured`: each is
- * checked with its own (see Hasher.for), so switching `settings.hash` alone makes nothing stale.
- */
+/** Algorithms recorded other than `configured`: each checks its own hashes, so switching `settings.hash` stales nothing. */
 function recordedAlgorithms(configured: HashAlgorithm, lock: LockData, manifest: ManifestData): Set<HashAlgorithm> {
   const found = new Set<HashAlgorithm>();
   const prefix = `${configured}:`;
@@ -101,8 +94,8 @@ function recordedAlgorithms(configured: HashAlgorithm, lock: LockData, manifest:
     for (const p of e.outs) note(p.hash);
     note(e.items?.hash);
   }
-  // An item record's hashes are computed together, with one algorithm: its input hash names it.
-  // (One that does not is checked with the configured algorithm, so it counts as changed: safe.)
+  // An item's hashes share one algorithm, which its input hash names (one that does not is checked
+  // with the configured algorithm, so it counts as changed: safe).
   for (const s of Object.values(manifest.stages)) for (const rec of Object.values(s.items ?? {})) note(rec.hash);
   return found;
 }
@@ -121,7 +114,7 @@ export function ensureStateDir(stateDir: string): void {
   fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
 }
 
-/** Unknown stage names are a usage error (exit 2), with the closest name as a hint. */
+/** Exit 2, with the closest name as a hint. */
 export function checkTargets(cfg: PipelineConfig, targets: string[]): void {
   const names = cfg.stages.map((s) => s.name);
   for (const t of targets) {

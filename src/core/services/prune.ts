@@ -5,22 +5,20 @@ import { applyDrop, keptWarning, planDrop, type DropPlan } from '../run/dropped-
 
 export interface PruneResult {
   dry_run: boolean;
-  /** Items whose input file no longer exists. */
+  /** Their input file no longer exists. */
   items: { stage: string; item: string }[];
-  /** Stages no longer in .pipelinerc, dropped from the lock and the manifest. */
+  /** No longer in .pipelinerc, dropped from the lock and the manifest. */
   stages: string[];
-  /** Run records nothing refers to any more. */
   runs: string[];
-  /** Outputs of the items dropped, removed (dry run: to remove) as they are the files dvcl recorded. */
+  /** Removed (dry run: to remove) because they are still the files dvcl recorded. */
   removed_outputs: string[];
-  /** Outputs of the items dropped that are kept: modified since dvcl wrote them (a warning names each). */
+  /** Kept: modified since dvcl wrote them (a warning names each). */
   kept_outputs: string[];
 }
 
 /**
- * `dvcl prune --deleted`: forget what no longer exists. pipeline.lock and .manifest.json change,
- * and the outputs of the items dropped go with them, but only those that are still the files dvcl
- * recorded (see dropped-items.ts): no file of the user's is deleted.
+ * `dvcl prune --deleted`: forget what no longer exists, with the dropped items' outputs that are still
+ * the files dvcl recorded (dropped-items.ts): no file of the user's is deleted.
  */
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
@@ -44,7 +42,7 @@ export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (
     const plans: DropPlan[] = [];
     const outOf = new Map(p.cfg.stages.map((s) => [s.name, s.out]));
     for (const [stage, list] of byStage) {
-      // A stage that is no longer per-item: its records are dropped, the files they name left alone.
+      // No longer per-item: its records are dropped, the files they name left alone.
       if (outOf.get(stage) === undefined) {
         plans.push({ stage, items: list, remove: [], keep: [] });
         continue;

@@ -1,5 +1,4 @@
-// `dvcl repro` and `dvcl retry`: the service composing a run (config, warnings, run lock, project,
-// plan, schedule).
+// `dvcl repro` and `dvcl retry`: config, warnings, run lock, project, plan, schedule.
 import { cloneWarnings } from './clone-health.js';
 import { checkTargets, loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { planDryRun, selectForRun } from '../run/plan.js';
@@ -19,8 +18,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, readOnly: true, onWarning: rep.warn }), opts, rep, new ProcessGroups());
     return planDryRun(s, selectForRun(s, targets));
   }
-  // The run lock, then the state read under it: a crashed run's journal is recovered only by the
-  // lock's holder.
+  // The state is read under the run lock: only its holder recovers a crashed run's journal.
   const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), opts, rep, runLock.groups);

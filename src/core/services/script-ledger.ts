@@ -10,21 +10,20 @@ import { decideItem } from '../status/decide.js';
 import { DvclError } from '../errors.js';
 
 export interface LedgerOptions {
-  /** Project root; paths are stored relative to it. Default: the current directory. */
+  /** Paths are stored relative to it. Default: the current directory. */
   root?: string;
-  /** The stage name the items are recorded under in .manifest.json. Default: `default`. */
+  /** Default: `default`. */
   stage?: string;
-  /** Manifest file relative to root. Default: `.manifest.json`. */
+  /** Relative to root. Default: `.manifest.json`. */
   file?: string;
   algorithm?: HashAlgorithm;
-  /** A failed item is given up after this many attempts (shouldProcess → false). Default 3. */
+  /** Attempts before a failed item is given up (shouldProcess → false). Default 3. */
   maxAttempts?: number;
 }
 
 /**
- * Per-file incremental processing for a Node script, without the CLI: the same `.manifest.json`
- * ledger, hashing and crash journal that `dvcl repro` uses for per-item stages.
- *
+ * Per-file incremental processing for a Node script: the same `.manifest.json` ledger, hashing and
+ * crash journal that `dvcl repro` uses for per-item stages.
  * ```ts
  * import { Manifest } from 'dvcl';
  * const m = await Manifest.load({ stage: 'parse' });
@@ -55,7 +54,7 @@ export class Manifest {
     const hasher = await Hasher.open({ root, algorithm, stateDir, also: recorded });
     const started = new Date();
     const runId = store.newRunId(started);
-    // Written with the first change, as by `dvcl repro`: a script run that changes nothing leaves the file as it was.
+    // Written with the first change, as by `dvcl repro`: a run that changes nothing leaves the file as it was.
     store.deferRun(runId, runRecord(process.argv.slice(1).map((a) => path.basename(a)), await gitInfo(root), started));
     return new Manifest(root, stage, store, hasher, runId, opts.maxAttempts ?? 3);
   }
@@ -73,7 +72,7 @@ export class Manifest {
     return h.hash;
   }
 
-  /** True when the file is new, changed, its output is missing, or it failed with attempts left (or `force`). */
+  /** New, changed, output missing, or failed with attempts left (or `force`). */
   shouldProcess(file: string, opts: { force?: boolean; output?: string } = {}): boolean {
     const rel = this.rel(file);
     const rec = this.record(rel);
@@ -105,12 +104,11 @@ export class Manifest {
     return this.store.stage(this.stage)?.items?.[this.rel(file)];
   }
 
-  /** Items whose last attempt failed. */
   failed(): string[] {
     return this.store.failedItems(this.stage);
   }
 
-  /** Forget items whose file no longer exists; returns them. Never deletes files. */
+  /** Forget items whose file no longer exists; never deletes files. */
   pruneDeleted(): string[] {
     const gone = Object.keys(this.store.stage(this.stage)?.items ?? {}).filter((i) => !fs.existsSync(path.join(this.root, i))).sort();
     this.store.removeItems(this.stage, gone);
@@ -121,7 +119,7 @@ export class Manifest {
     return this.store.statistics(this.stage, undefined, this.maxAttempts);
   }
 
-  /** Write .manifest.json atomically (keeping .manifest.json.bak) and the stat cache. */
+  /** Also the stat cache; .manifest.json atomically, keeping .manifest.json.bak. */
   save(): void {
     const run = this.store.data.runs[this.runId];
     if (run) this.store.recordRun(this.runId, { ...run, finished_at: isoTime() });

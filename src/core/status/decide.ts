@@ -1,5 +1,4 @@
-// The staleness decision: from a stage's config, its lock entry, its ledger record and the facts
-// gathered about its files (facts.ts), the reasons it is not up to date. Nothing here reads a file.
+// The staleness decision, from config, lock entry, ledger record and facts.ts. Reads no file.
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import { cmp, type LockEntry } from '../ledger/lock.js';
 import { givenUp, type ItemRecord, type StageRecord } from '../ledger/manifest.js';
@@ -7,29 +6,25 @@ import { sameCommand, type StageKey } from '../ledger/stage-key.js';
 import { sameValue } from '../util/exact.js';
 import type { ItemRunReason, Reason, StageState } from './reasons.js';
 
-/** What was found on disk for a stage: its present key, and hashes to compare with the lock's. */
 export interface StageFacts {
-  /** The present inputs, hashed with the configured algorithm. */
+  /** Hashed with the configured algorithm. */
   key: StageKey;
-  /** Declared deps that do not exist. */
   missing: string[];
   /** Deps whose recorded hash is of another algorithm: their hash now in that one (null: gone). */
   depsAsRecorded: Map<string, string | null>;
-  /** Each declared out's hash now, in its recorded hash's algorithm; null when it is missing. */
+  /** In its recorded hash's algorithm; null when missing. */
   outs: Map<string, string | null>;
 }
 
-/** Paths some stage writes (a missing dep among them is "not produced yet", not an error). */
+/** A missing dep among them is "not produced yet", not an error. */
 export function isProduced(cfg: PipelineConfig, dep: string): boolean {
   return cfg.dag.edges.some((e) => e.dep === dep);
 }
 
-/** Declared deps that are missing and that no stage produces. */
 export function missingDeps(facts: Pick<StageFacts, 'missing'>, produced: (p: string) => boolean): Reason[] {
   return facts.missing.filter((p) => !produced(p)).map((path) => ({ code: 'dep_missing', path }));
 }
 
-/** Differences between the present inputs and a lock entry: cmd, deps, params. */
 export function inputReasons(facts: Pick<StageFacts, 'key' | 'missing' | 'depsAsRecorded'>, entry: LockEntry, produced: (p: string) => boolean): Reason[] {
   const reasons: Reason[] = [];
   const { key } = facts;
@@ -58,7 +53,7 @@ export function inputReasons(facts: Pick<StageFacts, 'key' | 'missing' | 'depsAs
 
 export interface Decision { state: StageState; reasons: Reason[] }
 
-/** A stage that is not per-item: its state, and why. `upstreamStale`: direct upstream stages not up to date. */
+/** Not per-item. `upstreamStale`: direct upstream stages not up to date. */
 export function decideStage(
   stage: StageConfig, entry: LockEntry | undefined, record: StageRecord | undefined, facts: StageFacts,
   upstreamStale: string[], produced: (p: string) => boolean, opts: { force?: boolean } = {},
@@ -84,21 +79,20 @@ export function decideStage(
   return { state: failed ? 'failed' : reasons.length ? 'stale' : 'up_to_date', reasons };
 }
 
-/** What is known about one item now, against its record. */
 export interface PresentItem {
   hash: string;
   stage_hash?: string;
   outputExists: boolean;
-  /** The output's hash now; null/undefined when not computed (then only its existence counts). */
+  /** Null/undefined when not computed: then only its existence counts. */
   outputHash?: string | null;
-  /** Failed items with this many attempts are given up; 0 or less: never. */
+  /** 0 or less: never given up. */
   maxAttempts: number;
   force?: boolean;
 }
 
 export interface ItemDecision { run: boolean; why: ItemRunReason | null; givenUp: boolean }
 
-/** Whether an item of a per-item stage must run, and why (SPEC §4). */
+/** SPEC §4. */
 export function decideItem(rec: ItemRecord | undefined, present: PresentItem): ItemDecision {
   const yes = (why: ItemRunReason): ItemDecision => ({ run: true, why, givenUp: false });
   if (present.force) return yes('forced');
@@ -111,9 +105,7 @@ export function decideItem(rec: ItemRecord | undefined, present: PresentItem): I
   return { run: false, why: null, givenUp: false };
 }
 
-/** A per-item stage's items, counted after each was decided. */
 export interface ItemTally {
-  /** Items that have a record at all. */
   recorded: number;
   pending: number;
   failedLeft: number;
@@ -123,9 +115,8 @@ export interface ItemTally {
 }
 
 /**
- * A per-item stage: its state, and why, from its items' tally. `itemsHashNow` is the hash over
- * the present items as the lock entry's `items.hash` would be, computed only when it matters;
- * `facts` the stage-level inputs, compared only when items are pending.
+ * `itemsHashNow` (the lock's `items.hash` for the present items) is computed only when it matters;
+ * `facts`, the stage-level inputs, are compared only when items are pending.
  */
 export function decideItemStage(
   stage: StageConfig, entry: LockEntry | undefined, tally: ItemTally, facts: StageFacts, itemsHashNow: () => string,
@@ -136,8 +127,8 @@ export function decideItemStage(
   const known = tally.recorded > 0;
   if (!entry && !known) reasons.push({ code: 'never_run' });
   if (known && tally.pending === 0 && tally.failedLeft === 0 && tally.givenUp === 0 && !opts.force) {
-    // Every item is done, but the lock entry is missing (lost in a merge) or describes another set of
-    // items (inputs deleted since): nothing runs, the next repro only rewrites the entry.
+    // Every item done, but the entry is missing (lost in a merge) or names other items (inputs
+    // deleted since): nothing runs, the next repro only rewrites the entry.
     if (!entry) reasons.push({ code: 'never_run' });
     else {
       const now = itemsHashNow();

@@ -5,10 +5,7 @@ import { cmp, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { commandKey, stageKeyText } from '../ledger/stage-key.js';
 import type { StageFacts } from './decide.js';
 
-/**
- * Hash what a stage reads now (a missing dep is listed, not thrown) and, when it has a lock entry,
- * its outs. Each recorded hash is compared with a hash of its own algorithm (see Hasher.for).
- */
+/** A missing dep is listed, not thrown; each recorded hash is compared in its own algorithm (Hasher.for). */
 export function stageFacts(cfg: PipelineConfig, hasher: Hasher, stage: StageConfig, entry: LockEntry | undefined): StageFacts {
   const deps: LockPath[] = [];
   const missing: string[] = [];
@@ -37,9 +34,8 @@ export function stageFacts(cfg: PipelineConfig, hasher: Hasher, stage: StageConf
 }
 
 /**
- * A per-item stage's stage hash (what item records hold as `stage_hash`) for each algorithm an
- * item record was written with: an item recorded before settings.hash changed carries the hash
- * of the key with its deps' hashes of that algorithm. Computed once per algorithm met.
+ * The `stage_hash` per algorithm an item record was written with (one recorded before settings.hash
+ * changed holds its deps' hashes of that algorithm), each computed once.
  */
 export function stageHashes(hasher: Hasher, stage: StageConfig, facts: StageFacts): { configured: string; with(h: Hasher): string; all(): string[] } {
   const text = (deps: [string, string | null][]) => stageKeyText(facts.key, deps, stage.out);

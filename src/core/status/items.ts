@@ -10,15 +10,13 @@ import { REPLACEMENT, undecodedPaths } from '../hashing/raw-names.js';
 import { RESERVED_HINT, reservedOut } from '../config/reserved.js';
 import { outputOf as prepareOutput } from '../template.js';
 
-/** A per-item stage's inputs: the sorted files, and those matched whose names are not valid UTF-8. */
+/** `skipped`: matched names that are not valid UTF-8. */
 export interface ItemListing { items: string[]; skipped: string[] }
 
-/** The sorted input files of a per-item stage. */
 export function listItems(root: string, stage: StageConfig): ItemListing {
   const simple = listSimple(root, stage.foreach!);
   if (simple) return withoutUndecodable(root, simple, []);
-  // Folders the glob would enter but cannot, as their names are not valid UTF-8: tinyglobby skips
-  // them without a word (it reads a folder by its decoded name, which names nothing).
+  // Folders the glob cannot enter as their names are not valid UTF-8: tinyglobby skips them silently.
   const unreadable: string[] = [];
   const readdirSync = ((dir: fs.PathLike, o?: unknown) => {
     try {
@@ -33,7 +31,7 @@ export function listItems(root: string, stage: StageConfig): ItemListing {
   return withoutUndecodable(root, [...new Set(found)].sort(cmp), dirs);
 }
 
-/** Takes out of `found` the names that are not valid UTF-8 (they name no file), to be reported. */
+/** Names that are not valid UTF-8 name no file: taken out, to be reported. */
 function withoutUndecodable(root: string, found: string[], dirs: string[]): ItemListing {
   const skipped = dirs.flatMap((d) => undecodedPaths(root, d).map((p) => `${p}/`));
   if (!found.some((f) => f.includes(REPLACEMENT))) return { items: found, skipped: skipped.sort(cmp) };
@@ -50,18 +48,12 @@ function withoutUndecodable(root: string, found: string[], dirs: string[]): Item
   return { items, skipped: skipped.sort(cmp) };
 }
 
-/**
- * `dir/*.ext` or `dir/*`: a folder whose segments hold no glob syntax and do not start with a dot
- * (so neither `.git` nor `.dvcl`), then `*` with an optional literal extension.
- */
+/** `dir/*.ext` or `dir/*`: literal segments not starting with a dot (so neither `.git` nor `.dvcl`). */
 const SIMPLE_GLOB = /^((?:[\w-][\w.-]*\/)*)\*((?:\.[\w-]+)*)$/;
 
 /**
- * The files that simple globs match, with one readdir per glob instead of tinyglobby (100,000
- * items: ~5x faster, and no per-name matcher call). The same result as globSync with the options
- * above: `*` matches no name starting with a dot, and only regular files count. Null (use tinyglobby)
- * when a glob is not simple, or a matching entry is neither a regular file nor a directory
- * (a symlink, or a file system that reports no types), or the folder cannot be read.
+ * One readdir per simple glob instead of tinyglobby (measurably faster), matching as globSync: `*`
+ * skips dotfiles, only regular files count. Null (use tinyglobby) on anything else or a read error.
  */
 function listSimple(root: string, globs: string[]): string[] | null {
   const found: string[] = [];
@@ -83,7 +75,7 @@ function listSimple(root: string, globs: string[]): string[] | null {
       else if (!d.isDirectory()) return null;
     }
   }
-  // Sorting without a comparator orders by UTF-16 code units, as cmp does, and is faster.
+    // Sorting without a comparator orders by UTF-16 code units, as cmp does, and is faster.
   return globs.length > 1 ? [...new Set(found)].sort() : found.sort();
 }
 
@@ -94,10 +86,7 @@ function sharedOutput(stage: string, a: string, b: string, out: string): DvclErr
   });
 }
 
-/**
- * An item whose output would leave the project (or be its root): `${stem}` of a file named
- * `...txt` is `..`, so `out/${stem}/${stem}/${stem}.x` climbs out. Refused before anything runs.
- */
+/** `${stem}` of a file named `...txt` is `..`, so `out/${stem}/${stem}/${stem}.x` climbs out. */
 function outsideOutput(stage: string, item: string, out: string): DvclError | null {
   if (out !== '.' && out !== '..' && !out.startsWith('../') && !out.startsWith('/')) return null;
   return new DvclError('config', `stage ${stage}: the output of item ${item} would be ${out}, outside the project`, {
@@ -105,10 +94,7 @@ function outsideOutput(stage: string, item: string, out: string): DvclError | nu
   });
 }
 
-/**
- * Throws when two present items of a per-item stage would write the same output, or one outside
- * the project (exit 2). Returns the items, for evaluateStage while nothing has run since.
- */
+/** Exit 2 for two items with one output, or one outside the project; returns the listing for evaluateStage. */
 export function checkItemOutputs(root: string, stage: StageConfig): ItemListing {
   const outputOf = checkedOutputs(stage);
   const listing = listItems(root, stage);
@@ -117,8 +103,8 @@ export function checkItemOutputs(root: string, stage: StageConfig): ItemListing 
 }
 
 /**
- * Each item's output in turn, prepared once per stage (100,000s of items); throws (exit 2) when
- * one lies outside the project or where no out may be (reserved.ts), or is also an earlier item's.
+ * Prepared once per stage (100,000s of items); throws (exit 2) for an output outside the project,
+ * where no out may be (reserved.ts), or an earlier item's.
  */
 export function checkedOutputs(stage: StageConfig): (item: string) => string {
   const outputOf = prepareOutput(stage.out!);

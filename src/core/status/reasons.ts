@@ -1,7 +1,7 @@
 // The vocabulary of staleness (SPEC §4): why a stage or an item is not up to date.
 import type { ItemStats } from '../ledger/manifest.js';
 
-/** Why a stage is not up to date. The codes are stable: scripts match on them. */
+/** The codes are stable: scripts match on them. */
 export type Reason =
   | { code: 'never_run' }
   | { code: 'cmd_changed' }
@@ -14,7 +14,7 @@ export type Reason =
   | { code: 'always_changed' }
   | { code: 'items_pending'; count: number }
   | { code: 'items_failed'; count: number; given_up?: number }
-  /** per-item stage: recorded items whose input is gone (deleted, renamed, no longer matched): repro drops them and removes their outputs */
+  /** recorded items whose input is gone (deleted, renamed, unmatched): repro drops them and their outputs */
   | { code: 'items_dropped'; count: number }
   | { code: 'last_run_failed'; reason: string }
   | { code: 'forced' };
@@ -23,12 +23,12 @@ export type ReasonCode = Reason['code'];
 
 export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
 
-/** An input a per-item stage cannot process: its name is not valid UTF-8 (shown with its bytes escaped). */
+/** Its name is not valid UTF-8 (shown with its bytes escaped). */
 export interface SkippedInput { path: string; reason: 'name_not_utf8' }
 
 export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[]; unmatched_globs?: string[]; failed_items?: FailedItem[] }
 
-/** A per-item stage's failed item, as `status` lists it: the first FAILED_ITEMS_KEPT of them. */
+/** As `status` lists them: the first FAILED_ITEMS_KEPT. */
 export interface FailedItem { item: string; reason: string; attempts: number; given_up: boolean }
 export const FAILED_ITEMS_KEPT = 1000;
 

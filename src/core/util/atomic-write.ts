@@ -4,14 +4,10 @@ import path from 'node:path';
 import { pidAlive } from './process.js';
 
 /**
- * Writes `data` to `file` atomically: a temporary file in the same folder, written to the last
- * byte, fsynced (unless `fsync: false`), renamed over `file`. On any error the temporary file is
- * removed and `file` is left as it was. Keeps the mode of the file it replaces.
- *
- * Not write-file-atomic: its sync write ignores a short write, which a full disk (or a file size
- * limit) produces, and then renames the truncated file into place. Here a short write is followed
- * by another write, which fails with the error (ENOSPC, EFBIG); nothing is renamed. It also costs
- * nothing to load, so a command that writes nothing never pays for it.
+ * Temporary file in the same folder, fsynced (unless `fsync: false`), renamed over `file`, keeping
+ * its mode; on error `file` is left as it was. Not write-file-atomic: its sync write ignores a short
+ * write (full disk, file size limit) and renames the truncated file into place; here the next write
+ * fails with ENOSPC/EFBIG and nothing is renamed. And it costs nothing to load.
  */
 export function writeFileAtomicSync(file: string, data: string | Buffer, options: { fsync?: boolean } = {}): void {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -39,24 +35,20 @@ export function writeFileAtomicSync(file: string, data: string | Buffer, options
   }
 }
 
-/** fsyncs a directory so a rename or a new entry in it survives a power cut; not supported everywhere. */
+/** So a rename or a new entry in it survives a power cut; not supported everywhere. */
 export function syncDir(dir: string): void {
   let fd: number | null = null;
   try {
     fd = fs.openSync(dir, 'r');
     fs.fsyncSync(fd);
   } catch {
-    // Some systems cannot open or fsync a directory; durability of the entry is then up to the file system.
+    // Some systems cannot open or fsync a directory; the entry's durability is then the file system's.
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }
 }
 
-/**
- * Remove the temporary files that {@link writeFileAtomicSync} left next to `names` in `dir` when
- * its process was killed mid-write (`<name>.tmp-<pid>-…`): only those of processes that no longer
- * exist, so a write in progress elsewhere is never disturbed.
- */
+/** Leftovers of killed writers (`<name>.tmp-<pid>-…`), only of dead pids: a write in progress is never disturbed. */
 export function removeStaleTemporaries(dir: string, names: string[]): string[] {
   const removed: string[] = [];
   let entries: string[];

@@ -1,39 +1,34 @@
 /*
- * Parameter values compared, hashed and shown exactly. JSON.stringify, which all of these used,
- * turns NaN and ±Infinity into null (so `null` → `.nan` was no change) and throws on a BigInt. Params
- * files and pipeline.lock are read with integers as BigInt where a double would round them
- * (9007199254740993); every other number stays a number, so ordinary values have the text, the
- * comparison and the per-item stage hash they always had. -0 equals 0, as JSON.stringify has it.
+ * Parameter values compared, hashed and shown exactly: JSON.stringify turns NaN and ±Infinity into
+ * null (so `null` → `.nan` was no change) and throws on a BigInt. Integers a double would round
+ * (9007199254740993) are read as BigInt; every other number stays a number, so ordinary values keep
+ * the text, comparison and stage hash they always had. -0 equals 0, as in JSON.stringify.
  */
 
-/** Keeps a YAML integer a BigInt only where a number would not hold it exactly (a `toJS` reviver). */
+/** A `toJS` reviver: BigInt only where a number would not hold the integer exactly. */
 export function exactInteger(_key: unknown, v: unknown): unknown {
   return typeof v === 'bigint' && BigInt(Number(v)) === v ? Number(v) : v;
 }
 
 /**
- * Canonical text of a value, keys sorted: what two values are compared and hashed by. For JSON
- * values it is JSON.stringify's text of the key-sorted value, byte for byte; a BigInt is its digits
- * and `n`, NaN and ±Infinity are JavaScript's words, none of which JSON text holds.
+ * What values are compared and hashed by: for JSON values, JSON.stringify's text of the key-sorted
+ * value, byte for byte; a BigInt is its digits and `n`, NaN and ±Infinity JavaScript's words.
  */
 export function canonicalText(v: unknown): string | undefined {
   return write(v, { sort: true, indent: '', bigint: (b) => `${b}n`, nonFinite: String });
 }
 
-/** Equal values for staleness: NaN equals NaN, -0 equals 0, key order does not count. */
+/** NaN equals NaN, -0 equals 0, key order does not count. */
 export function sameValue(a: unknown, b: unknown): boolean {
   return canonicalText(a) === canonicalText(b);
 }
 
-/**
- * `--json` output: JSON.stringify(v, null, 2), except that a BigInt is written as the exact JSON
- * number it is, and NaN and ±Infinity (no JSON number) as their YAML spelling `.nan`, `.inf`, `-.inf`.
- */
+/** `--json`: JSON.stringify(v, null, 2), but a BigInt as its exact number, NaN/±Infinity as `.nan`, `.inf`, `-.inf`. */
 export function exactJson(v: unknown): string {
   return write(v, { sort: false, indent: '  ', bigint: String, nonFinite: (n) => JSON.stringify(yamlWord(n)) }) ?? 'null';
 }
 
-/** A value in one line of human text: JSON, with BigInts exact and NaN/Infinity as in YAML. */
+/** One line of human text: JSON, with BigInts exact and NaN/Infinity as in YAML. */
 export function showValue(v: unknown): string {
   return write(v, { sort: false, indent: '', bigint: String, nonFinite: yamlWord }) ?? 'undefined';
 }
@@ -72,7 +67,7 @@ function write(v: unknown, s: Style, depth = ''): string | undefined {
     return `[${open}${Array.from(v, (x) => write(x, s, inner) ?? 'null').join(sep)}${close}]`;
   }
   const obj = v as Record<string, unknown>;
-  // Built and read back as sortDeep did: integer-like keys ("2", "10") still come first, as JSON.stringify gives them.
+  // Built and read back as sortDeep did: integer-like keys ("2", "10") still come first, as in JSON.stringify.
   const keys = Object.keys(s.sort ? Object.fromEntries(Object.keys(obj).sort(byCodeUnit).map((k) => [k, 0])) : obj);
   const parts: string[] = [];
   for (const k of keys) {
@@ -86,10 +81,7 @@ function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * Deep equality of JSON-like values, key order ignored: sameValue's answer where no key holds undefined. Walks both values without building
- * anything: a 100,000-item manifest is compared item by item three times per merge.
- */
+/** sameValue's answer where no key holds undefined, building nothing: merges compare large manifests item by item. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b); // a param left at .nan

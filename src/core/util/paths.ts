@@ -1,11 +1,7 @@
 // util/: small things every layer uses. Project paths: normalising, containment, globs.
 import path from 'node:path';
 
-/**
- * Normalise a user-written project path to the canonical form stored in the lock and manifest:
- * relative to the root, `/` separators, no `./` prefix, no trailing `/`. Returns an error message
- * instead when the path is empty, absolute or climbs out of the root.
- */
+/** To the form stored in the lock and manifest (relative, `/`, no `./` or trailing `/`), or why it cannot be. */
 export function normalizeRelPath(p: string): { path: string } | { error: string } {
   if (typeof p !== 'string' || p.trim() === '') return { error: 'empty path' };
   if (p.includes('\0')) return { error: 'path contains a NUL byte' };
@@ -17,20 +13,19 @@ export function normalizeRelPath(p: string): { path: string } | { error: string 
   return { path: norm === '' ? '.' : norm };
 }
 
-/** True when `inner` is `outer` or lies inside it (both normalised). `.` contains everything. */
+/** Both normalised; `.` contains everything. */
 export function isInside(inner: string, outer: string): boolean {
   if (outer === '.' || inner === outer) return true;
   return inner.startsWith(outer + '/');
 }
 
-/** Two normalised paths are the same, or one contains the other. */
 export function overlaps(a: string, b: string): boolean {
   return isInside(a, b) || isInside(b, a);
 }
 
 const GLOB_CHARS = /[*?[\]{}()!]/;
 
-/** The literal directory a glob starts from: `data/raw/*.html` → `data/raw`; `*.csv` → `.`. */
+/** `data/raw/*.html` → `data/raw`; `*.csv` → `.`. */
 export function globBase(glob: string): string {
   const parts = glob.split('/');
   const lit: string[] = [];
@@ -46,12 +41,11 @@ export function isGlob(p: string): boolean {
   return GLOB_CHARS.test(p);
 }
 
-/** Absolute path of a project path. */
 export function abs(root: string, rel: string): string {
   return rel === '.' ? root : path.join(root, rel);
 }
 
-/** Project-relative, `/`-separated form of an absolute path, or null when it is outside the root. */
+/** `/`-separated; null outside the root. */
 export function relFromRoot(root: string, absPath: string): string | null {
   const r = path.relative(root, absPath);
   if (r === '') return '.';

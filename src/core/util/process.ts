@@ -1,4 +1,4 @@
-/** Whether a process with this pid exists on this host (also when it belongs to another user). */
+/** On this host, also when it belongs to another user. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
