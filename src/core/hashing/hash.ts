@@ -17,9 +17,8 @@ export interface PathHash {
   isDir: boolean;
 }
 
-// Measured on a page-cached 1 GiB file: 128 KiB, 256 KiB and 1 MiB chunks all hash at ~3.4 GB/s
-// (xxh128; the hash, not the read, is the limit), whatever their offset in the allocation. What is
-// 2-5x slower is allocating a fresh buffer per read (first-touch page faults), so allocate once.
+// One buffer for every read: a fresh one per read is much slower (first-touch page faults); larger
+// chunks gain nothing, the hash being the limit (BENCHMARKS.md, figures behind design decisions).
 const CHUNK = 128 * 1024;
 /** Characters of a string fed to the hash at once by hashParts. */
 const PIECE = 64 * 1024;
@@ -36,14 +35,12 @@ const STAT_OPTIONS = { bigint: true, throwIfNoEntry: false } as const;
  */
 export class Hasher {
   readonly algorithm: HashAlgorithm;
-  /** Counters for this instance: files read and hashed, files answered from the cache, bytes read. */
   readonly stats = { hashedFiles: 0, cachedFiles: 0, bytesRead: 0 };
 
   private readonly root: string;
   private readonly realRoot: string;
   private hasher!: IHasher;
   private readonly buf = Buffer.allocUnsafeSlow(CHUNK);
-  /** `algo:`, how each of its hashes starts. */
   private readonly prefix: string;
   /** The hashers of one project by algorithm, this one included (see {@link Hasher.for}). */
   private family = new Map<HashAlgorithm, Hasher>();
@@ -94,13 +91,12 @@ export class Hasher {
   }
 
   /**
-   * Hash a project path (relative to the root, `/` separators). Returns null when it does not
-   * exist (or is a dangling symlink). A file hashes its content; a directory hashes its listing
-   * (see the comment on hashDir). The path itself is followed when it is a symlink, even out of the
-   * root: the user named it. Throws a plain Error naming the path when something cannot be read.
+   * Hash a project path (relative to the root, `/` separators); null when it does not exist. A
+   * directory hashes its listing (see hashDir). A symlink named by the user is followed, even out
+   * of the root. A path that cannot be read throws a DvclError naming it.
    */
   hash(relPath: string): PathHash | null {
-    // Paths from .pipelinerc and item globs are normal already: then skip normalising (per item, 100,000s of calls).
+    // Paths from .pipelinerc and item globs are normal already: skip normalising (called per item).
     const rel = relPath && !NOT_NORMAL.test(relPath) ? relPath : path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
     if (path.posix.isAbsolute(rel) || rel === '..' || rel.startsWith('../')) {
       throw new Error(`cannot hash ${relPath}: not inside the project root`);
@@ -117,15 +113,14 @@ export class Hasher {
     });
   }
 
-  /** Hash a string (as UTF-8), e.g. an aggregate over items. Returns `algo:hex`. */
+  /** `algo:hex` of a string (as UTF-8). */
   hashString(data: string): string {
     return `${this.algorithm}:${this.hasher.init().update(data).digest('hex')}`;
   }
 
   /**
-   * hashString of the concatenation of `parts`, without building it: they are fed to the hash
-   * ~64 K characters at a time (a 100,000-item stage's lines are ~10 MB, and one string of them
-   * and its UTF-8 copy were the largest allocations of a status). `parts` must not use this Hasher.
+   * hashString of the concatenation of `parts`, without building it (a big per-item stage's lines,
+   * joined, were the largest allocation of a status). `parts` must not use this Hasher.
    */
   hashParts(parts: Iterable<string>): string {
     const h = this.hasher.init();
@@ -220,7 +215,6 @@ export class Hasher {
     return real === this.realRoot || real.startsWith(this.realRoot + path.sep);
   }
 
-  /** The content hash of a regular file, from the stat cache when its stat is unchanged. */
   private fileHash(rel: string, abs: string | Buffer, st: BigIntStats): string {
     const cached = this.cache.lookup(rel, st);
     if (cached !== null) {
@@ -263,7 +257,7 @@ export class Hasher {
     }
   }
 
-  /** stat following symlinks (or not); undefined when missing, dangling or looping. */
+  /** undefined when missing, dangling or looping. */
   private stat(rel: string, abs: string | Buffer, follow = true): BigIntStats | undefined {
     try {
       return follow ? statSync(abs, STAT_OPTIONS) : lstatSync(abs, STAT_OPTIONS);
