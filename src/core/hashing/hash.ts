@@ -1,13 +1,13 @@
 // Content hashes of project paths: files (through the stat cache) and directory trees.
-import { type BigIntStats, closeSync, type Dirent, lstatSync, openSync, readdirSync } from 'node:fs';
-import { readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
+import { type BigIntStats, closeSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { IHasher } from 'hash-wasm';
-import { DvclError, oneLine } from '../errors.js';
+import { DvclError } from '../errors.js';
 import { nowNs } from '../util/racy-clean.js';
 import { algorithmOf, createHasher, isAlgorithm, type HashAlgorithm } from './algorithms.js';
-import { isUndecodable, joinRaw, REPLACEMENT, showBytes } from './raw-names.js';
+import { joinRaw, showBytes } from './raw-names.js';
 import { StatCache } from './stat-cache.js';
+import { ioError, joinAbs, joinRel, linkLine, readDir, readDirRaw, statPath } from './read-paths.js';
 
 /** The hash of a file or directory as recorded in `pipeline.lock`. `nfiles` only for directories. */
 export interface PathHash {
@@ -26,8 +26,6 @@ const SKIPPED_DIRS = new Set(['.git', '.dvcl']);
 /** A relative path that path.posix.normalize would change: absolute, `//`, a `.` or `..` segment, a trailing `/`, or a backslash. */
 const NOT_NORMAL = /^\/|\/\/|\/$|(?:^|\/)\.\.?(?:\/|$)|\\/;
 
-/** Allocated once: statSync is called per file, 100,000s of times. */
-const STAT_OPTIONS = { bigint: true, throwIfNoEntry: false } as const;
 
 /**
  * Content hashes of project paths, with a persistent stat cache so an unchanged file is read once.
@@ -102,7 +100,7 @@ export class Hasher {
       throw new Error(`cannot hash ${relPath}: not inside the project root`);
     }
     const abs = rel === '.' ? this.root : joinAbs(this.root, rel);
-    const st = this.stat(rel, abs);
+    const st = statPath(rel, abs);
     if (st?.isFile()) return { hash: this.fileHash(rel, abs, st), size: Number(st.size), isDir: false };
     this.forget(rel);
     if (!st) return null;
@@ -167,7 +165,7 @@ export class Hasher {
     };
     const visit = (abs: string, rel: string, real: string): void => {
       stack.push(real);
-      for (const d of this.readDirRaw(joinRel(relDir, rel), abs, (name, raw) => rawEntry(joinRaw(Buffer.from(abs), raw), rel ? `${rel}/${name}` : name))) {
+      for (const d of readDirRaw(joinRel(relDir, rel), abs, (name, raw) => rawEntry(joinRaw(Buffer.from(abs), raw), rel ? `${rel}/${name}` : name))) {
         const childRel = rel ? `${rel}/${d.name}` : d.name;
         const childAbs = joinAbs(abs, d.name);
         if (d.isDirectory()) {
@@ -176,7 +174,7 @@ export class Hasher {
         }
         if (!d.isFile() && !d.isSymbolicLink()) continue;
         const key = joinRel(relDir, childRel);
-        const st = this.stat(key, childAbs);
+        const st = statPath(key, childAbs);
         if (st?.isFile()) {
           file(childRel, childAbs, st);
         } else if (st?.isDirectory()) {
@@ -195,12 +193,12 @@ export class Hasher {
     // its bytes escaped, so it counts as every other file does. Links below it are not followed.
     const rawEntry = (abs: Buffer, rel: string): void => {
       const key = joinRel(relDir, rel);
-      const lst = this.stat(key, abs, false);
+      const lst = statPath(key, abs, false);
       if (lst?.isDirectory()) {
-        for (const name of this.readDir(key, abs, 'buffer')) if (!SKIPPED_DIRS.has(name.toString())) rawEntry(joinRaw(abs, name), `${rel}/${showBytes(name)}`);
+        for (const name of readDir(key, abs, 'buffer')) if (!SKIPPED_DIRS.has(name.toString())) rawEntry(joinRaw(abs, name), `${rel}/${showBytes(name)}`);
         return;
       }
-      const st = lst?.isSymbolicLink() ? this.stat(key, abs) : lst;
+      const st = lst?.isSymbolicLink() ? statPath(key, abs) : lst;
       if (st?.isFile()) file(rel, abs, st);
       else if (lst?.isSymbolicLink()) lines.push(`${rel}\0link:${JSON.stringify(showBytes(readlinkSync(abs, { encoding: 'buffer' })))}\n`);
     };
@@ -257,46 +255,6 @@ export class Hasher {
     }
   }
 
-  /** undefined when missing, dangling or looping. */
-  private stat(rel: string, abs: string | Buffer, follow = true): BigIntStats | undefined {
-    try {
-      return follow ? statSync(abs, STAT_OPTIONS) : lstatSync(abs, STAT_OPTIONS);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT') return undefined;
-      throw ioError(rel, err);
-    }
-  }
-
-  private readDir(rel: string, abs: string | Buffer, encoding: 'buffer'): Buffer[] {
-    try {
-      return readdirSync(abs, { encoding });
-    } catch (err) {
-      throw ioError(rel, err);
-    }
-  }
-
-  /**
-   * The entries of a directory, as Dirents with names decoded as UTF-8; each name that is not
-   * valid UTF-8 goes to `undecodable` instead, with its bytes (see raw-names.ts).
-   */
-  private readDirRaw(rel: string, abs: string, undecodable: (shown: string, raw: Buffer) => void): Dirent[] {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(abs, { withFileTypes: true });
-    } catch (err) {
-      throw ioError(rel, err);
-    }
-    if (!entries.some((d) => d.name.includes(REPLACEMENT))) return entries;
-    // Names decoded alike (`\xff` and a real U+FFFD both read as U+FFFD) appear once per name on disk.
-    const valid = new Set<string>();
-    for (const raw of this.readDir(rel, abs, 'buffer')) {
-      if (isUndecodable(raw)) undecodable(showBytes(raw), raw);
-      else if (raw.includes(0xef)) valid.add(raw.toString('utf8'));
-    }
-    return entries.filter((d) => !d.name.includes(REPLACEMENT) || valid.delete(d.name));
-  }
-
   private forget(rel: string): void {
     this.cache.forget(rel);
   }
@@ -306,23 +264,3 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-/** A directory's absolute path joined with an entry name (path.join, less its normalising). */
-function joinAbs(dir: string, name: string): string {
-  return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
-}
-
-/** `rel` (relative to the directory `relDir`) as a project path. */
-function joinRel(relDir: string, rel: string): string {
-  if (!rel) return relDir;
-  return relDir === '.' ? rel : `${relDir}/${rel}`;
-}
-
-function linkLine(rel: string, abs: string): string {
-  return `${rel}\0link:${JSON.stringify(readlinkSync(abs))}\n`;
-}
-
-/** A path that cannot be read is the user's to fix: exit 1, naming it. */
-function ioError(rel: string, err: unknown): DvclError {
-  const e = err as NodeJS.ErrnoException;
-  return new DvclError('io', oneLine(`cannot read ${rel}: ${e.message}`));
-}
