@@ -19,6 +19,7 @@ import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { checkPlaced, prepareOuts } from './outs.js';
 import { applyDrop, keptWarning, planDrop, type DropPlan } from './dropped-items.js';
+import { ReproCache } from '../store/local-cache.js'; // share: .dvcl/objects/
 import { checkItemOutputs, evaluateStage, isProduced, itemsHash, sameInputs, stageWarnings, type EvalContext, type EvalOptions, type Evaluation, type ItemListing, type Reason } from '../status/status.js';
 
 export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
@@ -100,11 +101,13 @@ class Run {
   /** A stage has started running: files may have changed since the items were listed. */
   private anyStarted = false;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
+  private readonly cache: ReproCache | null; // share: each recorded out kept in .dvcl/objects/
 
   constructor(private readonly p: Project, private readonly opts: ReproOptions, private readonly rep: Reporter, private readonly interrupts: Interrupts | null, private readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
+    this.cache = ReproCache.of(p, (m) => rep.warn?.(m)); // share
   }
 
   async go(targets: string[]): Promise<ReproResult> {
@@ -393,6 +396,7 @@ class Run {
       } catch (e) {
         return fail((e as Error).message);
       }
+      for (const o of outs) this.cache?.add(o.path, o.hash); // share: the recorded outs, for checkout and push
       return { result: 'ran', reasons };
     } finally {
       if (logFd !== undefined) fs.closeSync(logFd);
@@ -417,7 +421,7 @@ class Run {
     const logFd = this.openLog(stage.name);
     const exec = new ItemExecutor({
       root: this.p.cfg.root, stateDir: this.p.stateDir, shell: this.p.cfg.settings.shell, stage, env: (extra) => this.env(stage, extra),
-      hasher: this.p.hasher, manifest: this.p.manifest, runId: this.runId, stageHash, logFd, groups: this.groups, interrupted: () => Boolean(this.interrupted),
+      hasher: this.p.hasher, manifest: this.p.manifest, runId: this.runId, stageHash, logFd, groups: this.groups, interrupted: () => Boolean(this.interrupted), cache: this.cache,
       onFailure: (item, reason) => {
         const [first, ...rest] = reason.split('\n');
         this.rep.stageOutput?.(stage.name, 'stderr', `${item} failed: ${first}`);
