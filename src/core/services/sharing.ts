@@ -3,7 +3,7 @@
 import type { Project } from './project.js';
 import { LocalCache } from '../store/local-cache.js';
 import { recordedOutputs, type RecordedOutput } from '../store/recorded.js';
-import { configuredRemote, RemoteIndex, remoteId } from '../store/remote-index.js';
+import { configuredRemote, RemoteIndex, remoteBase, remoteId } from '../store/remote-index.js';
 import type { ResolvedRemote } from '../store/remote.js';
 import { ContentHasher, isDeadTemporary, placeLink, planRestore, removePlanned, settlePlaced, sweepTemporaries, type Failure, type RestorePlan } from '../store/restore.js';
 import { forEachLimit } from '../store/pool.js';
@@ -62,7 +62,7 @@ export function shareState(p: Project, targets: readonly string[], flag?: string
 
 /** A relative folder remote is relative to where the user is when they name it (-r, DVCL_REMOTE), else to the project. */
 export function remoteRoot(p: Project, remote: ResolvedRemote): string {
-  return remote.from === 'flag' || remote.from === 'env' ? process.cwd() : p.cfg.root;
+  return remoteBase(remote, p.cfg.root);
 }
 
 export function restorePlan(s: ShareState, force: boolean): RestorePlan {

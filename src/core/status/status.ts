@@ -20,11 +20,11 @@ export type Reason =
   | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
   | { code: 'dep_missing'; path: string }
   | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
-  | { code: 'out_missing'; path: string; /** git ignores it: a fresh clone never has it */ ignored?: true }
+  | { code: 'out_missing'; path: string; /** git ignores it: a fresh clone never has it */ ignored?: true; /** share: in the local cache or known to be on the remote (services/status.ts) */ restorable?: true }
   | { code: 'out_changed'; path: string; old: string | null; new: string | null }
   | { code: 'upstream_stale'; stage: string }
   | { code: 'always_changed' }
-  | { code: 'items_pending'; count: number }
+  | { code: 'items_pending'; count: number; /** share: of them, items pending only because their recorded output is missing */ outputs_missing?: number; restorable?: true }
   | { code: 'items_failed'; count: number; given_up?: number }
   /** per-item stage: recorded items whose input is gone (deleted, renamed, no longer matched): repro drops them and removes their outputs */
   | { code: 'items_dropped'; count: number }
@@ -346,6 +346,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
   const failedItems: FailedItem[] = [];
   let failedLeft = 0;
   let pending = 0;
+  let outputsMissing = 0; // share: pending only because the recorded output is missing (restorable, --allow-missing)
   let matched = 0; // present items that have a record: fewer than the records means some were dropped
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
   // items, and the argument of itemNeedsRun (which keeps no reference to it). Items listed by
@@ -384,6 +385,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
+    if (d.run && d.why === 'output_missing') outputsMissing++; // share
     if (why) tasks.push({ item, vars: itemVars(item, stage.out!), hash, why });
   }
   const entry = ctx.lock.stages[stage.name];
@@ -409,7 +411,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, inputs: StageInpu
     }
   }
   if (entry && pending > 0) reasons.push(...inputReasons(ctx, inputs, entry).filter((r) => r.code !== 'dep_changed' || r.new !== null || !isProduced(ctx.cfg, r.path)));
-  if (pending > 0) reasons.push({ code: 'items_pending', count: pending });
+  if (pending > 0) reasons.push({ code: 'items_pending', count: pending, ...(outputsMissing ? { outputs_missing: outputsMissing } : {}) }); // share: outputs_missing
   if (dropped.length > 0) reasons.push({ code: 'items_dropped', count: dropped.length });
   if (failedLeft > 0 || givenUp.length > 0) reasons.push({ code: 'items_failed', count: failedLeft, ...(givenUp.length ? { given_up: givenUp.length } : {}) });
   if (stage.always_changed) reasons.push({ code: 'always_changed' });

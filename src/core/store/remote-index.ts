@@ -18,6 +18,11 @@ export function configuredRemote(cfg: PipelineConfig, flag?: string | null): Res
   return resolveRemote({ flag, env: process.env.DVCL_REMOTE, local: cfg.remote?.local, shared: cfg.remote?.shared });
 }
 
+/** What a relative folder remote is relative to: where the user is when they name it (-r, DVCL_REMOTE), else the project. */
+export function remoteBase(remote: ResolvedRemote, root: string): string {
+  return remote.from === 'flag' || remote.from === 'env' ? process.cwd() : root;
+}
+
 /** One text naming where a remote's objects are: the same folder or bucket prefix by any spelling. */
 export function remoteId(remote: ResolvedRemote, root: string): string {
   const where = parseRemoteUrl(remote.url, root);
