@@ -47,7 +47,7 @@ settings:
   remote: ${JSON.stringify(remote)}
 stages:
   prepare:
-    cmd: mkdir -p data/prep/sub && cp in/a\\ b.txt data/prep/first.txt && printf 'x' > data/prep/sub/deep.bin && printf 'model' > model.bin && echo prepare >> runs.log
+    cmd: mkdir -p data/prep/sub && cp in/a\\ b.txt data/prep/first.txt && printf 'x' > data/prep/sub/deep.bin && cp -R in data/prep/inputs && printf 'model' > model.bin && echo prepare >> runs.log
     deps: [in]
     outs: [data/prep, model.bin]
   parse:
@@ -91,7 +91,7 @@ describe('two clones and a folder remote', () => {
     const { a, remote } = await teamProject();
     const pushed = json(ok(a.run('push', '--json')));
     expect(pushed).toMatchObject({ skipped: 0, failed: [] });
-    // 9 files and a tree; parsed/a b.txt.json and data/prep/first.txt have one content, one object.
+    // 12 files and a tree in 8 objects: the parsed outputs, the copies in data/prep/inputs and first.txt share contents.
     expect(pushed.transferred).toBe(8);
     expect(Object.keys(pushed).slice(0, 4)).toEqual(['transferred', 'skipped', 'failed', 'bytes']);
     expect(fs.readdirSync(path.join(remote, 'dvcl/v1/objects'))).toEqual(['xxh128']);
@@ -110,6 +110,7 @@ describe('two clones and a folder remote', () => {
     const pulled = json(ok(b.run('pull', '--json')));
     expect(pulled).toMatchObject({ failed: [], skipped: 0 });
     expect(pulled.placed).toContain('parsed/new\nline.txt.json');
+    expect(pulled.placed).toContain('data/prep/inputs/new\nline.txt');
     expect(b.status().up_to_date).toBe(true);
     expect(snapshot(b.dir, OUTPUTS)).toEqual(snapshot(a.dir, OUTPUTS));
     // status read the placed files from the stat cache: they are in it.
