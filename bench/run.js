@@ -7,10 +7,11 @@
 //
 //   BENCH_REPS=9 npm run bench               more repetitions
 //   BENCH_ONLY=status-warm,items npm run bench   some scenarios (ids in the first column)
+//   BENCH_ONLY=share npm run bench           push/pull against fauxqs and a folder (needs rclone; not in the default run)
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
 //   BENCH_NO_TIME=1 ...                      measure without GNU time, as on a machine that lacks it
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -241,6 +242,54 @@ function sleepPair() {
   return dir;
 }
 
+/**
+ * fauxqs (an in-memory S3) in a process of its own, as the bench measures with spawnSync: the
+ * port it listens on, the bucket it made, and how to stop it.
+ */
+function startS3() {
+  const portFile = path.join(TMP, 'fauxqs.port');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    import fs from 'node:fs';
+    const { startFauxqs } = await import('fauxqs');
+    const s = await startFauxqs({ port: 0, logger: false });
+    s.createBucket('bench');
+    fs.writeFileSync(${JSON.stringify(portFile)}, String(s.port));
+  `], { cwd: REPO, stdio: 'ignore' });
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 600 && !fs.existsSync(portFile); i++) Atomics.wait(wait, 0, 0, 50);
+  const port = Number(fs.readFileSync(portFile, 'utf8'));
+  return { endpoint: `http://127.0.0.1:${port}`, bucket: 'bench', stop: () => child.kill('SIGKILL') };
+}
+
+/** What the AWS SDK reads in dvcl's process; fauxqs checks no signature. */
+const SHARE_AWS = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+/**
+ * The share scenario: a stage whose out is a folder of 10,000 files of 1 KiB, run once and pushed
+ * to fauxqs and to a folder remote; a clone of it (the lock and manifest, no outputs) pulls.
+ */
+function shareProject(s3) {
+  const rc = (remote) => `version: 1\nsettings:\n  remote: ${remote}\n  remote_options: {endpoint: "${s3.endpoint}", jobs: 32}\nstages:\n  copy:\n    cmd: cp -R src out\n    deps: [src]\n    outs: [out]\n`;
+  const a = project('share-a', rc(`s3://${s3.bucket}/team`));
+  const buf = Buffer.alloc(1024);
+  for (let d = 0; d < 100; d++) {
+    fs.mkdirSync(path.join(a, `src/${String(d).padStart(2, '0')}`), { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(a, `src/${String(d).padStart(2, '0')}/${String(f).padStart(3, '0')}.bin`), randomFillSync(buf));
+  }
+  dvclOk(a, 'repro');
+  const push = (...args) => {
+    const r = spawnSync('node', [BIN, 'push', ...args], { cwd: a, env: { ...ENV, ...SHARE_AWS }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`dvcl push ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  };
+  push();
+  const folder = path.join(TMP, 'share-remote');
+  fs.mkdirSync(folder);
+  push('-r', folder);
+  const b = path.join(TMP, 'share-b');
+  sh(`cp -R ${JSON.stringify(a)} ${JSON.stringify(b)} && rm -rf ${JSON.stringify(b)}/out ${JSON.stringify(b)}/.dvcl`, TMP);
+  return { a, b, folder };
+}
+
 // ---------------------------------------------------------------------------------------------
 // scenarios: each returns table rows
 
@@ -305,6 +354,45 @@ const scenarios = [
       rows.push(['items', `${n.toLocaleString('en')} one-process items (\`cp\`), 2 at a time, from scratch`, `dvcl repro -j 2 ${fmtMs(d.ms)}`,
         `xargs -P2 ${fmtMs(x.ms)}`, ratio(d.ms, x.ms), '≤ 1.3x xargs', verdict(d.ms <= 1.3 * x.ms), fmtMb(d.mb)]);
       notes.push(`items: per item, dvcl ${(d.ms / n).toFixed(2)} ms, xargs ${(x.ms / n).toFixed(2)} ms of wall time.`);
+    },
+  },
+  {
+    id: 'share',
+    optIn: true, // a server and 20,000 objects: only with BENCH_ONLY=share
+    run() {
+      if (!onPath('rclone')) {
+        notes.push('share: rclone is not installed (`apt-get install -y rclone`): the S3 peer rows are skipped.');
+      }
+      const s3 = startS3();
+      try {
+        const { a, b, folder } = shareProject(s3);
+        const AWS = SHARE_AWS;
+        const RCLONE = { RCLONE_CONFIG_X_TYPE: 's3', RCLONE_CONFIG_X_PROVIDER: 'Other', RCLONE_CONFIG_X_ENDPOINT: s3.endpoint, RCLONE_CONFIG_X_ACCESS_KEY_ID: 'bench', RCLONE_CONFIG_X_SECRET_ACCESS_KEY: 'bench', RCLONE_CONFIG_X_REGION: 'us-east-1' };
+        const fresh = (dir, ...names) => () => { for (const n of names) fs.rmSync(path.join(dir, n), { recursive: true, force: true }); };
+        const dest = path.join(TMP, 'share-peer');
+        const n = '10,000 files of 1 KiB (one folder out)';
+        if (onPath('rclone')) {
+          const [d, r] = race([
+            { label: 'dvcl pull -j 32', argv: dvcl('pull', '-j', '32'), cwd: b, env: AWS, before: fresh(b, 'out', '.dvcl') },
+            { label: 'rclone copy --transfers 32', argv: ['rclone', 'copy', '--transfers', '32', 'X:bench/team/dvcl/v1/objects', dest], cwd: TMP, env: RCLONE, before: fresh(TMP, 'share-peer') },
+          ]);
+          rows.push(['share-s3', `pull ${n} from S3 (fauxqs), nothing local`, `dvcl pull ${fmtMs(d.ms)}`, `rclone copy ${fmtMs(r.ms)}`, ratio(d.ms, r.ms), '≤ 1.5x rclone', verdict(d.ms <= 1.5 * r.ms), fmtMb(d.mb)]);
+        }
+        const [f, c] = race([
+          { label: 'dvcl pull (folder)', argv: dvcl('pull', '-r', folder), cwd: b, before: fresh(b, 'out', '.dvcl') },
+          { label: 'cp -r', argv: ['cp', '-r', path.join(folder, 'dvcl/v1/objects'), dest], cwd: TMP, before: fresh(TMP, 'share-peer') },
+        ]);
+        rows.push(['share-folder', `pull ${n} from a folder remote, nothing local`, `dvcl pull ${fmtMs(f.ms)}`, `cp -r ${fmtMs(c.ms)}`, ratio(f.ms, c.ms), '—', '', fmtMb(f.mb)]);
+        const mirror = path.join(a, 'out');
+        if (onPath('rclone')) sh('rclone copy --transfers 32 out X:bench/mirror', a);
+        const peers = [{ label: 'dvcl push (all there)', argv: dvcl('push', '-j', '32'), cwd: a, env: AWS }];
+        if (onPath('rclone')) peers.push({ label: 'rclone copy (all there)', argv: ['rclone', 'copy', '--transfers', '32', mirror, 'X:bench/mirror'], cwd: a, env: RCLONE });
+        const [p, q] = race(peers);
+        rows.push(['share-push', `push ${n} to S3 when the remote has them all`, `dvcl push ${fmtMs(p.ms)}`, q ? `rclone copy ${fmtMs(q.ms)}` : '—', q ? ratio(p.ms, q.ms) : '—', '≤ 1 s', verdict(p.ms <= 1000), fmtMb(p.mb)]);
+        notes.push('share: dvcl pull hashes every object it places (verify before place) and writes it twice (the workspace and .dvcl/objects/); rclone and cp copy the objects, unchecked, to one folder.');
+      } finally {
+        s3.stop();
+      }
     },
   },
   {
@@ -380,7 +468,7 @@ const cleanUp = () => {
 };
 try {
   for (const s of scenarios) {
-    if (ONLY && !ONLY.has(s.id)) continue;
+    if (ONLY ? !ONLY.has(s.id) : s.optIn) continue;
     const t0 = Date.now();
     log(`- ${s.id} ...`);
     s.run();

@@ -40,7 +40,10 @@ const result = await build({
   minifySyntax: true,
   // oclif's TypeScript support for development (ts-node, typescript) is never used by the built CLI;
   // hash-wasm's index is only a fallback (core/hashing/hash.ts loads one algorithm's build from node_modules).
-  external: ['typescript', 'ts-node', 'hash-wasm'],
+  // The AWS SDK is loaded by S3 remotes only (store/s3-store.ts imports it inside a function): left
+  // to Node, which loads it from node_modules as any package; bundled, its CommonJS exports came
+  // out undefined through esbuild's interop (`S3Client is not a constructor`).
+  external: ['typescript', 'ts-node', 'hash-wasm', '@aws-sdk/*'],
   // CommonJS code inside an ESM bundle still calls require() for node: builtins and optional files.
   banner: { js: "import { createRequire as __dvclRequire } from 'node:module'; const require = __dvclRequire(import.meta.url);" },
   legalComments: 'none',

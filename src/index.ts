@@ -9,6 +9,11 @@ export type { ReproOptions, ReproResult, StageResult, Reporter } from './core/ru
 export { status } from './core/services/status.js';
 export type { Reason, StageStatus, StatusReport, StageState } from './core/status/reasons.js';
 export { prune, type PruneResult } from './core/services/prune.js';
+export { push, type PushOptions } from './core/services/push.js';
+export { pull, type PullOptions } from './core/services/pull.js';
+export { checkout, type CheckoutOptions } from './core/services/checkout.js';
+export { gc, type GcOptions, type GcResult } from './core/services/gc.js';
+export type { TransferResult } from './core/services/sharing.js';
 export { loadConfig, findRoot } from './core/config/load.js';
 export type { Dag, PipelineConfig, Settings, StageConfig } from './core/pipeline.js';
 export { selectStages } from './core/graph/dag.js';

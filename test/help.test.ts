@@ -21,6 +21,10 @@ const COMMANDS: [string, string][] = [
   ['prune', 'Forget deleted inputs and removed stages'],
   ['log', 'Show which commits changed each stage, newest first'],
   ['completion', 'Print a shell completion script for bash, zsh or fish'],
+  ['push', 'Upload recorded outputs to the remote'],
+  ['pull', 'Download recorded outputs from the remote'],
+  ['checkout', 'Restore recorded outputs from the local cache'],
+  ['gc', 'Delete stored objects that nothing refers to'],
 ];
 
 describe.concurrent('--help', () => {

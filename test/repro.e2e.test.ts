@@ -86,7 +86,7 @@ describe('repro: change detection on a chain A→B→C', () => {
   it('a deleted out re-runs its stage; a hand-edited out is restored', async () => {
     const repo = await ranChain();
     fs.rmSync(path.join(repo.dir, 'a.txt'));
-    expect(repo.status().stages[0]).toEqual({ name: 'A', state: 'stale', reasons: [{ code: 'out_missing', path: 'a.txt' }] });
+    expect(repo.status().stages[0]).toEqual({ name: 'A', state: 'stale', reasons: [{ code: 'out_missing', path: 'a.txt', restorable: true }] }); // in the local cache: checkout restores it
     expect(repo.run('repro').code).toBe(0);
     expect(repo.takeRuns()).toEqual(['A']); // same a.txt again: B and C stay
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import type { StatusReport } from '../core/status/reasons.js';
+import type { StatusResult } from '../core/services/status.js';
 
 export default class Status extends DvclCommand {
   static override summary = 'Say which stages are stale and why';
@@ -11,17 +11,19 @@ takes no lock. Stages are listed in dependency order; with STAGE names, those an
   static override args = { stages: Args.string({ description: 'stages to check (default: all)' }) };
   static override flags = {
     check: Flags.boolean({ description: 'exit 1 when anything is stale or failed (for CI and hooks)' }),
+    'allow-missing': Flags.boolean({ description: 'do not count a stage as stale when its only reasons are recorded outputs missing here (outputs not committed: CI)' }),
   };
   static override examples = [
     '<%= config.bin %> status',
     '<%= config.bin %> status report --json',
     '<%= config.bin %> status --check   # in CI: fails when pipeline.lock is not up to date',
+    '<%= config.bin %> status --check --allow-missing   # in CI, when outputs are pushed to a remote, not committed',
   ];
 
-  async run(): Promise<StatusReport> {
+  async run(): Promise<StatusResult> {
     const { argv, flags } = await this.parse(Status);
     const { status } = await import('../core/services/status.js');
-    const report = await status({ cwd: process.cwd(), targets: argv as string[], onWarning: (m) => this.note(`warning: ${m}`) });
+    const report = await status({ cwd: process.cwd(), targets: argv as string[], allowMissing: flags['allow-missing'], onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const { statusText } = await import('../cli/render-status.js');
       this.log(statusText(report, (argv as string[]).length > 0));

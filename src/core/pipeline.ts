@@ -1,7 +1,18 @@
 // The shapes every layer shares: a pipeline as `.pipelinerc` describes it, and its graph.
 import type { HashAlgorithm } from './hashing/algorithms.js';
 
-export interface Settings { jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string }
+export interface Settings {
+  jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string;
+  /** `settings.cache`: repro keeps each recorded out in `.dvcl/objects/` (default true). */
+  cache?: boolean;
+}
+
+/** `settings.remote` and `settings.remote_options` as one file gives them (see store/remote.ts). */
+export interface RemoteSettings {
+  remote?: string;
+  /** Validated `remote_options` (store/remote.ts checkRemoteOptions): the S3 backend's options. */
+  options?: { endpoint?: string; region?: string; pathStyle?: boolean; jobs?: number };
+}
 export interface ParamRef { file: string; key: string }
 
 /** Validated and normalised (paths relative to the root, `/`). */
@@ -30,6 +41,8 @@ export interface PipelineConfig {
   /** File → dotted key → value. */
   params: Record<string, Record<string, unknown>>;
   dag: Dag;
+  /** The remote each file names, kept apart: the local file's options go over the shared ones whichever source names the URL. */
+  remote?: { shared: RemoteSettings; local: RemoteSettings };
 }
 
 /** Stage `to`'s input `dep` touches `from`'s output `out`. */

@@ -17,7 +17,8 @@ export type Fault =
   | { kind: 'error'; status: number; code: string; message?: string } // an S3 XML error instead of forwarding
   | { kind: 'reset'; afterBytes?: number }   // forward, then destroy the connection mid-body
   | { kind: 'truncate'; bytes: number }      // forward a short body with a matching Content-Length
-  | { kind: 'corrupt' };                     // forward the body with one byte changed
+  | { kind: 'corrupt' }                      // forward the body with one byte changed
+  | { kind: 'slow'; bytesPerSecond: number }; // forward the body, throttled (a transfer to kill mid-way)
 
 export interface FaultProxy {
   readonly port: number;
@@ -54,6 +55,24 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       return;
     }
     const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      if (fault?.kind === 'slow') {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const chunk = Math.max(1, Math.floor(fault.bytesPerSecond / 20));
+        up.on('data', (c: Buffer) => {
+          up.pause();
+          let off = 0;
+          const tick = () => {
+            if (res.destroyed) return up.destroy();
+            res.write(c.subarray(off, off + chunk));
+            off += chunk;
+            if (off < c.length) setTimeout(tick, 50);
+            else up.resume();
+          };
+          tick();
+        });
+        up.on('end', () => res.end());
+        return;
+      }
       if (!fault) {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DvclError } from '../../src/core/errors.js';
 import { hashOfKey, objectKey, objectPrefix, StoreError } from '../../src/core/store/object-store.js';
-import { checkRemoteOptions, noRemote, openRemote, parseRemoteUrl, resolveRemote } from '../../src/core/store/remote.js';
+import { noRemote, openRemote, resolveRemote } from '../../src/core/store/remote.js';
+import { checkRemoteOptions, parseRemoteUrl } from '../../src/core/config/remote-settings.js';
 
 const hex32 = '0123456789abcdef0123456789abcdef';
 const hex64 = hex32 + hex32;

@@ -13,12 +13,13 @@ import { bool, checkKeys, envMap, isObject, pathList, posInt, relPath, str, strL
 import { loadParams, paramRefs } from './params.js';
 import { checkCrossStage } from './cross-stage.js';
 import { cachedParse } from './parse-cache.js';
-import type { PipelineConfig, Settings, StageConfig } from '../pipeline.js';
+import type { PipelineConfig, RemoteSettings, Settings, StageConfig } from '../pipeline.js';
+import { checkRemoteOptions, parseRemoteUrl } from './remote-settings.js';
 
 export const CONFIG_FILE = '.pipelinerc';
 export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
 const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
-const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell'];
+const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'remote', 'remote_options'];
 const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
 
 /** Walk up from `cwd` to the folder holding `.pipelinerc`. */
@@ -37,7 +38,7 @@ export function findRoot(cwd: string): string {
 }
 
 export function defaultSettings(): Settings {
-  return { jobs: Math.max(1, os.availableParallelism?.() ?? os.cpus().length), hash: 'xxh128', max_attempts: 3, shell: '/bin/sh' };
+  return { jobs: Math.max(1, os.availableParallelism?.() ?? os.cpus().length), hash: 'xxh128', max_attempts: 3, shell: '/bin/sh', cache: true };
 }
 
 /** Load and validate `.pipelinerc` (+ `.pipelinerc.local` and the params files). */
@@ -56,6 +57,7 @@ function parseConfig(root: string): PipelineConfig {
     throw src.error(['version'], `unsupported version ${JSON.stringify(raw.version)}`, 'this dvcl reads `version: 1`');
   }
   const settings = parseSettings(src, raw.settings, defaultSettings());
+  const remote = { shared: remoteSettings(src, raw.settings, root), local: {} as RemoteSettings };
   const localPath = path.join(root, LOCAL_CONFIG_FILE);
   if (fs.existsSync(localPath)) {
     const local = readYaml(root, LOCAL_CONFIG_FILE);
@@ -63,6 +65,7 @@ function parseConfig(root: string): PipelineConfig {
     if (!isObject(lraw)) throw local.error([], 'the file must be a mapping with `settings:`');
     checkKeys(local, [], lraw, ['settings']);
     Object.assign(settings, parseSettings(local, lraw.settings, settings));
+    remote.local = remoteSettings(local, lraw.settings, root);
   }
   const paramsFile = raw.params === undefined ? 'params.yaml' : relPath(src, ['params'], raw.params);
   const stages: StageConfig[] = [];
@@ -73,7 +76,7 @@ function parseConfig(root: string): PipelineConfig {
   checkParamsOuts(src, raw.stages as Record<string, Record<string, unknown>>, stages, raw.params === undefined ? null : paramsFile);
   const params = loadParams(root, src, stages);
   const dag = checkCrossStage(src, stages);
-  return { root, settings, paramsFile, stages, params, dag };
+  return { root, settings, paramsFile, stages, params, dag, remote };
 }
 
 function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
@@ -91,7 +94,31 @@ function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
     s.hash = v.hash as HashAlgorithm;
   }
   if (v.shell !== undefined) s.shell = str(src, [...at, 'shell'], v.shell);
+  if (v.cache !== undefined) s.cache = bool(src, [...at, 'cache'], v.cache);
   return s;
+}
+
+/** `remote` (a URL checked for its form only: nothing is opened) and `remote_options` of one file's settings. */
+function remoteSettings(src: YamlSource, v: unknown, root: string): RemoteSettings {
+  if (!isObject(v)) return {};
+  const at = ['settings'];
+  const out: RemoteSettings = {};
+  if (v.remote !== undefined && v.remote !== null) {
+    const url = str(src, [...at, 'remote'], v.remote);
+    try {
+      parseRemoteUrl(url, root);
+    } catch (e) {
+      const err = e as DvclError;
+      throw src.error([...at, 'remote'], err.message, err.suggestions?.[0]);
+    }
+    out.remote = url;
+  }
+  if (v.remote_options !== undefined) {
+    const r = checkRemoteOptions(v.remote_options);
+    if ('problem' in r) throw src.error([...at, 'remote_options', ...r.problem.key], r.problem.message);
+    out.options = r.options;
+  }
+  return out;
 }
 
 function parseStage(src: YamlSource, name: string, def: unknown, paramsFile: string): StageConfig {

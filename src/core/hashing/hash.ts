@@ -9,6 +9,9 @@ import { joinRaw, showBytes } from './raw-names.js';
 import { StatCache } from './stat-cache.js';
 import { ioError, joinAbs, joinRel, linkLine, readDir, readDirRaw, statPath } from './read-paths.js';
 
+/** A file a directory's tree lists: its path below the directory, its hash, and where it is read from. */
+export interface TreeFile { rel: string; hash: string; abs: string | Buffer; size: number }
+
 /** The hash of a file or directory as recorded in `pipeline.lock`. `nfiles` only for directories. */
 export interface PathHash {
   hash: string;
@@ -104,7 +107,10 @@ export class Hasher {
     if (st?.isFile()) return { hash: this.fileHash(rel, abs, st), size: Number(st.size), isDir: false };
     this.forget(rel);
     if (!st) return null;
-    if (st.isDirectory()) return this.hashDir(rel, abs);
+    if (st.isDirectory()) {
+      const d = this.hashDir(rel, abs);
+      return { hash: d.hash, size: d.size, nfiles: d.nfiles, isDir: true };
+    }
     const kind = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
     throw new DvclError('config', `${rel} is ${kind}, not a file or folder: dvcl records deps and outs by their content`, {
       suggestions: ['declare the file or folder the command reads or writes through it instead'],
@@ -153,14 +159,16 @@ export class Hasher {
    * and `.dvcl` directories are not entered; sockets, FIFOs and devices are skipped (reading a FIFO
    * would block). nfiles counts files and unfollowed links; size sums file sizes.
    */
-  private hashDir(relDir: string, absDir: string): PathHash {
+  private hashDir(relDir: string, absDir: string, files?: TreeFile[]): PathHash & { lines: string[] } {
     // Each line starts with its path and a NUL, which sorts before every other character: sorting the
     // lines themselves (default sort: UTF-16 code units, as `<`) orders them by path.
     const lines: string[] = [];
     let size = 0;
     const stack: string[] = []; // real paths of the directories being walked
     const file = (childRel: string, childAbs: string | Buffer, st: BigIntStats): void => {
-      lines.push(`${childRel}\0${this.fileHash(joinRel(relDir, childRel), childAbs, st)}\n`);
+      const hash = this.fileHash(joinRel(relDir, childRel), childAbs, st);
+      lines.push(`${childRel}\0${hash}\n`);
+      files?.push({ rel: childRel, hash, abs: childAbs, size: Number(st.size) });
       size += Number(st.size);
     };
     const visit = (abs: string, rel: string, real: string): void => {
@@ -206,7 +214,35 @@ export class Hasher {
     this.cache.walkedDir(relDir === '.' ? '' : `${relDir}/`);
     lines.sort();
     const hash = this.hashString(lines.join(''));
-    return { hash, size, nfiles: lines.length, isDir: true };
+    return { hash, size, nfiles: lines.length, isDir: true, lines };
+  }
+
+  /**
+   * A directory's tree: the text its hash is the hash of (see hashDir), which stored as an object
+   * verifies itself, and the files it lists with where they are read from. Null when `rel` is not a
+   * directory.
+   */
+  tree(relPath: string): { hash: string; size: number; text: string; files: TreeFile[] } | null {
+    const rel = path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
+    const abs = rel === '.' ? this.root : joinAbs(this.root, rel);
+    const st = statPath(rel, abs);
+    if (!st?.isDirectory()) return null;
+    const files: TreeFile[] = [];
+    const { hash, size, lines } = this.hashDir(rel, abs, files);
+    return { hash, size, text: lines.join(''), files };
+  }
+
+  /**
+   * Record that the file at `rel` has `hash` without reading it: dvcl has just placed it there, its
+   * content verified (checkout, pull). Saved, the entry is trusted by the next command only once a
+   * full timestamp tick lies between the file's ctime and the save (the racy-clean rule, see settled).
+   */
+  remember(rel: string, hash: string): void {
+    const h = this.for(hash);
+    if (h !== this) return h.remember(rel, hash);
+    if (!hash.startsWith(this.prefix)) return; // an algorithm not loaded: the next status hashes it
+    const st = statPath(rel, joinAbs(this.root, rel));
+    if (st?.isFile()) this.cache.remember(rel, st, hash.slice(this.prefix.length));
   }
 
   private isInsideRoot(real: string): boolean {

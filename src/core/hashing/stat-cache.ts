@@ -59,6 +59,14 @@ export class StatCache {
     this.dirty = true;
   }
 
+  /** An entry for a file dvcl placed with verified content: trusted once a tick lies between its ctime and the save. */
+  remember(rel: string, st: BigIntStats, hex: string): void {
+    const n = this.loaded ? this.loaded.find(rel) : -1;
+    if (n >= 0) this.loaded!.drop(n);
+    this.fresh.set(rel, `${st.size}\t${st.mtimeNs}\t${st.ino}\t${st.ctimeNs}\t${hex}`);
+    this.dirty = true;
+  }
+
   forget(rel: string): void {
     const n = this.loaded ? this.loaded.find(rel) : -1;
     if (n >= 0) {

@@ -1,7 +1,7 @@
 import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';
 import type { ItemRecord, Manifest } from '../ledger/manifest.js';
-import { removeOrphanOutput } from './outs.js';
+import { removeOrphanOutput } from '../store/outs.js';
 import { templateBase } from '../template.js';
 
 /*

@@ -7,10 +7,11 @@ import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';
 import { ItemShell, shellId } from './item-shell.js';
 import type { Manifest } from '../ledger/manifest.js';
-import { checkPlaced, prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from '../store/outs.js';
 import { abs } from '../util/paths.js';
 import { envName, rewriteCommand } from '../config/command-template.js';
 import type { ItemTask } from '../status/status.js';
+import type { ReproCache } from '../store/local-cache.js'; // share
 import { ITEM_VARS, shellQuote, TEMPLATE_RE, type ItemVar, type ItemVars } from '../template.js';
 
 type ItemOutcome = { exec: ExecResult; log: string; notStarted?: boolean } | { error: string };
@@ -42,6 +43,8 @@ export interface ItemExecOptions {
   interrupted(): boolean;
   /** A failed item's reason, for the terminal. */
   onFailure(item: string, reason: string): void;
+  /** share: where each successful item's output is kept (.dvcl/objects/); null with settings.cache false. */
+  cache?: ReproCache | null;
 }
 
 /** Runs the items of one per-item stage and records each result in the manifest as it ends. */
@@ -153,6 +156,7 @@ export class ItemExecutor {
     const h = this.o.hasher.hash(t.vars.out);
     if (!h) return fail(`the command did not produce ${oneLine(t.vars.out)}`);
     m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
+    this.o.cache?.add(t.vars.out, h.hash); // share: kept for checkout and push
     return 'ok';
   }
 }

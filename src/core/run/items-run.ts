@@ -28,7 +28,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   const logFd = s.openLog(stage.name);
   const exec = new ItemExecutor({
     root: s.p.cfg.root, stateDir: s.p.stateDir, shell: s.p.cfg.settings.shell, stage, env: (extra) => s.env(stage, extra),
-    hasher: s.p.hasher, manifest: s.p.manifest, runId: s.runId, stageHash, logFd, groups: s.groups, interrupted: () => Boolean(s.interrupted),
+    hasher: s.p.hasher, manifest: s.p.manifest, runId: s.runId, stageHash, logFd, groups: s.groups, interrupted: () => Boolean(s.interrupted), cache: s.cache,
     onFailure: (item, reason) => {
       const [first, ...rest] = reason.split('\n');
       s.rep.stageOutput?.(stage.name, 'stderr', `${item} failed: ${first}`);

@@ -10,6 +10,7 @@ import type { Project } from '../project.js';
 import type { EvalContext, EvalOptions, Evaluation } from '../status/status.js';
 import type { ItemListing } from '../status/items.js';
 import type { ProcessGroups } from './process-groups.js';
+import { ReproCache } from '../store/local-cache.js';
 import { Slots } from './slots.js';
 import type { ItemCounts, Reporter, ReproOptions } from './types.js';
 import { userEnv } from './user-env.js';
@@ -31,11 +32,14 @@ export class RunSession {
   anyStarted = false;
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
   private readonly baseEnv = userEnv();
+  /** Where each recorded out and item output is kept (.dvcl/objects/), for checkout and push; null with settings.cache false. */
+  readonly cache: ReproCache | null;
 
   constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
+    this.cache = ReproCache.of(p, (m) => rep.warn?.(m));
   }
 
   /** A signal that came before is acted on now. */

@@ -7,7 +7,7 @@ import { cmp, type LockPath } from '../ledger/lock.js';
 import type { Evaluation } from '../status/status.js';
 import { abs } from '../util/paths.js';
 import { failureReason, runShell, scriptOf, wdirProblem } from './exec.js';
-import { checkPlaced, prepareOuts } from './outs.js';
+import { checkPlaced, prepareOuts } from '../store/outs.js';
 import type { RunSession } from './session.js';
 import type { StageRun } from './types.js';
 
@@ -67,6 +67,7 @@ export async function runStage(s: RunSession, stage: StageConfig, ev: Evaluation
         return fail((e as Error).message);
       }
     }
+    for (const o of outs) s.cache?.add(o.path, o.hash);
     return { result: 'ran', reasons };
   } finally {
     if (logFd !== undefined) fs.closeSync(logFd);

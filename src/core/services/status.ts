@@ -3,11 +3,18 @@ import { cloneWarnings } from './clone-health.js';
 import { selectStages } from '../graph/dag.js';
 import { checkTargets, openProject } from './project.js';
 import { oneLine } from '../errors.js';
+import { markRestorable, missingOnly } from './restorable.js';
 import { computeStatus, stageWarnings } from '../status/status.js';
 import { type Reason, type StatusReport } from '../status/reasons.js';
 
+/** The report, and with `allowMissing` the stale stages whose only reasons are recorded outputs missing here. */
+export interface StatusResult extends StatusReport {
+  /** `--allow-missing`: these stages do not count as stale (`up_to_date` says so). */
+  missing_only?: string[];
+}
+
 /** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
-export async function status(opts: { cwd: string; targets?: string[]; onWarning?: (m: string) => void }): Promise<StatusReport> {
+export async function status(opts: { cwd: string; targets?: string[]; allowMissing?: boolean; onWarning?: (m: string) => void }): Promise<StatusResult> {
   const p = await openProject({ cwd: opts.cwd, readOnly: true, onWarning: opts.onWarning });
   const health = cloneWarnings(p.cfg.root); // git runs while the stages are hashed
   checkTargets(p.cfg, opts.targets ?? []);
@@ -17,8 +24,11 @@ export async function status(opts: { cwd: string; targets?: string[]; onWarning?
   for (const st of report.stages) for (const w of stageWarnings(st)) warn(w);
   p.hasher.save(); // the stat cache is ours (.dvcl/), not the user's: saving it keeps the next status fast
   await markIgnoredOuts(p.cfg.root, report);
+  markRestorable(p, report);
   for (const w of await health) warn(w);
-  return report;
+  if (!opts.allowMissing) return report;
+  const allowed = new Set(missingOnly(p, report));
+  return { ...report, up_to_date: report.stages.every((s) => s.state === 'up_to_date' || s.state === 'frozen' || allowed.has(s.name)), missing_only: [...allowed] };
 }
 
 /**

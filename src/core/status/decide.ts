@@ -112,6 +112,8 @@ export interface ItemTally {
   givenUp: number;
   /** Recorded items whose input is gone. */
   dropped: number;
+  /** Of the pending, those pending only because their recorded output is missing (restorable). */
+  outputsMissing?: number;
 }
 
 /**
@@ -136,7 +138,7 @@ export function decideItemStage(
     }
   }
   if (entry && tally.pending > 0) reasons.push(...inputReasons(facts, entry, produced).filter((r) => r.code !== 'dep_changed' || r.new !== null || !produced(r.path)));
-  if (tally.pending > 0) reasons.push({ code: 'items_pending', count: tally.pending });
+  if (tally.pending > 0) reasons.push({ code: 'items_pending', count: tally.pending, ...(tally.outputsMissing ? { outputs_missing: tally.outputsMissing } : {}) });
   if (tally.dropped > 0) reasons.push({ code: 'items_dropped', count: tally.dropped });
   if (tally.failedLeft > 0 || tally.givenUp > 0) reasons.push({ code: 'items_failed', count: tally.failedLeft, ...(tally.givenUp ? { given_up: tally.givenUp } : {}) });
   if (stage.always_changed) reasons.push({ code: 'always_changed' });

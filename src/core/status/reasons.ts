@@ -8,11 +8,11 @@ export type Reason =
   | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
   | { code: 'dep_missing'; path: string }
   | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
-  | { code: 'out_missing'; path: string; /** git ignores it: a fresh clone never has it */ ignored?: true }
+  | { code: 'out_missing'; path: string; /** git ignores it: a fresh clone never has it */ ignored?: true; /** in the local cache or known to be on the remote (services/restorable.ts) */ restorable?: true }
   | { code: 'out_changed'; path: string; old: string | null; new: string | null }
   | { code: 'upstream_stale'; stage: string }
   | { code: 'always_changed' }
-  | { code: 'items_pending'; count: number }
+  | { code: 'items_pending'; count: number; /** of them, items pending only because their recorded output is missing */ outputs_missing?: number; restorable?: true }
   | { code: 'items_failed'; count: number; given_up?: number }
   /** recorded items whose input is gone (deleted, renamed, unmatched): repro drops them and their outputs */
   | { code: 'items_dropped'; count: number }

@@ -86,6 +86,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
   const failedItems: FailedItem[] = [];
   let failedLeft = 0;
   let pending = 0;
+  let outputsMissing = 0; // share: pending only because the recorded output is missing (restorable, --allow-missing)
   let matched = 0; // present items that have a record: fewer than the records means some were dropped
   // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
   // items, and the argument of decideItem (which keeps no reference to it). Items listed by
@@ -124,6 +125,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
     if (d.givenUp) givenUp.push(item);
     if (d.why === 'failed' && d.run) failedLeft++;
     else if (d.run && d.why !== 'forced') pending++; // counted whatever runs now: retry --only-failed leaves these pending
+    if (d.run && d.why === 'output_missing') outputsMissing++; // share
     if (why) tasks.push({ item, vars: itemVars(item, stage.out!), hash, why });
   }
   const recorded = records ?? {};
@@ -136,7 +138,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
     const here = new Set(present.map((p) => p.item));
     dropped = names.filter((i) => !here.has(i)).sort(cmp);
   }
-  const tally = { recorded: names.length, pending, failedLeft, givenUp: givenUp.length, dropped: dropped.length };
+  const tally = { recorded: names.length, pending, failedLeft, givenUp: givenUp.length, dropped: dropped.length, outputsMissing };
   const itemsHashNow = () => itemsHash(ctx.hasher.for(entry?.items?.hash), present, recorded);
   const d = decideItemStage(stage, entry, tally, facts, itemsHashNow, upstreamStale, (p) => isProduced(ctx.cfg, p), opts);
   const failedNow = failedLeft + givenUp.length;

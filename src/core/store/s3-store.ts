@@ -14,15 +14,8 @@ export interface S3Location {
   prefix: string;
 }
 
-export interface S3Options {
-  /** An S3-compatible endpoint (MinIO, R2, Ceph, GCS's XML API); AWS's when unset. */
-  endpoint?: string;
-  region?: string;
-  /** Path-style requests (`endpoint/bucket/key`); default true when an endpoint is given. */
-  pathStyle?: boolean;
-  /** Connections kept open, and transfers worth running at once. */
-  jobs?: number;
-}
+export type { RemoteOptions as S3Options } from '../config/remote-settings.js';
+import type { RemoteOptions as S3Options } from '../config/remote-settings.js';
 
 export const DEFAULT_S3_JOBS = 16;
 const MiB = 1024 * 1024;

@@ -1,0 +1,37 @@
+import { Args, Flags } from '@oclif/core';
+import { DvclCommand } from '../cli/base.js';
+import type { TransferResult } from '../core/services/sharing.js';
+
+export default class Checkout extends DvclCommand {
+  static override summary = 'Restore recorded outputs from the local cache';
+  static override description = `Places the outs that pipeline.lock records and the item outputs that .manifest.json \
+records from the local object cache (.dvcl/objects/, filled by repro and pull), without the network \
+and without running anything: after \`git checkout other-branch\`, that branch's outputs. A file \
+you changed by hand is never overwritten: it is listed and the exit status is 1; --force \
+overwrites it. With STAGE names, only those stages' outputs.`;
+  static override strict = false;
+  static override args = { stages: Args.string({ description: 'stages whose outputs to restore (default: all)' }) };
+  static override flags = {
+    force: Flags.boolean({ char: 'f', description: 'overwrite files changed by hand, and remove what is in the way' }),
+    'dry-run': Flags.boolean({ char: 'n', description: 'print what would be placed; change nothing' }),
+  };
+  static override examples = [
+    '<%= config.bin %> checkout',
+    'git checkout experiment && <%= config.bin %> checkout   # that branch\'s outputs, nothing run',
+    '<%= config.bin %> checkout train --dry-run',
+    '<%= config.bin %> checkout --force --json',
+  ];
+
+  async run(): Promise<TransferResult> {
+    const { argv, flags } = await this.parse(Checkout);
+    const { checkout } = await import('../core/services/checkout.js');
+    const { transferProgress, transferText } = await import('../cli/render-transfer.js');
+    const r = await checkout({
+      cwd: process.cwd(), targets: argv as string[], force: flags.force, dryRun: flags['dry-run'],
+      onProgress: transferProgress(this.jsonEnabled(), 'placed'), onWarning: (m) => this.note(`warning: ${m}`),
+    });
+    if (!this.jsonEnabled()) this.log(transferText(r, { done: 'placed', would: 'to place', skipped: 'already in place' }));
+    if (r.failed.length) process.exitCode = 1;
+    return r;
+  }
+}

@@ -1,0 +1,40 @@
+import { Flags } from '@oclif/core';
+import { DvclCommand } from '../cli/base.js';
+import type { GcResult } from '../core/services/gc.js';
+
+export default class Gc extends DvclCommand {
+  static override summary = 'Delete stored objects that nothing refers to';
+  static override description = `Deletes the objects of the local cache (.dvcl/objects/) that no pipeline.lock or \
+.manifest.json in scope refers to: the working tree's, or with --all-commits those of every commit \
+of every branch and tag. With --remote, also the remote's (settings.remote, DVCL_REMOTE or -r), \
+but never an object younger than 24 hours: another clone may have pushed it for a lock it has not \
+committed yet. Also removes the temporary files that a killed dvcl left in the cache.`;
+  static override flags = {
+    remote: Flags.boolean({ description: 'also delete unreferenced objects of the remote (older than 24 h)' }),
+    'remote-url': Flags.string({ char: 'r', description: 'the remote to clean (over settings.remote and DVCL_REMOTE)' }),
+    'all-commits': Flags.boolean({ char: 'A', description: 'keep what any commit of any branch or tag refers to (default: the working tree only)' }),
+    'dry-run': Flags.boolean({ char: 'n', description: 'count what would be deleted; delete nothing' }),
+  };
+  static override examples = [
+    '<%= config.bin %> gc --dry-run',
+    '<%= config.bin %> gc --all-commits',
+    '<%= config.bin %> gc --remote --all-commits --dry-run --json',
+  ];
+
+  async run(): Promise<GcResult> {
+    const { flags } = await this.parse(Gc);
+    const { gc } = await import('../core/services/gc.js');
+    const r = await gc({
+      cwd: process.cwd(), remote: flags.remote, remoteUrl: flags['remote-url'], allCommits: flags['all-commits'], dryRun: flags['dry-run'],
+      onWarning: (m) => this.note(`warning: ${m}`),
+    });
+    if (!this.jsonEnabled()) {
+      const verb = r.dry_run ? 'would delete' : 'deleted';
+      const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+      this.log(`local cache: ${verb} ${r.local.removed} object${r.local.removed === 1 ? '' : 's'} (${mib(r.local.bytes)}), kept ${r.local.kept}${r.local.temporaries ? `; ${r.local.temporaries} leftover temporar${r.local.temporaries === 1 ? 'y' : 'ies'}` : ''}`);
+      if (r.remote) this.log(`remote ${r.remote.url}: ${verb} ${r.remote.removed} object${r.remote.removed === 1 ? '' : 's'} (${mib(r.remote.bytes)}), kept ${r.remote.kept}${r.remote.too_young ? `, ${r.remote.too_young} younger than 24 h kept` : ''}`);
+      if (r.dry_run) this.log('Dry run: nothing was deleted.');
+    }
+    return r;
+  }
+}

@@ -1,0 +1,39 @@
+import { Args, Flags } from '@oclif/core';
+import { DvclCommand } from '../cli/base.js';
+import type { TransferResult } from '../core/services/sharing.js';
+
+export default class Push extends DvclCommand {
+  static override summary = 'Upload recorded outputs to the remote';
+  static override description = `Uploads every out that pipeline.lock records and every item output that .manifest.json \
+records, when it is here with the recorded hash (in the workspace, or else in the local cache) and \
+the remote (settings.remote, DVCL_REMOTE or -r) does not have it yet; the remote is asked in bulk, \
+not once per file. An output that differs from its record, or is nowhere here, is listed and the \
+exit status is 1. Commit and push pipeline.lock and .manifest.json with git as usual: they say \
+which objects a clone pulls.`;
+  static override strict = false;
+  static override args = { stages: Args.string({ description: 'stages whose outputs to push (default: all)' }) };
+  static override flags = {
+    remote: Flags.string({ char: 'r', description: 'the remote: s3://bucket/prefix, file:///path or a folder (over settings.remote)' }),
+    jobs: Flags.integer({ char: 'j', min: 1, description: 'transfers at once (default: remote_options.jobs, or 16 for S3 and 8 for a folder)' }),
+    'dry-run': Flags.boolean({ char: 'n', description: 'print what would be uploaded; upload nothing' }),
+  };
+  static override examples = [
+    '<%= config.bin %> push',
+    '<%= config.bin %> push train --dry-run',
+    '<%= config.bin %> push -r s3://team-bucket/weather -j 32',
+    'DVCL_REMOTE=/mnt/share/dvcl <%= config.bin %> push --json',
+  ];
+
+  async run(): Promise<TransferResult> {
+    const { argv, flags } = await this.parse(Push);
+    const { push } = await import('../core/services/push.js');
+    const { transferProgress, transferText } = await import('../cli/render-transfer.js');
+    const r = await push({
+      cwd: process.cwd(), targets: argv as string[], remote: flags.remote, jobs: flags.jobs, dryRun: flags['dry-run'],
+      onProgress: transferProgress(this.jsonEnabled(), 'pushed'), onWarning: (m) => this.note(`warning: ${m}`),
+    });
+    if (!this.jsonEnabled()) this.log(transferText(r, { done: 'uploaded', would: 'to upload', skipped: 'already on the remote' }));
+    if (r.failed.length) process.exitCode = 1;
+    return r;
+  }
+}

@@ -1,0 +1,224 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DvclError, oneLine } from '../errors.js';
+import { runGit } from '../git/git.js';
+import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
+import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
+import { cacheTemporaries } from '../store/local-cache.js';
+import { parseTree } from '../store/tree.js';
+import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
+import { isDeadTemporary } from '../store/restore.js';
+import { loadProjectConfig, lockForWriting, openProject } from './project.js';
+import { remoteRoot, shareState, type ShareState } from './sharing.js';
+
+export interface GcOptions {
+  cwd: string;
+  /** Also delete unreferenced objects of the remote (never those younger than {@link REMOTE_MIN_AGE_MS}). */
+  remote?: boolean;
+  /** `-r`: which remote. */
+  remoteUrl?: string;
+  /** References of every commit of every branch and tag, not only the working tree's. */
+  allCommits?: boolean;
+  dryRun?: boolean;
+  onWarning?: (msg: string) => void;
+  /** For tests: the time objects' ages are measured from. */
+  now?: Date;
+}
+
+/** What gc removed (or, with --dry-run, would) from one place. */
+export interface GcCount { removed: number; bytes: number; kept: number }
+export interface GcResult {
+  local: GcCount & { temporaries: number };
+  remote?: GcCount & { url: string; too_young: number };
+  /** Objects referred to in scope. */
+  referenced: number;
+  dry_run?: true;
+}
+
+/** An object may be referred to by a lock that is not committed yet, in another clone: gc leaves young objects alone. */
+export const REMOTE_MIN_AGE_MS = 24 * 3600 * 1000;
+
+/**
+ * `dvcl gc`: delete the objects of the local cache (and with `remote`, of the remote) that no
+ * `pipeline.lock` or `.manifest.json` in scope refers to — the working tree's, and with
+ * `allCommits` every commit's of every branch and tag. A directory out refers to its tree object
+ * and the files the tree lists; a tree that cannot be read stops gc (exit 1) before anything is
+ * deleted, rather than lose the files it lists. Takes the run lock: repro adds objects.
+ */
+export async function gc(opts: GcOptions): Promise<GcResult> {
+  const cfg = loadProjectConfig(opts.cwd);
+  const runLock = opts.dryRun ? null : await lockForWriting(cfg, 'dvcl gc', opts.onWarning);
+  try {
+    const p = await openProject({ cwd: opts.cwd, cfg, readOnly: opts.dryRun, onWarning: opts.onWarning });
+    const s = shareState(p, [], opts.remoteUrl);
+    const ledgers: { lock: LockData; manifest: ManifestData; where: string }[] = [{ lock: p.lock, manifest: p.manifest.data, where: 'the working tree' }];
+    if (opts.allCommits) ledgers.push(...(await committedLedgers(cfg.root, opts.onWarning)));
+    const store = opts.remote ? await openStore(s) : null;
+    try {
+      const referenced = await references(s, ledgers, store);
+      const local = sweepLocal(s, referenced, Boolean(opts.dryRun));
+      const result: GcResult = { local, referenced: referenced.size, ...(opts.dryRun ? { dry_run: true as const } : {}) };
+      if (store) result.remote = await sweepRemote(s, store, referenced, Boolean(opts.dryRun), opts.now ?? new Date());
+      return result;
+    } finally {
+      await store?.close();
+    }
+  } finally {
+    await runLock?.release();
+  }
+}
+
+type Store = import('../store/object-store.js').ObjectStore;
+
+async function openStore(s: ShareState): Promise<Store> {
+  const { noRemote, openRemote } = await import('../store/remote.js');
+  if (!s.remote) throw noRemote();
+  return openRemote(s.remote.url, s.remote.options, { cwd: remoteRoot(s.p, s.remote) });
+}
+
+/** Every hash the ledgers refer to: outs, item outputs, and for directories their trees' files. */
+async function references(s: ShareState, ledgers: { lock: LockData; manifest: ManifestData; where: string }[], store: Store | null): Promise<Set<string>> {
+  const refs = new Set<string>();
+  const trees = new Map<string, string>(); // tree hash → an out's path, for messages
+  for (const { lock, manifest } of ledgers) {
+    for (const e of Object.values(lock.stages)) {
+      for (const o of e.outs) {
+        refs.add(o.hash);
+        if (o.nfiles !== undefined) trees.set(o.hash, o.path);
+      }
+    }
+    for (const st of Object.values(manifest.stages)) for (const rec of Object.values(st.items ?? {})) if (rec.output_hash) refs.add(rec.output_hash);
+  }
+  for (const [hash, out] of trees) {
+    let text = s.tree(hash);
+    if (text === null) {
+      // In the workspace as recorded: its listing is the tree.
+      const here = s.p.hasher.for(hash).tree(out);
+      if (here?.hash === hash) text = here.text;
+    }
+    if (text === null && store) text = await remoteTree(s, store, hash);
+    if (text === null) {
+      // Its files cannot be told from objects nothing refers to: stop before deleting any.
+      throw new DvclError('failed', `gc: cannot read the tree object of ${oneLine(out)} (${hash}): it is neither in the local cache, nor in the workspace${store ? ', nor on the remote' : ''}; nothing was deleted`, {
+        suggestions: ['`dvcl pull` fetches it (or `dvcl repro` re-creates the folder); then run gc again'],
+      });
+    }
+    for (const e of parseTree(text) ?? []) if (e.hash) refs.add(e.hash);
+  }
+  return refs;
+}
+
+async function remoteTree(s: ShareState, store: Store, hash: string): Promise<string | null> {
+  const { fetchObject } = await import('../store/transfer.js');
+  try {
+    await fetchObject(store, hash, s.cache.file(hash));
+    return s.tree(hash);
+  } catch (e) {
+    if ((e as { remoteWide?: boolean }).remoteWide) throw e;
+    return null;
+  }
+}
+
+/** The lock and manifest of every commit that changed either, on every branch and tag. */
+async function committedLedgers(root: string, warn?: (m: string) => void): Promise<{ lock: LockData; manifest: ManifestData; where: string }[]> {
+  const log = await runGit(['log', '--all', '--format=%H', '--', LOCK_FILE, MANIFEST_FILE], { cwd: root });
+  if (log.code !== 0) throw new DvclError('config', `gc --all-commits needs a git repository: ${log.stderr || 'git failed'}`);
+  const commits = log.stdout.toString('utf8').split('\n').filter(Boolean);
+  if (commits.length === 0) return [];
+  const specs = commits.flatMap((c) => [`${c}:${LOCK_FILE}`, `${c}:${MANIFEST_FILE}`]);
+  const batch = await runGit(['cat-file', '--batch'], { cwd: root, input: specs.join('\n') + '\n' });
+  if (batch.code !== 0) throw new DvclError('io', `git cat-file failed: ${batch.stderr}`, { exit: 1 });
+  // `<sha> blob <size>\n<content>\n` per object, or `<spec> missing\n`.
+  const out = batch.stdout;
+  const texts: (string | null)[] = [];
+  for (let pos = 0; pos < out.length;) {
+    const nl = out.indexOf(0x0a, pos);
+    const header = out.subarray(pos, nl).toString('utf8');
+    pos = nl + 1;
+    const m = /^[0-9a-f]+ blob (\d+)$/.exec(header);
+    if (!m) {
+      texts.push(null);
+      continue;
+    }
+    const size = Number(m[1]);
+    texts.push(out.subarray(pos, pos + size).toString('utf8'));
+    pos += size + 1;
+  }
+  const ledgers: { lock: LockData; manifest: ManifestData; where: string }[] = [];
+  commits.forEach((c, i) => {
+    const where = `commit ${c.slice(0, 10)}`;
+    try {
+      const lockText = texts[2 * i];
+      const manifestText = texts[2 * i + 1];
+      ledgers.push({
+        lock: lockText === null ? { schema: 1, stages: {} } : parseLock(lockText, `${where}:${LOCK_FILE}`),
+        manifest: manifestText === null ? { version: 1, stages: {}, runs: {} } : parseManifest(manifestText, `${where}:${MANIFEST_FILE}`),
+        where,
+      });
+    } catch (e) {
+      warn?.(`${where}: ${(e as Error).message}: the objects it refers to are not counted`);
+    }
+  });
+  return ledgers;
+}
+
+function sweepLocal(s: ShareState, refs: Set<string>, dryRun: boolean): GcCount & { temporaries: number } {
+  const dir = s.cache.dir;
+  const count = { removed: 0, bytes: 0, kept: 0, temporaries: 0 };
+  for (const tmp of cacheTemporaries(dir)) {
+    if (!isDeadTemporary(tmp)) continue;
+    count.temporaries++;
+    if (!dryRun) fs.rmSync(tmp, { force: true });
+  }
+  let algos: string[];
+  try {
+    algos = fs.readdirSync(dir);
+  } catch {
+    return count;
+  }
+  for (const algo of algos) {
+    const algoDir = path.join(dir, algo);
+    if (!fs.statSync(algoDir).isDirectory()) continue;
+    for (const two of fs.readdirSync(algoDir)) {
+      const sub = path.join(algoDir, two);
+      if (!fs.statSync(sub).isDirectory()) continue;
+      for (const rest of fs.readdirSync(sub)) {
+        const hash = hashOfKey(`${OBJECTS_PREFIX}${algo}/${two}/${rest}`);
+        if (hash === null) continue; // a temporary (handled above) or not ours
+        if (refs.has(hash)) {
+          count.kept++;
+          continue;
+        }
+        const file = path.join(sub, rest);
+        count.bytes += fs.statSync(file).size;
+        count.removed++;
+        if (!dryRun) fs.rmSync(file, { force: true });
+      }
+    }
+  }
+  return count;
+}
+
+async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRun: boolean, now: Date): Promise<GcCount & { url: string; too_young: number }> {
+  const count = { url: store.url, removed: 0, bytes: 0, kept: 0, too_young: 0 };
+  const doomed: string[] = [];
+  const hashes: string[] = [];
+  for await (const o of store.list(OBJECTS_PREFIX)) {
+    const hash = hashOfKey(o.key);
+    if (hash === null) continue;
+    if (refs.has(hash)) count.kept++;
+    else if (now.getTime() - o.mtime.getTime() < REMOTE_MIN_AGE_MS) count.too_young++;
+    else {
+      doomed.push(o.key);
+      hashes.push(hash);
+      count.removed++;
+      count.bytes += o.size;
+    }
+  }
+  if (!dryRun && doomed.length) {
+    await store.deleteMany(doomed);
+    s.index?.delete(hashes);
+    s.index?.save();
+  }
+  return count;
+}

@@ -1,0 +1,104 @@
+import { checkTargets, loadProjectConfig, lockForWriting, openProject } from './project.js';
+import { applyPlan, contentHasher, remoteRoot, restorePlan, shareState, type Progress, transferResult, type TransferResult } from './sharing.js';
+import fs from 'node:fs';
+import { placeCopy, placeFromCache } from '../store/restore.js';
+import { prepareOuts } from '../store/outs.js';
+import { abs } from '../util/paths.js';
+import { oneLine } from '../errors.js';
+
+export interface PullOptions {
+  cwd: string;
+  targets?: string[];
+  /** `-r`: the remote, over DVCL_REMOTE and the settings. */
+  remote?: string;
+  jobs?: number;
+  force?: boolean;
+  dryRun?: boolean;
+  onProgress?: Progress;
+  onWarning?: (msg: string) => void;
+}
+
+/**
+ * `dvcl pull`: every recorded output of the selected stages that is missing here, or is content
+ * dvcl placed earlier and now outdated, is taken from the local cache, or else downloaded
+ * (verified before it is placed), placed, and kept in the local cache. A file the user changed is
+ * listed in `failed` and kept, unless `force`. The object store (and for S3 the AWS SDK) is loaded
+ * here only.
+ */
+export async function pull(opts: PullOptions): Promise<TransferResult> {
+  const cfg = loadProjectConfig(opts.cwd);
+  const targets = opts.targets ?? [];
+  checkTargets(cfg, targets);
+  const { noRemote, openRemote } = await import('../store/remote.js');
+  const { fetchObject } = await import('../store/transfer.js');
+  const { isStoreError } = await import('../store/object-store.js');
+  const { forEachLimit } = await import('../store/pool.js');
+  const runLock = opts.dryRun ? null : await lockForWriting(cfg, 'dvcl pull', opts.onWarning);
+  try {
+    const p = await openProject({ cwd: opts.cwd, cfg, readOnly: opts.dryRun, onWarning: opts.onWarning });
+    const s = shareState(p, targets, opts.remote);
+    if (!s.remote) throw noRemote();
+    const store = await openRemote(s.remote.url, s.remote.options, { cwd: remoteRoot(p, s.remote) });
+    const fatal = (e: unknown) => isStoreError(e) && e.remoteWide;
+    const fetched = new Set<string>();
+    const gone = new Set<string>();
+    const url = s.remote.url;
+    try {
+      const jobs = Math.max(1, opts.jobs ?? store.jobs);
+      // The tree objects of directory outs not in place: they say which files to fetch.
+      const treeFailures: { path: string; reason: string }[] = [];
+      const trees = s.outputs.filter((o) => o.kind === 'dir' && s.tree(o.hash) === null && p.hasher.for(o.hash).hash(o.path)?.hash !== o.hash);
+      await forEachLimit(trees, jobs, async (o) => {
+        try {
+          await fetchObject(store, o.hash, s.cache.file(o.hash));
+          fetched.add(o.hash);
+        } catch (e) {
+          if (fatal(e)) throw e;
+          if (isStoreError(e, 'not_found')) gone.add(o.hash);
+          treeFailures.push({ path: o.path, reason: oneLine((e as Error).message) });
+        }
+      });
+      const plan = restorePlan(s, Boolean(opts.force));
+      const treeFailed = new Set(treeFailures.map((f) => f.path));
+      plan.failed = [...plan.failed.filter((f) => !treeFailed.has(f.path)), ...treeFailures];
+      if (opts.dryRun) {
+        return transferResult({ transferred: plan.place.length, skipped: plan.upToDate, failed: plan.failed, bytes: 0, remote: s.remote.url, dry_run: true, placed: plan.place.map((f) => f.path), removed: plan.remove });
+      }
+      const hasher = await contentHasher(s.outputs);
+      const useCache = cfg.settings.cache !== false;
+      // One download per object: the other files with the same content are copies of the first.
+      const first = new Map<string, Promise<string>>();
+      const place = async (rel: string, hash: string): Promise<number> => {
+        if (s.cache.has(hash)) return placeFromCache(s.cache, hasher, cfg.root, rel, hash);
+        const earlier = first.get(hash);
+        if (earlier) return placeCopy(await earlier, hasher, cfg.root, rel, hash, (got) => `${rel}: the copy of ${hash} hashes to ${got}`);
+        const dest = abs(cfg.root, rel);
+        const done = (async () => {
+          prepareOuts(cfg.root, [rel], true);
+          try {
+            await fetchObject(store, hash, dest);
+          } catch (e) {
+            if (!isStoreError(e, 'not_found')) throw e;
+            gone.add(hash);
+            throw new Error(`not on remote ${url} (\`dvcl push\` in the clone that ran its stage uploads it)`);
+          }
+          fetched.add(hash);
+          if (useCache) s.cache.addFile(hash, dest);
+          return dest;
+        })();
+        first.set(hash, done);
+        await done;
+        return fs.statSync(dest).size;
+      };
+      const r = await applyPlan(s, plan, jobs, place, fatal, opts.onProgress);
+      return transferResult({ ...r, skipped: plan.upToDate, failed: r.failed, remote: url });
+    } finally {
+      s.index?.delete(gone);
+      s.index?.add(fetched);
+      s.index?.save();
+      await store.close();
+    }
+  } finally {
+    await runLock?.release();
+  }
+}

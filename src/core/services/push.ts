@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import { checkTargets, loadProjectConfig, openProject } from './project.js';
+import { remoteRoot, shareState, type Progress, type ShareState, transferResult, type TransferResult } from './sharing.js';
+import type { Failure } from '../store/restore.js';
+import { parseTree } from '../store/tree.js';
+import { abs } from '../util/paths.js';
+import { oneLine } from '../errors.js';
+
+export interface PushOptions {
+  cwd: string;
+  targets?: string[];
+  remote?: string;
+  jobs?: number;
+  dryRun?: boolean;
+  onProgress?: Progress;
+  onWarning?: (msg: string) => void;
+}
+
+/** An object to upload: where its bytes are read from, and the output it belongs to (for messages). */
+interface Source { file: string | Buffer; path: string; size: number; tree: boolean }
+
+/**
+ * `dvcl push`: upload every recorded output of the selected stages that is here with its recorded
+ * hash (in the workspace, or else in the local cache) and that the remote lacks, asked in bulk
+ * (listings, not one HEAD per object). Outputs that differ from the record, or are nowhere here,
+ * are listed in `failed`. Reads only: takes no run lock (an upload is verified against its hash
+ * while it is read, so a file repro rewrites meanwhile is refused, not uploaded).
+ */
+export async function push(opts: PushOptions): Promise<TransferResult> {
+  const cfg = loadProjectConfig(opts.cwd);
+  const targets = opts.targets ?? [];
+  checkTargets(cfg, targets);
+  const { noRemote, openRemote } = await import('../store/remote.js');
+  const { pushObject } = await import('../store/transfer.js');
+  const { missingObjects } = await import('../store/missing.js');
+  const { isStoreError } = await import('../store/object-store.js');
+  const { forEachLimit } = await import('../store/pool.js');
+  const p = await openProject({ cwd: opts.cwd, cfg, readOnly: true, onWarning: opts.onWarning });
+  const s = shareState(p, targets, opts.remote);
+  if (!s.remote) throw noRemote();
+  const url = s.remote.url;
+  const { sources, failed } = localSources(s, Boolean(opts.dryRun));
+  const store = await openRemote(url, s.remote.options, { cwd: remoteRoot(p, s.remote) });
+  try {
+    const jobs = Math.max(1, opts.jobs ?? store.jobs);
+    const missing = await missingObjects(store, sources.keys(), { jobs });
+    const lacking = new Set(missing);
+    s.index?.add([...sources.keys()].filter((h) => !lacking.has(h)));
+    const skipped = sources.size - missing.length;
+    const bytesOf = (hs: string[]) => hs.reduce((n, h) => n + sources.get(h)!.size, 0);
+    if (opts.dryRun) return transferResult({ transferred: missing.length, skipped, failed: failed, bytes: bytesOf(missing), remote: url, dry_run: true });
+    // Files first, trees last: a tree on the remote means its files are there.
+    const files = missing.filter((h) => !sources.get(h)!.tree);
+    const trees = missing.filter((h) => sources.get(h)!.tree);
+    let done = 0;
+    let bytes = 0;
+    const pushed: string[] = [];
+    const upload = async (hash: string): Promise<void> => {
+      const src = sources.get(hash)!;
+      try {
+        // A Buffer is the path of a file whose name is not valid UTF-8: fs takes it as it is.
+        const r = await pushObject(store, hash, src.file as string);
+        bytes += r.size;
+        pushed.push(hash);
+      } catch (e) {
+        if (isStoreError(e) && e.remoteWide) throw e;
+        failed.push({ path: src.path, reason: oneLine((e as Error).message) });
+      }
+      opts.onProgress?.(++done, missing.length, bytes);
+    };
+    await forEachLimit(files, jobs, upload);
+    // A tree whose files did not all go up stays off the remote (a pull would find it incomplete).
+    await forEachLimit(trees.filter((h) => !failed.some((f) => f.path.startsWith(`${sources.get(h)!.path}/`))), jobs, upload);
+    s.index?.add(pushed);
+    return transferResult({ transferred: pushed.length, skipped, failed: failed, bytes, remote: url });
+  } finally {
+    s.index?.save();
+    await store.close();
+  }
+}
+
+/**
+ * Where each recorded object's bytes are: the workspace when the output there still has the
+ * recorded hash, else the local cache. A directory out adds its tree object (kept in the local
+ * cache, where it is read from) and its files.
+ */
+function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, Source>; failed: Failure[] } {
+  const { p, cache } = s;
+  const root = p.cfg.root;
+  const sources = new Map<string, Source>();
+  const failed: Failure[] = [];
+  const add = (hash: string, src: Source) => { if (!sources.has(hash)) sources.set(hash, src); };
+  const fromCache = (hash: string, path: string, tree = false): boolean => {
+    const file = cache.file(hash);
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st?.isFile()) return false;
+    add(hash, { file, path, size: st.size, tree });
+    return true;
+  };
+  const absent = (path: string, changed: boolean) => failed.push({
+    path, reason: changed ? 'differs from what the lock or manifest records (edited, or not re-run since): not pushed' : 'not here: neither in the workspace nor in the local cache',
+  });
+  for (const o of s.outputs) {
+    const hasher = p.hasher.for(o.hash);
+    let now;
+    try {
+      now = hasher.hash(o.path);
+    } catch (e) {
+      failed.push({ path: o.path, reason: oneLine((e as Error).message) });
+      continue;
+    }
+    if (o.kind === 'file') {
+      if (now?.hash === o.hash && !now.isDir) add(o.hash, { file: abs(root, o.path), path: o.path, size: now.size, tree: false });
+      else if (!fromCache(o.hash, o.path)) absent(o.path, now !== null);
+      continue;
+    }
+    if (now?.hash === o.hash && now.isDir) {
+      const tree = hasher.tree(o.path);
+      if (tree && tree.hash === o.hash) {
+        for (const f of tree.files) add(f.hash, { file: f.abs, path: `${o.path}/${f.rel}`, size: f.size, tree: false });
+        // The tree object is uploaded from the local cache, where it is kept whatever settings.cache says (it is small).
+        if (!dryRun) cache.addText(o.hash, tree.text);
+        if (!fromCache(o.hash, o.path, true)) add(o.hash, { file: cache.file(o.hash), path: o.path, size: Buffer.byteLength(tree.text), tree: true });
+        continue;
+      }
+    }
+    const text = s.tree(o.hash);
+    const entries = text === null ? null : parseTree(text);
+    if (entries === null) {
+      absent(o.path, now !== null);
+      continue;
+    }
+    const lost = entries.filter((e) => e.hash !== undefined && !fromCache(e.hash, `${o.path}/${e.rel}`));
+    if (lost.length) {
+      for (const e of lost) absent(`${o.path}/${e.rel}`, false);
+      continue;
+    }
+    fromCache(o.hash, o.path, true);
+  }
+  return { sources, failed };
+}
