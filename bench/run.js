@@ -376,15 +376,17 @@ const scenarios = [
             { label: 'dvcl pull -j 32', argv: dvcl('pull', '-j', '32'), cwd: b, env: AWS, before: fresh(b, 'out', '.dvcl') },
             { label: 'rclone copy --transfers 32', argv: ['rclone', 'copy', '--transfers', '32', 'X:bench/team/dvcl/v1/objects', dest], cwd: TMP, env: RCLONE, before: fresh(TMP, 'share-peer') },
           ]);
+          log(`  dvcl pull ${fmtMs(d.ms)}, rclone copy ${fmtMs(r.ms)}`);
           rows.push(['share-s3', `pull ${n} from S3 (fauxqs), nothing local`, `dvcl pull ${fmtMs(d.ms)}`, `rclone copy ${fmtMs(r.ms)}`, ratio(d.ms, r.ms), '≤ 1.5x rclone', verdict(d.ms <= 1.5 * r.ms), fmtMb(d.mb)]);
         }
         const [f, c] = race([
           { label: 'dvcl pull (folder)', argv: dvcl('pull', '-r', folder), cwd: b, before: fresh(b, 'out', '.dvcl') },
           { label: 'cp -r', argv: ['cp', '-r', path.join(folder, 'dvcl/v1/objects'), dest], cwd: TMP, before: fresh(TMP, 'share-peer') },
         ]);
+        log(`  dvcl pull (folder) ${fmtMs(f.ms)}, cp -r ${fmtMs(c.ms)}`);
         rows.push(['share-folder', `pull ${n} from a folder remote, nothing local`, `dvcl pull ${fmtMs(f.ms)}`, `cp -r ${fmtMs(c.ms)}`, ratio(f.ms, c.ms), '—', '', fmtMb(f.mb)]);
         const mirror = path.join(a, 'out');
-        if (onPath('rclone')) sh('rclone copy --transfers 32 out X:bench/mirror', a);
+        if (onPath('rclone')) execFileSync('rclone', ['copy', '--transfers', '32', 'out', 'X:bench/mirror'], { cwd: a, env: { ...ENV, ...RCLONE }, stdio: 'ignore' });
         const peers = [{ label: 'dvcl push (all there)', argv: dvcl('push', '-j', '32'), cwd: a, env: AWS }];
         if (onPath('rclone')) peers.push({ label: 'rclone copy (all there)', argv: ['rclone', 'copy', '--transfers', '32', mirror, 'X:bench/mirror'], cwd: a, env: RCLONE });
         const [p, q] = race(peers);

@@ -47,7 +47,8 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
       const jobs = Math.max(1, opts.jobs ?? store.jobs);
       // The tree objects of directory outs not in place: they say which files to fetch.
       const treeFailures: { path: string; reason: string }[] = [];
-      const trees = s.outputs.filter((o) => o.kind === 'dir' && s.tree(o.hash) === null && p.hasher.for(o.hash).hash(o.path)?.hash !== o.hash);
+      // (Fetched also when the folder may be in place: one small GET, not a walk of the folder.)
+      const trees = s.outputs.filter((o) => o.kind === 'dir' && s.tree(o.hash) === null);
       await forEachLimit(trees, jobs, async (o) => {
         try {
           await fetchObject(store, o.hash, s.cache.file(o.hash));
@@ -83,7 +84,7 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
             throw new Error(`not on remote ${url} (\`dvcl push\` in the clone that ran its stage uploads it)`);
           }
           fetched.add(hash);
-          if (useCache) s.cache.addFile(hash, dest);
+          if (useCache) await s.cache.addFileAsync(hash, dest);
           return dest;
         })();
         first.set(hash, done);

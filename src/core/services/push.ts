@@ -103,26 +103,26 @@ function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, So
   for (const o of s.outputs) {
     const hasher = p.hasher.for(o.hash);
     let now;
+    let tree;
     try {
-      now = hasher.hash(o.path);
+      // A folder out: one walk, its tree (which gives its hash); a file: its hash.
+      if (o.kind === 'dir') tree = hasher.tree(o.path);
+      now = tree ? { hash: tree.hash, isDir: true } : hasher.hash(o.path);
     } catch (e) {
       failed.push({ path: o.path, reason: oneLine((e as Error).message) });
       continue;
     }
     if (o.kind === 'file') {
-      if (now?.hash === o.hash && !now.isDir) add(o.hash, { file: abs(root, o.path), path: o.path, size: now.size, tree: false });
+      if (now?.hash === o.hash && !now.isDir) add(o.hash, { file: abs(root, o.path), path: o.path, size: (now as { size: number }).size, tree: false });
       else if (!fromCache(o.hash, o.path)) absent(o.path, now !== null);
       continue;
     }
-    if (now?.hash === o.hash && now.isDir) {
-      const tree = hasher.tree(o.path);
-      if (tree && tree.hash === o.hash) {
-        for (const f of tree.files) add(f.hash, { file: f.abs, path: `${o.path}/${f.rel}`, size: f.size, tree: false });
-        // The tree object is uploaded from the local cache, where it is kept whatever settings.cache says (it is small).
-        if (!dryRun) cache.addText(o.hash, tree.text);
-        if (!fromCache(o.hash, o.path, true)) add(o.hash, { file: cache.file(o.hash), path: o.path, size: Buffer.byteLength(tree.text), tree: true });
-        continue;
-      }
+    if (tree && tree.hash === o.hash) {
+      for (const f of tree.files) add(f.hash, { file: f.abs, path: `${o.path}/${f.rel}`, size: f.size, tree: false });
+      // The tree object is uploaded from the local cache, where it is kept whatever settings.cache says (it is small).
+      if (!dryRun) cache.addText(o.hash, tree.text);
+      if (!fromCache(o.hash, o.path, true)) add(o.hash, { file: cache.file(o.hash), path: o.path, size: Buffer.byteLength(tree.text), tree: true });
+      continue;
     }
     const text = s.tree(o.hash);
     const entries = text === null ? null : parseTree(text);

@@ -22,8 +22,12 @@ export function markRestorable(p: Project, report: StatusReport): void {
   const known = (hash: string): boolean => {
     if (cache.has(hash)) return true;
     if (index === undefined) {
-      const remote = configuredRemote(p.cfg);
-      index = remote ? RemoteIndex.load(p.stateDir, remoteId(remote, remoteBase(remote, p.cfg.root))) : null;
+      try {
+        const remote = configuredRemote(p.cfg);
+        index = remote ? RemoteIndex.load(p.stateDir, remoteId(remote, remoteBase(remote, p.cfg.root))) : null;
+      } catch {
+        index = null; // a DVCL_REMOTE dvcl cannot use: push and pull say so; status only hints
+      }
     }
     return index?.has(hash) ?? false;
   };

@@ -99,7 +99,8 @@ export async function applyPlan(
   await forEachLimit(plan.place, jobs, async (f) => {
     if (stop !== undefined) return;
     try {
-      bytes += await place(f.path, f.hash);
+      const n = await place(f.path, f.hash); // not `bytes += await …`: that adds to the value read before the wait
+      bytes += n;
       s.p.hasher.remember(f.path, f.hash);
       placed.push(f.path);
     } catch (e) {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';
@@ -58,6 +59,32 @@ export class LocalCache {
       return true;
     } catch (e) {
       fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * {@link addFile} without blocking: pull copies each file it downloads in while other transfers
+   * go on (blocking, these copies were a sixth of a pull of 10,000 small files).
+   */
+  async addFileAsync(hash: string, src: string): Promise<boolean> {
+    const dest = this.file(hash);
+    if (await fsp.stat(dest).then(() => true, () => false)) return true;
+    const before = await fsp.stat(src, { bigint: true }).catch(() => null);
+    if (!before?.isFile()) return false;
+    this.ensureDir(path.dirname(dest));
+    const tmp = temporaryBeside(dest);
+    try {
+      await fsp.copyFile(src, tmp, fs.constants.COPYFILE_FICLONE);
+      const after = await fsp.stat(src, { bigint: true }).catch(() => null);
+      if (!after || after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) {
+        await fsp.rm(tmp, { force: true });
+        return false;
+      }
+      await fsp.rename(tmp, dest);
+      return true;
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
       throw e;
     }
   }

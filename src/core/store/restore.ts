@@ -80,13 +80,14 @@ function planDir(ctx: PlanContext, plan: RestorePlan, o: RecordedOutput): void {
   const entries = parseTree(text);
   if (entries === null) return void plan.failed.push({ path: o.path, reason: `tree object ${o.hash} is not a dvcl tree: nothing placed` });
   const hasher = ctx.hasher.for(o.hash);
-  const now = hasher.hash(o.path);
-  if (now?.hash === o.hash && now.isDir) return void (plan.upToDate += entries.length);
-  if (now && !now.isDir) {
+  // One walk: the folder's tree gives its hash and its files.
+  const present = hasher.tree(o.path);
+  if (present?.hash === o.hash) return void (plan.upToDate += entries.length);
+  const now = present ? null : hasher.hash(o.path);
+  if (now) {
     if (!mayReplace(ctx, now)) return void plan.failed.push({ path: o.path, reason: 'a file where dvcl recorded a folder: not replaced (--force replaces it)' });
     plan.remove.push(o.path);
   }
-  const present = now?.isDir ? hasher.tree(o.path) : null;
   const files = new Map(present?.files.map((f) => [f.rel, f.hash]));
   const links = new Map<string, string>();
   for (const e of present ? parseTree(present.text) ?? [] : []) if (e.link !== undefined) links.set(e.rel, e.link);

@@ -26,6 +26,14 @@ const ATTEMPTS = 3;
 export async function fetchObject(store: ObjectStore, hash: string, destPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
   const key = objectKey(hash);
   const { algorithm, hasher } = await hasherOf(hash);
+  try {
+    return await fetchWith(store, hash, key, algorithm, hasher, destPath, opts);
+  } finally {
+    giveBack(algorithm, hasher);
+  }
+}
+
+async function fetchWith(store: ObjectStore, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher, destPath: string, opts: TransferOptions): Promise<{ size: number }> {
   const dir = path.dirname(destPath);
   await local(destPath, () => mkdir(dir, { recursive: true }));
   const mode = await stat(destPath).then((st) => st.mode & 0o7777, () => 0o666);
@@ -76,6 +84,13 @@ async function download(store: ObjectStore, key: string, tmp: string, mode: numb
 export async function pushObject(store: ObjectStore, hash: string, srcPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
   const key = objectKey(hash);
   const { algorithm, hasher } = await hasherOf(hash);
+  const r = await pushWith(store, hash, key, algorithm, hasher, srcPath, opts);
+  // Only after a success: a stream of an upload given up may still feed its hasher for a moment.
+  giveBack(algorithm, hasher);
+  return r;
+}
+
+async function pushWith(store: ObjectStore, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher, srcPath: string, opts: TransferOptions): Promise<{ size: number }> {
   const st = await local(srcPath, () => stat(srcPath), 'read');
   if (!st.isFile()) throw new DvclError('io', `cannot upload ${srcPath}: not a file`, { exit: 1 });
   const source = { size: st.size, open: () => verified(srcPath, st.size, hash, key, algorithm, hasher) };
@@ -131,9 +146,21 @@ async function local<T>(file: string, op: () => Promise<T>, verb = 'write'): Pro
   }
 }
 
-/** The hasher of the algorithm `hash` names (objectKey has validated it). */
+/**
+ * Hashers not in use, per algorithm: making one instantiates its WebAssembly module (~1 ms), which
+ * per object was most of the time of pulling 10,000 small files. One per transfer in flight.
+ */
+const idle = new Map<HashAlgorithm, IHasher[]>();
+
+/** A hasher of the algorithm `hash` names (objectKey has validated it), for one transfer: give it back after. */
 async function hasherOf(hash: string): Promise<{ algorithm: HashAlgorithm; hasher: IHasher }> {
   const algorithm = hash.slice(0, hash.indexOf(':'));
   if (!isAlgorithm(algorithm)) throw new Error(`not a hash algorithm: ${algorithm}`);
-  return { algorithm, hasher: await createHasher(algorithm) };
+  return { algorithm, hasher: idle.get(algorithm)?.pop() ?? await createHasher(algorithm) };
+}
+
+function giveBack(algorithm: HashAlgorithm, hasher: IHasher): void {
+  let list = idle.get(algorithm);
+  if (!list) idle.set(algorithm, (list = []));
+  list.push(hasher);
 }
