@@ -1,0 +1,97 @@
+// push, pull and gc in-process against a folder remote: dry runs change nothing, gc --remote keeps
+// young objects, a remote that dvcl cannot use does not fail status.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupRepos, pipelineRepo, track } from '../helpers/pipeline.js';
+import { repro } from '../../src/core/run/runner.js';
+import { push } from '../../src/core/services/push.js';
+import { pull } from '../../src/core/services/pull.js';
+import { gc } from '../../src/core/services/gc.js';
+import { status } from '../../src/core/services/status.js';
+
+afterEach(cleanupRepos);
+
+async function pushedProject() {
+  const remote = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-remote-')));
+  track({ dir: remote, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(remote, { recursive: true, force: true }) });
+  const repo = await pipelineRepo(`version: 1\nsettings:\n  remote: ${JSON.stringify(remote)}\nstages:\n  s:\n    cmd: cat v.txt > o.txt && mkdir -p d && cat v.txt v.txt > d/x.txt\n    deps: [v.txt]\n    outs: [o.txt, d]\n`, { 'v.txt': 'one\n' });
+  expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+  return { repo, remote };
+}
+
+const objects = (remote: string): string[] => {
+  const out: string[] = [];
+  const walk = (d: string) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : out.push(path.join(d, e.name)); };
+  if (fs.existsSync(path.join(remote, 'dvcl'))) walk(path.join(remote, 'dvcl'));
+  return out;
+};
+
+describe('dry runs change nothing', () => {
+  it('push --dry-run counts what would go and uploads nothing', async () => {
+    const { repo, remote } = await pushedProject();
+    const r = await push({ cwd: repo.dir, dryRun: true });
+    expect(r).toMatchObject({ transferred: 3, skipped: 0, failed: [], dry_run: true });
+    expect(r.bytes).toBeGreaterThan(4 + 8);
+    expect(objects(remote)).toEqual([]);
+    expect((await push({ cwd: repo.dir })).transferred).toBe(3);
+    expect(objects(remote)).toHaveLength(3);
+  });
+
+  it('pull --dry-run lists what would be placed and places nothing', async () => {
+    const { repo } = await pushedProject();
+    await push({ cwd: repo.dir });
+    fs.rmSync(path.join(repo.dir, 'o.txt'));
+    fs.rmSync(path.join(repo.dir, '.dvcl/objects'), { recursive: true });
+    const r = await pull({ cwd: repo.dir, dryRun: true });
+    expect(r).toMatchObject({ transferred: 1, skipped: 1, failed: [], dry_run: true, placed: ['o.txt'] });
+    expect(repo.exists('o.txt')).toBe(false);
+    expect((await pull({ cwd: repo.dir })).placed).toEqual(['o.txt']);
+    expect(repo.read('o.txt')).toBe('one\n');
+  });
+
+  it('a file that differs from its record is not pushed: listed', async () => {
+    const { repo, remote } = await pushedProject();
+    fs.writeFileSync(path.join(repo.dir, 'o.txt'), 'edited\n');
+    fs.rmSync(path.join(repo.dir, '.dvcl/objects'), { recursive: true });
+    const r = await push({ cwd: repo.dir });
+    expect(r.failed).toEqual([{ path: 'o.txt', reason: 'differs from what the lock or manifest records (edited, or not re-run since): not pushed' }]);
+    expect(objects(remote)).toHaveLength(2); // the folder's file and its tree
+  });
+});
+
+describe('gc --remote', () => {
+  it('never deletes an object younger than 24 h; an older one nothing refers to goes', async () => {
+    const { repo, remote } = await pushedProject();
+    await push({ cwd: repo.dir });
+    repo.write('v.txt', 'two\n');
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    await push({ cwd: repo.dir });
+    expect(objects(remote)).toHaveLength(6);
+    const young = await gc({ cwd: repo.dir, remote: true });
+    expect(young.remote).toMatchObject({ removed: 0, kept: 3, too_young: 3 });
+    expect(young.local).toMatchObject({ removed: 3, kept: 3 });
+    const later = await gc({ cwd: repo.dir, remote: true, dryRun: true, now: new Date(Date.now() + 25 * 3600 * 1000) });
+    expect(later.remote).toMatchObject({ removed: 3, kept: 3, too_young: 0 });
+    expect(objects(remote)).toHaveLength(6);
+    await gc({ cwd: repo.dir, remote: true, now: new Date(Date.now() + 25 * 3600 * 1000) });
+    expect(objects(remote)).toHaveLength(3);
+  });
+});
+
+describe('status and a remote dvcl cannot use', () => {
+  it('DVCL_REMOTE=ftp://… does not fail status', async () => {
+    const { repo } = await pushedProject();
+    fs.rmSync(path.join(repo.dir, 'o.txt'));
+    const before = process.env.DVCL_REMOTE;
+    process.env.DVCL_REMOTE = 'ftp://nowhere/x';
+    try {
+      const r = await status({ cwd: repo.dir, onWarning: () => {} });
+      expect(r.stages[0].reasons).toContainEqual({ code: 'out_missing', path: 'o.txt', restorable: true });
+    } finally {
+      if (before === undefined) delete process.env.DVCL_REMOTE;
+      else process.env.DVCL_REMOTE = before;
+    }
+  });
+});
