@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupRepos, pipelineRepo, track } from '../helpers/pipeline.js';
-import { repro } from '../../src/core/run/runner.js';
+import { repro } from '../../src/core/services/repro.js';
 import { push } from '../../src/core/services/push.js';
 import { pull } from '../../src/core/services/pull.js';
 import { gc } from '../../src/core/services/gc.js';
