@@ -1,4 +1,5 @@
 import { oneLine } from '../core/errors.js';
+import type { GcResult } from '../core/services/gc.js';
 import type { TransferResult } from '../core/services/sharing.js';
 
 /** A progress line on stderr: only on a terminal, not in CI, not with --json (SPEC §7). */
@@ -33,5 +34,23 @@ export function transferText(r: TransferResult, verbs: { done: string; would: st
   const head = r.dry_run ? `Dry run: ${n(r.transferred)} ${verbs.would}${where}, ${r.skipped} ${verbs.skipped}; nothing was changed.`
     : `${n(r.transferred)} ${verbs.done}${where}, ${mib(r.bytes)}; ${r.skipped} ${verbs.skipped}.`;
   lines.push(head + (r.failed.length ? ` ${r.failed.length} failed.` : ''));
+  return lines.join('\n');
+}
+
+/** What push, pull and checkout end with: the text (unless --json), and exit 1 when anything failed. */
+export function reportTransfer(cmd: { json: boolean; log(msg: string): void }, r: TransferResult, verbs: { done: string; would: string; skipped: string }): TransferResult {
+  if (!cmd.json) cmd.log(transferText(r, verbs));
+  if (r.failed.length) process.exitCode = 1;
+  return r;
+}
+
+/** `dvcl gc`'s text: what went (or would go) from the local cache, and from the remote. */
+export function gcText(r: GcResult): string {
+  const verb = r.dry_run ? 'would delete' : 'deleted';
+  const objects = (n: number) => `${n} object${n === 1 ? '' : 's'}`;
+  const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+  const lines = [`local cache: ${verb} ${objects(r.local.removed)} (${mib(r.local.bytes)}), kept ${r.local.kept}${r.local.temporaries ? `; ${r.local.temporaries} leftover temporar${r.local.temporaries === 1 ? 'y' : 'ies'}` : ''}`];
+  if (r.remote) lines.push(`remote ${r.remote.url}: ${verb} ${objects(r.remote.removed)} (${mib(r.remote.bytes)}), kept ${r.remote.kept}${r.remote.too_young ? `, ${r.remote.too_young} younger than 24 h kept` : ''}`);
+  if (r.dry_run) lines.push('Dry run: nothing was deleted.');
   return lines.join('\n');
 }

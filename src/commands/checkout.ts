@@ -25,13 +25,11 @@ overwrites it. With STAGE names, only those stages' outputs.`;
   async run(): Promise<TransferResult> {
     const { argv, flags } = await this.parse(Checkout);
     const { checkout } = await import('../core/services/checkout.js');
-    const { transferProgress, transferText } = await import('../cli/render-transfer.js');
+    const { reportTransfer, transferProgress } = await import('../cli/render-transfer.js');
     const r = await checkout({
       cwd: process.cwd(), targets: argv as string[], force: flags.force, dryRun: flags['dry-run'],
       onProgress: transferProgress(this.jsonEnabled(), 'placed'), onWarning: (m) => this.note(`warning: ${m}`),
     });
-    if (!this.jsonEnabled()) this.log(transferText(r, { done: 'placed', would: 'to place', skipped: 'already in place' }));
-    if (r.failed.length) process.exitCode = 1;
-    return r;
+    return reportTransfer({ json: this.jsonEnabled(), log: (m) => this.log(m) }, r, { done: 'placed', would: 'to place', skipped: 'already in place' });
   }
 }

@@ -28,13 +28,7 @@ committed yet. Also removes the temporary files that a killed dvcl left in the c
       cwd: process.cwd(), remote: flags.remote, remoteUrl: flags['remote-url'], allCommits: flags['all-commits'], dryRun: flags['dry-run'],
       onWarning: (m) => this.note(`warning: ${m}`),
     });
-    if (!this.jsonEnabled()) {
-      const verb = r.dry_run ? 'would delete' : 'deleted';
-      const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-      this.log(`local cache: ${verb} ${r.local.removed} object${r.local.removed === 1 ? '' : 's'} (${mib(r.local.bytes)}), kept ${r.local.kept}${r.local.temporaries ? `; ${r.local.temporaries} leftover temporar${r.local.temporaries === 1 ? 'y' : 'ies'}` : ''}`);
-      if (r.remote) this.log(`remote ${r.remote.url}: ${verb} ${r.remote.removed} object${r.remote.removed === 1 ? '' : 's'} (${mib(r.remote.bytes)}), kept ${r.remote.kept}${r.remote.too_young ? `, ${r.remote.too_young} younger than 24 h kept` : ''}`);
-      if (r.dry_run) this.log('Dry run: nothing was deleted.');
-    }
+    if (!this.jsonEnabled()) this.log((await import('../cli/render-transfer.js')).gcText(r));
     return r;
   }
 }

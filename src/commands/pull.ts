@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
+import { remoteFlag, transferJobsFlag } from '../cli/transfer-flags.js';
 import type { TransferResult } from '../core/services/sharing.js';
 
 export default class Pull extends DvclCommand {
@@ -13,8 +14,8 @@ from its stat cache, without hashing them again.`;
   static override strict = false;
   static override args = { stages: Args.string({ description: 'stages whose outputs to pull (default: all)' }) };
   static override flags = {
-    remote: Flags.string({ char: 'r', description: 'the remote: s3://bucket/prefix, file:///path or a folder (over settings.remote)' }),
-    jobs: Flags.integer({ char: 'j', min: 1, description: 'transfers at once (default: remote_options.jobs, or 16 for S3 and 8 for a folder)' }),
+    remote: remoteFlag,
+    jobs: transferJobsFlag,
     force: Flags.boolean({ char: 'f', description: 'overwrite files changed by hand' }),
     'dry-run': Flags.boolean({ char: 'n', description: 'print what would be downloaded and placed; change nothing' }),
   };
@@ -28,13 +29,11 @@ from its stat cache, without hashing them again.`;
   async run(): Promise<TransferResult> {
     const { argv, flags } = await this.parse(Pull);
     const { pull } = await import('../core/services/pull.js');
-    const { transferProgress, transferText } = await import('../cli/render-transfer.js');
+    const { reportTransfer, transferProgress } = await import('../cli/render-transfer.js');
     const r = await pull({
       cwd: process.cwd(), targets: argv as string[], remote: flags.remote, jobs: flags.jobs, force: flags.force, dryRun: flags['dry-run'],
       onProgress: transferProgress(this.jsonEnabled(), 'pulled'), onWarning: (m) => this.note(`warning: ${m}`),
     });
-    if (!this.jsonEnabled()) this.log(transferText(r, { done: 'placed', would: 'to place', skipped: 'already in place' }));
-    if (r.failed.length) process.exitCode = 1;
-    return r;
+    return reportTransfer({ json: this.jsonEnabled(), log: (m) => this.log(m) }, r, { done: 'placed', would: 'to place', skipped: 'already in place' });
   }
 }

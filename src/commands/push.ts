@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
+import { remoteFlag, transferJobsFlag } from '../cli/transfer-flags.js';
 import type { TransferResult } from '../core/services/sharing.js';
 
 export default class Push extends DvclCommand {
@@ -13,8 +14,8 @@ which objects a clone pulls.`;
   static override strict = false;
   static override args = { stages: Args.string({ description: 'stages whose outputs to push (default: all)' }) };
   static override flags = {
-    remote: Flags.string({ char: 'r', description: 'the remote: s3://bucket/prefix, file:///path or a folder (over settings.remote)' }),
-    jobs: Flags.integer({ char: 'j', min: 1, description: 'transfers at once (default: remote_options.jobs, or 16 for S3 and 8 for a folder)' }),
+    remote: remoteFlag,
+    jobs: transferJobsFlag,
     'dry-run': Flags.boolean({ char: 'n', description: 'print what would be uploaded; upload nothing' }),
   };
   static override examples = [
@@ -27,13 +28,11 @@ which objects a clone pulls.`;
   async run(): Promise<TransferResult> {
     const { argv, flags } = await this.parse(Push);
     const { push } = await import('../core/services/push.js');
-    const { transferProgress, transferText } = await import('../cli/render-transfer.js');
+    const { reportTransfer, transferProgress } = await import('../cli/render-transfer.js');
     const r = await push({
       cwd: process.cwd(), targets: argv as string[], remote: flags.remote, jobs: flags.jobs, dryRun: flags['dry-run'],
       onProgress: transferProgress(this.jsonEnabled(), 'pushed'), onWarning: (m) => this.note(`warning: ${m}`),
     });
-    if (!this.jsonEnabled()) this.log(transferText(r, { done: 'uploaded', would: 'to upload', skipped: 'already on the remote' }));
-    if (r.failed.length) process.exitCode = 1;
-    return r;
+    return reportTransfer({ json: this.jsonEnabled(), log: (m) => this.log(m) }, r, { done: 'uploaded', would: 'to upload', skipped: 'already on the remote' });
   }
 }
