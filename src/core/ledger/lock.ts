@@ -168,10 +168,3 @@ export function writeLock(root: string, data: LockData): void {
     throw new DvclError('io', `cannot write ${LOCK_FILE}: ${(e as Error).message}`);
   }
 }
-
-export function updateLockEntry(root: string, stage: string, entry: LockEntry | null): void {
-  const data = readLock(root);
-  if (entry) data.stages[stage] = entry;
-  else delete data.stages[stage];
-  writeLock(root, data);
-}
