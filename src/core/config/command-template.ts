@@ -1,6 +1,7 @@
-import { Rewriter, TemplateRefused } from './shell-rewriter.js';
+import { Rewriter } from './shell-rewriter.js';
+import { TemplateRefused } from './shell-text.js';
 
-export { envName, TemplateRefused } from './shell-rewriter.js';
+export { envName, TemplateRefused } from './shell-text.js';
 
 /*
  * `${item}` & co. never reach a per-item command as text: each is rewritten into a reference to a

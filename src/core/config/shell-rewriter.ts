@@ -1,45 +1,29 @@
 // The shell scanner behind command templates: reads a command as sh would, rewriting each item template.
 import { ITEM_VARS, TEMPLATE_RE, type ItemVar } from '../template.js';
 import { CommandWords } from './command-words.js';
-
-/** The environment variable that carries a template's value: `item` → `DVCL_ITEM`. */
-export function envName(v: ItemVar): string {
-  return `DVCL_${v.toUpperCase()}`;
-}
-
-export class TemplateRefused extends Error {
-  constructor(message: string, readonly hint: string) {
-    super(message);
-  }
-}
+import { scriptWord, type OuterShell } from './nested-script.js';
+import { envName, itemTemplateIn, OPERATORS, TemplateRefused } from './shell-text.js';
 
 /** TEMPLATE_RE anchored at a position (lastIndex). */
 const TEMPLATE = new RegExp(TEMPLATE_RE.source, 'y');
-const OPERATORS = ';&|()<>\n';
-const PH_OPEN = '\uE000';
-const PH_CLOSE = '\uE001';
-
-/** The first item template in `text`, if any. */
-function itemTemplateIn(text: string): ItemVar | null {
-  for (const m of text.matchAll(TEMPLATE_RE)) {
-    if ((ITEM_VARS as readonly string[]).includes(m[1])) return m[1] as ItemVar;
-  }
-  return null;
-}
 
 /** Rewrites one command text, start to end (see command-template.ts for what and why). */
-export class Rewriter {
-  private i = 0;
-  private out = '';
+export class Rewriter implements OuterShell {
+  i = 0;
+  out = '';
   /** Which words of the simple command being read a shell reads again as a script. */
   private readonly words = new CommandWords();
   private heredocs: Array<{ delim: string; quoted: boolean; tabs: boolean }> = [];
 
-  constructor(private readonly s: string) {}
+  constructor(readonly s: string) {}
 
   script(): string {
     this.commands(null);
     return this.out;
+  }
+
+  rewrite(script: string): string {
+    return new Rewriter(script).script();
   }
 
   /** Command context until `end` (`)` of `$(…)`, a backquote) or the end of the text. */
@@ -88,7 +72,7 @@ export class Rewriter {
         continue;
       }
       if ((this.words.mode === 'script-next' || this.words.mode === 'script-all') && atWordStart) {
-        this.scriptWord();
+        scriptWord(this);
         atWordStart = false;
         word = '?';
         continue;
@@ -122,7 +106,7 @@ export class Rewriter {
   }
 
   /** A template at `this.i`, if it is one of the item variables. */
-  private template(): ItemVar | null {
+  template(): ItemVar | null {
     TEMPLATE.lastIndex = this.i;
     const m = TEMPLATE.exec(this.s);
     if (!m || !(ITEM_VARS as readonly string[]).includes(m[1])) return null;
@@ -168,7 +152,7 @@ export class Rewriter {
     }
   }
 
-  private backquoted(): void {
+  backquoted(): void {
     this.copy(1);
     const saved = this.words.save();
     this.commands('`');
@@ -177,7 +161,7 @@ export class Rewriter {
   }
 
   /** `$` at this.i: a template, `$(…)`, `$((…))`, `${…}` or a plain `$name`. */
-  private dollar(where: 'quoted' | 'unquoted'): void {
+  dollar(where: 'quoted' | 'unquoted'): void {
     const s = this.s;
     const v = this.template();
     if (v) return this.reference(v, where === 'quoted');
@@ -229,88 +213,6 @@ export class Rewriter {
     const v = itemTemplateIn(text);
     if (v) throw new TemplateRefused(`\${${v}} inside $(( )): arithmetic evaluates the value as an expression`, `read \$${envName(v)} in a program that treats it as text`);
     this.out += text;
-  }
-
-  /**
-   * The script a nested shell reads (the word after `sh -c`, or an `eval` argument): taken out of
-   * its quotes, rewritten for that shell, and passed single-quoted. What the outer shell expands
-   * in it (`$HOME`, `$(…)`) stays outside the single quotes, expanded by the outer shell as before.
-   */
-  private scriptWord(): void {
-    const s = this.s;
-    const pieces: string[] = [];
-    let inner = '';
-    const opaque = (from: number, src: number) => {
-      // The outer shell expands this and the nested one reads the result as code: no value may be in it.
-      const v = itemTemplateIn(s.slice(src, this.i));
-      if (v) {
-        throw new TemplateRefused(
-          `\${${v}} inside a $( ) or \`…\` that the outer shell expands into the script of a nested shell, which would read the value as code`,
-          `put the script in single quotes, so the nested shell runs the $( ): sh -c '… $(cmd "\${${v}}") …'`,
-        );
-      }
-      // Rewritten as the outer shell sees it; kept aside and put back in place after the inner rewrite.
-      const text = this.out.slice(from);
-      this.out = this.out.slice(0, from);
-      inner += `${PH_OPEN}${pieces.length}${PH_CLOSE}`;
-      pieces.push(text);
-    };
-    /** `$…` or a backquote in the word: a template stays for the nested shell; the rest is the outer shell's. */
-    const expansion = (quoted: boolean) => {
-      const v = s[this.i] === '$' ? this.template() : null;
-      if (v) {
-        inner += `\${${v}}`;
-        this.i += v.length + 3;
-        return;
-      }
-      const from = this.out.length;
-      const src = this.i;
-      if (quoted) this.out += '"';
-      if (s[this.i] === '$') this.dollar(quoted ? 'quoted' : 'unquoted');
-      else this.backquoted();
-      if (quoted) this.out += '"';
-      opaque(from, src);
-    };
-    while (this.i < s.length) {
-      const c = s[this.i];
-      if (c === ' ' || c === '\t' || OPERATORS.includes(c)) break;
-      if (c === "'") {
-        const end = s.indexOf("'", this.i + 1);
-        const stop = end < 0 ? s.length : end;
-        inner += s.slice(this.i + 1, stop);
-        this.i = stop + 1;
-      } else if (c === '\\') {
-        inner += s[this.i + 1] ?? '';
-        this.i += 2;
-      } else if (c === '"') {
-        this.i++;
-        while (this.i < s.length && s[this.i] !== '"') {
-          const d = s[this.i];
-          if (d === '\\' && '$`"\\\n'.includes(s[this.i + 1])) {
-            inner += s[this.i + 1];
-            this.i += 2;
-          } else if (d === '$' || d === '`') {
-            expansion(true);
-          } else {
-            inner += d;
-            this.i++;
-          }
-        }
-        this.i++;
-      } else if (c === '$' || c === '`') {
-        expansion(false);
-      } else {
-        inner += c;
-        this.i++;
-      }
-    }
-    const rewritten = new Rewriter(inner).script();
-    const parts = rewritten.split(new RegExp(`${PH_OPEN}(\\d+)${PH_CLOSE}`));
-    for (let k = 0; k < parts.length; k++) {
-      if (k % 2 === 1) this.out += pieces[Number(parts[k])];
-      else if (parts[k]) this.out += `'${parts[k].replace(/'/g, `'\\''`)}'`;
-    }
-    if (parts.length === 1 && !parts[0]) this.out += "''";
   }
 
   private heredocStart(): void {
