@@ -505,20 +505,6 @@ stages:
     expect(repo.read('deep/er/where.txt')).toBe(`where hello sub ${repo.dir}\n`);
   });
 
-  it('a frozen stage never runs and is never reported stale', async () => {
-    const repo = await ranChain();
-    repo.write('.pipelinerc', A_B_C.replace('    outs: [a.txt]\n', '    outs: [a.txt]\n    frozen: true\n'));
-    repo.write('in.txt', 'changed\n');
-    const st = repo.status();
-    expect(st.up_to_date).toBe(true);
-    expect(st.stages[0]).toEqual({ name: 'A', state: 'frozen', reasons: [] });
-    expect(repo.run('status', '--check').code).toBe(0);
-    const r = repo.run('repro');
-    expect(r.code, r.stderr).toBe(0);
-    expect(repo.takeRuns()).toEqual([]);
-    expect(repo.read('a.txt')).toBe('one\n');
-  });
-
   it('a frozen stage cuts off its upstream for the targets downstream of it, says so, and shows as frozen (issue 12.4)', async () => {
     const repo = await ranChain();
     repo.write('.pipelinerc', A_B_C.replace('    outs: [b.txt]\n', '    outs: [b.txt]\n    frozen: true\n'));

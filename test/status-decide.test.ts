@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { StageConfig } from '../src/core/pipeline.js';
 import type { LockEntry } from '../src/core/ledger/lock.js';
 import type { ItemRecord, StageRecord } from '../src/core/ledger/manifest.js';
-import { decideItem, decideItemStage, decideStage, type ItemTally, type StageFacts } from '../src/core/status/decide.js';
+import { decideItem, decideItemStage, decideStage, settled, type ItemTally, type StageFacts } from '../src/core/status/decide.js';
+import type { Evaluation } from '../src/core/status/status.js';
+import { shouldRun } from '../src/core/run/plan.js';
 import type { Reason, ReasonCode } from '../src/core/status/reasons.js';
 
 const H = (n: number | string) => `xxh128:${String(n).padStart(32, '0')}`;
@@ -136,6 +138,16 @@ describe('the finer points', () => {
 
   it('a frozen stage is frozen whatever changed', () => {
     expect(decide({ stage: stage({ frozen: true }), facts: facts({ deps: { 'in.txt': H(7) } }) })).toEqual({ state: 'frozen', reasons: [] });
+  });
+
+  // Moved from repro.e2e ('a frozen stage never runs and is never reported stale').
+  it('a frozen stage leaves the report up to date and is never run, even forced', () => {
+    const d = decide({ stage: stage({ frozen: true }), facts: facts({ deps: { 'in.txt': H(7) } }) });
+    expect(settled(d.state)).toBe(true);
+    expect(settled('stale') || settled('failed')).toBe(false);
+    const ev = (reasons: Reason[]) => ({ status: { name: 's', state: d.state, reasons } }) as unknown as Evaluation;
+    expect(shouldRun(ev([]))).toBe(false);
+    expect(shouldRun(ev([{ code: 'forced' }]))).toBe(false);
   });
 
   it('per-item: all items done but a missing lock entry, or one over another set of items', () => {

@@ -5,6 +5,7 @@ import { checkTargets, openProject } from './project.js';
 import { oneLine } from '../errors.js';
 import { markRestorable, missingOnly } from './restorable.js';
 import { computeStatus, stageWarnings } from '../status/status.js';
+import { settled } from '../status/decide.js';
 import { type Reason, type StatusReport } from '../status/reasons.js';
 
 /** The report, and with `allowMissing` the stale stages whose only reasons are recorded outputs missing here. */
@@ -28,7 +29,7 @@ export async function status(opts: { cwd: string; targets?: string[]; allowMissi
   for (const w of await health) warn(w);
   if (!opts.allowMissing) return report;
   const allowed = new Set(missingOnly(p, report));
-  return { ...report, up_to_date: report.stages.every((s) => s.state === 'up_to_date' || s.state === 'frozen' || allowed.has(s.name)), missing_only: [...allowed] };
+  return { ...report, up_to_date: report.stages.every((s) => settled(s.state) || allowed.has(s.name)), missing_only: [...allowed] };
 }
 
 /**

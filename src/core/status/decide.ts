@@ -53,6 +53,11 @@ export function inputReasons(facts: Pick<StageFacts, 'key' | 'missing' | 'depsAs
 
 export interface Decision { state: StageState; reasons: Reason[] }
 
+/** Nothing to do: a frozen stage counts as up to date in the report. */
+export function settled(state: StageState): boolean {
+  return state === 'up_to_date' || state === 'frozen';
+}
+
 /** Not per-item. `upstreamStale`: direct upstream stages not up to date. */
 export function decideStage(
   stage: StageConfig, entry: LockEntry | undefined, record: StageRecord | undefined, facts: StageFacts,

@@ -6,7 +6,7 @@ import { cmp, type LockData, type LockEntry } from '../ledger/lock.js';
 import type { ItemRecord, ItemStats, Manifest } from '../ledger/manifest.js';
 import type { StageKey } from '../ledger/stage-key.js';
 import { itemVars, outputOf as prepareOutput, type ItemVars } from '../template.js';
-import { decideItem, decideItemStage, decideStage, inputReasons, isProduced, type PresentItem, type StageFacts } from './decide.js';
+import { decideItem, decideItemStage, decideStage, inputReasons, isProduced, settled, type PresentItem, type StageFacts } from './decide.js';
 import { stageFacts, stageHashes } from './facts.js';
 import { checkedOutputs, listItems, type ItemListing } from './items.js';
 import { FAILED_ITEMS_KEPT, type FailedItem, type ItemRunReason, type StageState, type StageStatus, type StatusReport } from './reasons.js';
@@ -178,5 +178,5 @@ export function computeStatus(ctx: EvalContext, selected: string[]): StatusRepor
     states.set(name, ev.status.state);
     stages.push(ev.status);
   }
-  return { up_to_date: stages.every((s) => s.state === 'up_to_date' || s.state === 'frozen'), stages };
+  return { up_to_date: stages.every((s) => settled(s.state)), stages };
 }
