@@ -2,24 +2,18 @@
 import { spawn } from 'node:child_process';
 import { DvclError } from '../errors.js';
 
-/** SPEC §8. All fields are null outside git. */
 export interface GitInfo {
-  /** Null in a repository with no commits yet. */
   commit: string | null;
-  /** Null when HEAD is detached. */
   branch: string | null;
   /** Tracked files modified or staged; untracked ones would mean walking every ignored data folder. */
   dirty: boolean | null;
-  /** "Name <email>" from git config (local, else global). */
   user: string | null;
 }
 
 const NO_GIT: GitInfo = { commit: null, branch: null, dirty: null, user: null };
 
-/** `code` is null when git could not start (not installed, no such cwd). */
 export interface GitRun { code: number | null; stdout: Buffer; stderr: string }
 
-/** Never rejects, never uses a shell. */
 export function runGit(args: string[], opts: { cwd: string; input?: string }): Promise<GitRun> {
   return new Promise((resolve) => {
     const child = spawn('git', args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -33,12 +27,10 @@ export function runGit(args: string[], opts: { cwd: string; input?: string }): P
   });
 }
 
-/** Whatever its exit status ('' when it could not run). */
 export async function gitText(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
   return (await runGit(args, opts)).stdout.toString('utf8');
 }
 
-/** Otherwise a `GitFailed` with git's own message. */
 export async function gitOk(args: string[], opts: { cwd: string; input?: string }): Promise<string> {
   const r = await runGit(args, opts);
   if (r.code !== 0) throw new GitFailed(args, r);
@@ -51,7 +43,6 @@ export class GitFailed extends Error {
   }
 }
 
-/** Two concurrent git processes; never throws: outside a repository, or when git fails, the fields are null. */
 export async function gitInfo(cwd: string): Promise<GitInfo> {
   const [head, user] = await Promise.all([headState(cwd), configUser(cwd)]);
   return head ? { ...head, user } : NO_GIT;
@@ -66,7 +57,6 @@ export async function gitTopLevel(cwd: string): Promise<string | null> {
   return r.code === 0 ? r.stdout.toString('utf8').trim() || null : null;
 }
 
-/** `dvcl init` registers the merge driver this way. */
 export async function setLocalConfig(cwd: string, key: string, value: string): Promise<void> {
   const r = await runGit(['config', '--local', key, value], { cwd });
   if (r.code !== 0) throw new DvclError('io', `cannot set git config ${key}: ${r.stderr || `${cwd} is not a git repository`}`);

@@ -3,19 +3,12 @@ import path from 'node:path';
 import { shellQuote } from '../template.js';
 import { gitOk } from './git.js';
 
-/** Next to `pre-commit`; rewritten by every `dvcl init --hooks`. */
 export const HOOK_FILE = 'dvcl-pre-commit';
 
-/**
- * Goes right after the shebang: hooks often end in `exec …` or `exit`, after which an appended line
- * never runs. It cannot fail the hook, and does nothing once dvcl's file is gone.
- */
+// Right after the shebang: hooks often end in `exec …` or `exit`, after which an appended line never runs.
 export const CHAIN_LINE = `[ ! -x "$(dirname "$0")/${HOOK_FILE}" ] || "$(dirname "$0")/${HOOK_FILE}" # added by \`dvcl init --hooks\`: warns when pipeline.lock is stale, never blocks`;
 
-/**
- * Checks the working tree, not the index: in the common case (`git add -A`, `commit -a`) they are
- * the same, and hashing the index's blobs would re-read every dep out of git on every commit.
- */
+// The working tree, not the index: hashing the index's blobs would re-read every dep out of git per commit.
 export function hookScript(command: string, projectDir: string): string {
   return `#!/bin/sh
 # dvcl pre-commit check, written by \`dvcl init --hooks\` (which rewrites this file; edit pre-commit instead).
@@ -45,10 +38,7 @@ exit 0
 
 export interface HookResult { changes: string[]; warnings: string[] }
 
-/**
- * An existing `pre-commit` is never replaced: one guarded line goes after its shebang, once.
- * `command` runs this dvcl (shell-quoted node and bin/run.js, as for the merge driver).
- */
+/** An existing `pre-commit` is never replaced: one guarded line goes after its shebang, once. */
 export async function installHooks(opts: { root: string; command: string }): Promise<HookResult> {
   const changes: string[] = [];
   const warnings: string[] = [];

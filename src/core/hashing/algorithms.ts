@@ -2,7 +2,6 @@
 import { createRequire } from 'node:module';
 import type { IHasher } from 'hash-wasm';
 
-/** `settings.hash` in `.pipelinerc`. */
 export type HashAlgorithm = 'xxh128' | 'blake3' | 'sha256' | 'md5';
 
 /** The first is the default. */
@@ -23,7 +22,6 @@ const BUILDS: Record<HashAlgorithm, { file: string; factory: string; hexLength: 
   md5: { file: 'md5', factory: 'createMD5', hexLength: 32 },
 };
 
-/** Raw hex digests: a file's hash is `${algorithm}:${hex}`. */
 export async function createHasher(algorithm: HashAlgorithm): Promise<IHasher> {
   const { file, factory } = BUILDS[algorithm];
   let mod: Record<string, () => Promise<IHasher>>;
@@ -40,7 +38,6 @@ export function hexLength(algorithm: HashAlgorithm): number {
   return BUILDS[algorithm].hexLength;
 }
 
-/** A value from a user's file may be anything. */
 export function isAlgorithm(name: string): name is HashAlgorithm {
   return Object.hasOwn(BUILDS, name);
 }

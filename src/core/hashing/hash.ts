@@ -9,10 +9,8 @@ import { joinRaw, showBytes } from './raw-names.js';
 import { StatCache } from './stat-cache.js';
 import { ioError, joinAbs, joinRel, linkLine, readDir, readDirRaw, statPath } from './read-paths.js';
 
-/** A file a directory's tree lists: its path below the directory, its hash, and where it is read from. */
 export interface TreeFile { rel: string; hash: string; abs: string | Buffer; size: number }
 
-/** The hash of a file or directory as recorded in `pipeline.lock`. `nfiles` only for directories. */
 export interface PathHash {
   hash: string;
   size: number;
@@ -23,17 +21,12 @@ export interface PathHash {
 // One buffer for every read: a fresh one per read is much slower (first-touch page faults); larger
 // chunks gain nothing, the hash being the limit (BENCHMARKS.md, figures behind design decisions).
 const CHUNK = 128 * 1024;
-/** Characters of a string fed to the hash at once by hashParts. */
 const PIECE = 64 * 1024;
 const SKIPPED_DIRS = new Set(['.git', '.dvcl']);
-/** A relative path that path.posix.normalize would change: absolute, `//`, a `.` or `..` segment, a trailing `/`, or a backslash. */
 const NOT_NORMAL = /^\/|\/\/|\/$|(?:^|\/)\.\.?(?:\/|$)|\\/;
 
 
-/**
- * Content hashes of project paths, with a persistent stat cache so an unchanged file is read once.
- * Create with {@link Hasher.open}; everything after that is synchronous.
- */
+/** Create with {@link Hasher.open}; synchronous after that. */
 export class Hasher {
   readonly algorithm: HashAlgorithm;
   readonly stats = { hashedFiles: 0, cachedFiles: 0, bytesRead: 0 };
@@ -43,7 +36,6 @@ export class Hasher {
   private hasher!: IHasher;
   private readonly buf = Buffer.allocUnsafeSlow(CHUNK);
   private readonly prefix: string;
-  /** The hashers of one project by algorithm, this one included (see {@link Hasher.for}). */
   private family = new Map<HashAlgorithm, Hasher>();
 
   private constructor(root: string, algorithm: HashAlgorithm, private readonly cache: StatCache) {
@@ -54,11 +46,7 @@ export class Hasher {
     this.family.set(algorithm, this);
   }
 
-  /**
-   * Create a hasher for the project at `root` (absolute). The stat cache lives in `stateDir`
-   * (default `<root>/.dvcl`); `null` keeps it in memory only. `also`: other algorithms to load,
-   * those of hashes recorded earlier (see {@link Hasher.for}).
-   */
+  /** `stateDir` null: the stat cache in memory only. `also`: the algorithms of hashes recorded earlier. */
   static async open(opts: { root: string; algorithm?: HashAlgorithm; stateDir?: string | null; also?: Iterable<HashAlgorithm> }): Promise<Hasher> {
     const algorithm = opts.algorithm ?? 'xxh128';
     if (!isAlgorithm(algorithm)) throw new Error(`unknown hash algorithm "${algorithm}"`);
@@ -79,23 +67,14 @@ export class Hasher {
     return hashers[0];
   }
 
-  /**
-   * The hasher that checks `recorded` (`algo:hex`): the one of its algorithm, each with its own
-   * stat cache, so that a hash recorded before `settings.hash` changed is compared with one of the
-   * same kind, not reported as changed. This one when `recorded` is undefined, or its algorithm
-   * was not loaded or is unknown: the fresh hash then differs from it, and it counts as changed.
-   */
+  /** The hasher of `recorded`'s algorithm: a hash recorded before `settings.hash` changed is not a change. */
   for(recorded: string | undefined): Hasher {
     if (recorded === undefined || recorded.startsWith(this.prefix)) return this;
     const algo = algorithmOf(recorded);
     return (algo && this.family.get(algo)) || this;
   }
 
-  /**
-   * Hash a project path (relative to the root, `/` separators); null when it does not exist. A
-   * directory hashes its listing (see hashDir). A symlink named by the user is followed, even out
-   * of the root. A path that cannot be read throws a DvclError naming it.
-   */
+  /** Null when missing. A symlink the user names is followed, even out of the root. */
   hash(relPath: string): PathHash | null {
     // Paths from .pipelinerc and item globs are normal already: skip normalising (called per item).
     const rel = relPath && !NOT_NORMAL.test(relPath) ? relPath : path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
@@ -117,15 +96,11 @@ export class Hasher {
     });
   }
 
-  /** `algo:hex` of a string (as UTF-8). */
   hashString(data: string): string {
     return `${this.algorithm}:${this.hasher.init().update(data).digest('hex')}`;
   }
 
-  /**
-   * hashString of the concatenation of `parts`, without building it (a big per-item stage's lines,
-   * joined, were the largest allocation of a status). `parts` must not use this Hasher.
-   */
+  /** hashString of the joined `parts` without joining them (that was a status's largest allocation). */
   hashParts(parts: Iterable<string>): string {
     const h = this.hasher.init();
     let piece = '';
@@ -140,25 +115,14 @@ export class Hasher {
     return `${this.algorithm}:${h.update(piece).digest('hex')}`;
   }
 
-  /** Write the stat cache if it changed (each algorithm's, see {@link Hasher.for}; see StatCache.save). */
   save(): void {
     for (const h of this.family.values()) h.cache.save();
   }
 
-  /*
-   * Directory hash: hashString of the concatenation, over every entry below the directory sorted
-   * by its relative path (plain UTF-16 code-unit order), of
-   *   `${rel}\0${fileHash}\n`                    for a file (fileHash is `algo:hex`), or
-   *   `${rel}\0link:${JSON.stringify(target)}\n` for a symlink that is not followed,
-   * where rel is relative to the directory with `/` separators. This cannot be ambiguous: names
-   * hold no NUL, and neither a file hash nor a JSON string holds a raw newline. Moving a directory
-   * keeps its hash. Empty subdirectories contribute nothing; an empty directory hashes "".
-   * Symlinks to files are followed wherever they point. A symlinked directory is followed only when
-   * its real path is inside the root and does not contain a directory being walked (a cycle);
-   * otherwise, like a dangling link, it is an entry hashed by its target string, never read. `.git`
-   * and `.dvcl` directories are not entered; sockets, FIFOs and devices are skipped (reading a FIFO
-   * would block). nfiles counts files and unfollowed links; size sums file sizes.
-   */
+  // Directory hash: hashString of `${rel}\0${fileHash}\n` (a file) or `${rel}\0link:${JSON.stringify(target)}\n`
+  // (an unfollowed symlink) per entry below, sorted by rel (UTF-16 order). Unambiguous: names hold no NUL, hashes
+  // and JSON strings no raw newline. A symlinked directory is followed only inside the root and not into a cycle;
+  // `.git`, `.dvcl` are not entered; sockets, FIFOs, devices are skipped (reading a FIFO would block).
   private hashDir(relDir: string, absDir: string, files?: TreeFile[]): PathHash & { lines: string[] } {
     // Each line starts with its path and a NUL, which sorts before every other character: sorting the
     // lines themselves (default sort: UTF-16 code units, as `<`) orders them by path.
@@ -217,11 +181,7 @@ export class Hasher {
     return { hash, size, nfiles: lines.length, isDir: true, lines };
   }
 
-  /**
-   * A directory's tree: the text its hash is the hash of (see hashDir), which stored as an object
-   * verifies itself, and the files it lists with where they are read from. Null when `rel` is not a
-   * directory.
-   */
+  /** The text a directory's hash is the hash of (it verifies itself, stored as an object), and its files. */
   tree(relPath: string): { hash: string; size: number; text: string; files: TreeFile[] } | null {
     const rel = path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
     const abs = rel === '.' ? this.root : joinAbs(this.root, rel);
@@ -232,11 +192,7 @@ export class Hasher {
     return { hash, size, text: lines.join(''), files };
   }
 
-  /**
-   * Record that the file at `rel` has `hash` without reading it: dvcl has just placed it there, its
-   * content verified (checkout, pull). Saved, the entry is trusted by the next command only once a
-   * full timestamp tick lies between the file's ctime and the save (the racy-clean rule, see settled).
-   */
+  /** A file dvcl just placed, content verified: trusted next time only once a tick separates ctime and save. */
   remember(rel: string, hash: string): void {
     const h = this.for(hash);
     if (h !== this) return h.remember(rel, hash);

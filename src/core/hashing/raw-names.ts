@@ -1,16 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/*
- * Names that are not valid UTF-8 decode with U+FFFD, naming no file. Paths stay strings (the lock,
- * the manifest, `${item}`): such names are reported, bytes escaped, never dropped silently.
- */
+// Non-UTF-8 names decode with U+FFFD, naming no file: reported with their bytes escaped, never dropped.
 
 export const REPLACEMENT = '\ufffd';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Valid UTF-8 as it is, any other byte as `\xHH` (`\xff\xfe.txt`). */
 export function showBytes(name: Uint8Array): string {
   let out = '';
   for (let i = 0; i < name.length;) {
@@ -38,10 +34,7 @@ export function joinRaw(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from(path.sep), name]);
 }
 
-/**
- * The non-UTF-8 names on disk a decoded project path (`in/\ufffd.txt`) stands for, shown with
- * showBytes (`in/\xff.txt`); [] when it names a real path. Several names can decode alike: all returned.
- */
+
 export function undecodedPaths(root: string, rel: string): string[] {
   let at: { abs: Buffer; shown: string; bad: boolean }[] = [{ abs: Buffer.from(root), shown: '', bad: false }];
   for (const seg of rel.split('/')) {

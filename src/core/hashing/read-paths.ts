@@ -1,5 +1,4 @@
-// Reading the project's paths for hashing: stat, directory listings (names that are not UTF-8
-// included), joins; what cannot be read is the user's to fix, named.
+// Reading the project's paths for hashing: stat, listings (names not UTF-8 included), joins.
 import { type BigIntStats, type Dirent, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DvclError, oneLine } from '../errors.js';
@@ -8,7 +7,6 @@ import { isUndecodable, REPLACEMENT, showBytes } from './raw-names.js';
 /** Allocated once: statSync is called per file, 100,000s of times. */
 const STAT_OPTIONS = { bigint: true, throwIfNoEntry: false } as const;
 
-/** undefined when missing, dangling or looping. */
 export function statPath(rel: string, abs: string | Buffer, follow = true): BigIntStats | undefined {
   try {
     return follow ? statSync(abs, STAT_OPTIONS) : lstatSync(abs, STAT_OPTIONS);
@@ -27,10 +25,7 @@ export function readDir(rel: string, abs: string | Buffer, encoding: 'buffer'): 
   }
 }
 
-/**
- * The entries of a directory, as Dirents with names decoded as UTF-8; each name that is not
- * valid UTF-8 goes to `undecodable` instead, with its bytes (see raw-names.ts).
- */
+
 export function readDirRaw(rel: string, abs: string, undecodable: (shown: string, raw: Buffer) => void): Dirent[] {
   let entries: Dirent[];
   try {
@@ -53,7 +48,6 @@ export function joinAbs(dir: string, name: string): string {
   return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
 }
 
-/** `rel` (relative to the directory `relDir`) as a project path. */
 export function joinRel(relDir: string, rel: string): string {
   if (!rel) return relDir;
   return relDir === '.' ? rel : `${relDir}/${rel}`;
@@ -63,7 +57,6 @@ export function linkLine(rel: string, abs: string): string {
   return `${rel}\0link:${JSON.stringify(readlinkSync(abs))}\n`;
 }
 
-/** A path that cannot be read is the user's to fix: exit 1, naming it. */
 export function ioError(rel: string, err: unknown): DvclError {
   const e = err as NodeJS.ErrnoException;
   return new DvclError('io', oneLine(`cannot read ${rel}: ${e.message}`));

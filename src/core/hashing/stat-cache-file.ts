@@ -2,29 +2,19 @@
 import type { HashAlgorithm } from './algorithms.js';
 import { SETTLED_AFTER } from '../util/racy-clean.js';
 
-/*
- * `<stateDir>/cache/stat-<algo>` is text:
- *   dvcl-stat-cache\t1\t<algo>\t<savedAtNs>\t<count>\n
- *   <path>\t<size>\t<mtimeNs>\t<ino>\t<ctimeNs>\t<hex>\n      (count lines)
- * the path JSON-quoted when it holds a tab or newline or starts with a quote; ns times exceed 2^53.
- * Entries stay text, compared with the present stat as text (measurably faster than JSON.parse).
- */
+// `<stateDir>/cache/stat-<algo>`: a header `dvcl-stat-cache\t1\t<algo>\t<savedAtNs>\t<count>`, then count lines
+// `<path>\t<size>\t<mtimeNs>\t<ino>\t<ctimeNs>\t<hex>` (path JSON-quoted when it holds a tab, newline or leading
+// quote). Entries stay text, compared with the stat as text (measurably faster than JSON.parse).
 export const CACHE_MAGIC = 'dvcl-stat-cache\t1';
-/** LoadedCache.state of a line; 0: not looked up in this run. */
 export const LOOKED_UP = 1;
 export const GONE = 2;
-/**
- * Searched in place, no string per line: lookups come mostly in saved order, so the line after the
- * last found is tried first, then a table by path hash (measurably faster than a Map and a Set).
- */
+// Searched in place, no string per line: lookups come mostly in saved order, so the next line is tried first.
 export class LoadedCache {
   size = 0;
-  /** 0, LOOKED_UP, or GONE when its path has another entry (or none, or a later line). */
   readonly state: Uint8Array;
   /** settled(ctime, savedAt) is true below this without computing it: its first test, once. */
   readonly settledBefore: bigint;
   private readonly hashes: Int32Array;
-  /** Open addressing by path hash: a path's last line + 1; 0 when free. */
   private readonly index: Int32Array;
   private next = 0;
 
@@ -32,7 +22,6 @@ export class LoadedCache {
     private readonly text: string,
     readonly savedAt: bigint,
     private readonly first: number,
-    /** Each line's entry starts after its path and a tab, and ends at a newline. */
     private readonly starts: number[],
     private readonly ends: number[],
     private readonly quoted: Map<number, string>,
@@ -45,7 +34,6 @@ export class LoadedCache {
     this.index = new Int32Array(size);
   }
 
-  /** Null when it is not one dvcl wrote for this algorithm (or is torn). */
   static parse(text: string, algorithm: HashAlgorithm): LoadedCache | null {
     let pos = text.indexOf('\n') + 1;
     const head = text.slice(0, pos - 1).split('\t');
@@ -99,10 +87,7 @@ export class LoadedCache {
     }
   }
 
-  /**
-   * Where the hex of line n starts when its entry is `${size}\t${mtime}\t${ino}\t${ctime}\t${hex}`,
-   * else -1; field by field, as startsWith of one concatenated key compares character by character.
-   */
+  
   match(n: number, size: string, mtime: string, ino: string, ctime: string, hexLength: number): number {
     let p = this.starts[n];
     if ((p = afterField(this.text, p, size)) < 0 || (p = afterField(this.text, p, mtime)) < 0) return -1;
@@ -166,14 +151,12 @@ export class LoadedCache {
   }
 }
 
-/** FNV-1a of the UTF-16 code units of s from `from` to `to`. */
 function hashChars(s: string, from: number, to: number): number {
   let h = 0x811c9dc5;
   for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h;
 }
 
-/** -1 unless `text` has `field` and a tab at `pos`. */
 function afterField(text: string, pos: number, field: string): number {
   return text.startsWith(field, pos) && text.charCodeAt(pos + field.length) === 0x09 ? pos + field.length + 1 : -1;
 }

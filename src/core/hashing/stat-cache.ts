@@ -7,7 +7,6 @@ import { hexLength, type HashAlgorithm } from './algorithms.js';
 import { CACHE_MAGIC, GONE, LOOKED_UP, LoadedCache } from './stat-cache-file.js';
 import { nowNs, settled } from '../util/racy-clean.js';
 
-/** One algorithm's stat cache (null file: in memory only); walked directories drop entries of files gone. */
 export class StatCache {
   private loaded: LoadedCache | null = null;
   /** Entries recorded in this run (path → text after the path); a path is here or in a loaded line not GONE, never both. */
@@ -21,7 +20,6 @@ export class StatCache {
     if (file) this.load(file);
   }
 
-  /** The recorded hex when `st` is the recorded stat, and settled; null: hash it. */
   lookup(rel: string, st: BigIntStats): string | null {
     const sizeText = String(st.size);
     const mtime = String(st.mtimeNs);
@@ -47,7 +45,6 @@ export class StatCache {
     return entry?.length === key.length + this.hexLength && entry.startsWith(key) ? entry.slice(key.length) : null;
   }
 
-  /** Read from `hashedAt` on: a stat not yet settled then is not kept. */
   record(rel: string, st: BigIntStats, hex: string, hashedAt: bigint): void {
     if (!settled(st.ctimeNs, hashedAt)) {
       this.forget(rel);
@@ -76,12 +73,10 @@ export class StatCache {
     if (this.fresh.delete(rel)) this.dirty = true;
   }
 
-  /** `prefix` (its path and `/`, or '' for the root) was walked whole: entries below it not met are of files gone. */
   walkedDir(prefix: string): void {
     this.walked.push(prefix);
   }
 
-  /** Unlooked-up entries are kept (other stages use them); an unwritable state dir is skipped: the cache only saves time. */
   save(): void {
     if (!this.file) return;
     this.pruneWalked();
@@ -101,7 +96,6 @@ export class StatCache {
     }
   }
 
-  /** Drops loaded entries under a walked directory that this run did not look up. */
   private pruneWalked(): void {
     const loaded = this.loaded;
     if (this.walked.length === 0) return;

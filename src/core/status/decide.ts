@@ -7,12 +7,10 @@ import { sameValue } from '../util/exact.js';
 import type { ItemRunReason, Reason, StageState } from './reasons.js';
 
 export interface StageFacts {
-  /** Hashed with the configured algorithm. */
   key: StageKey;
   missing: string[];
   /** Deps whose recorded hash is of another algorithm: their hash now in that one (null: gone). */
   depsAsRecorded: Map<string, string | null>;
-  /** In its recorded hash's algorithm; null when missing. */
   outs: Map<string, string | null>;
 }
 
@@ -53,12 +51,10 @@ export function inputReasons(facts: Pick<StageFacts, 'key' | 'missing' | 'depsAs
 
 export interface Decision { state: StageState; reasons: Reason[] }
 
-/** Nothing to do: a frozen stage counts as up to date in the report. */
 export function settled(state: StageState): boolean {
   return state === 'up_to_date' || state === 'frozen';
 }
 
-/** Not per-item. `upstreamStale`: direct upstream stages not up to date. */
 export function decideStage(
   stage: StageConfig, entry: LockEntry | undefined, record: StageRecord | undefined, facts: StageFacts,
   upstreamStale: string[], produced: (p: string) => boolean, opts: { force?: boolean } = {},
@@ -88,16 +84,13 @@ export interface PresentItem {
   hash: string;
   stage_hash?: string;
   outputExists: boolean;
-  /** Null/undefined when not computed: then only its existence counts. */
   outputHash?: string | null;
-  /** 0 or less: never given up. */
   maxAttempts: number;
   force?: boolean;
 }
 
 export interface ItemDecision { run: boolean; why: ItemRunReason | null; givenUp: boolean }
 
-/** SPEC §4. */
 export function decideItem(rec: ItemRecord | undefined, present: PresentItem): ItemDecision {
   const yes = (why: ItemRunReason): ItemDecision => ({ run: true, why, givenUp: false });
   if (present.force) return yes('forced');
@@ -115,16 +108,12 @@ export interface ItemTally {
   pending: number;
   failedLeft: number;
   givenUp: number;
-  /** Recorded items whose input is gone. */
   dropped: number;
   /** Of the pending, those pending only because their recorded output is missing (restorable). */
   outputsMissing?: number;
 }
 
-/**
- * `itemsHashNow` (the lock's `items.hash` for the present items) is computed only when it matters;
- * `facts`, the stage-level inputs, are compared only when items are pending.
- */
+// `itemsHashNow` is computed only when it matters; the stage-level inputs only while items are pending.
 export function decideItemStage(
   stage: StageConfig, entry: LockEntry | undefined, tally: ItemTally, facts: StageFacts, itemsHashNow: () => string,
   upstreamStale: string[], produced: (p: string) => boolean, opts: { force?: boolean } = {},

@@ -33,10 +33,7 @@ export function stageFacts(cfg: PipelineConfig, hasher: Hasher, stage: StageConf
   return { key: { ...commandKey(stage), deps, params }, missing, depsAsRecorded, outs };
 }
 
-/**
- * The `stage_hash` per algorithm an item record was written with (one recorded before settings.hash
- * changed holds its deps' hashes of that algorithm), each computed once.
- */
+/** One item record written before settings.hash changed holds its deps' hashes of that algorithm. */
 export function stageHashes(hasher: Hasher, stage: StageConfig, facts: StageFacts): { configured: string; with(h: Hasher): string; all(): string[] } {
   const text = (deps: [string, string | null][]) => stageKeyText(facts.key, deps, stage.out);
   const configured = hasher.hashString(text(facts.key.deps.map((d) => [d.path, d.hash])));

@@ -10,7 +10,6 @@ import { REPLACEMENT, undecodedPaths } from '../hashing/raw-names.js';
 import { RESERVED_HINT, reservedOut } from '../config/reserved.js';
 import { outputOf as prepareOutput } from '../template.js';
 
-/** `skipped`: matched names that are not valid UTF-8. */
 export interface ItemListing { items: string[]; skipped: string[] }
 
 export function listItems(root: string, stage: StageConfig): ItemListing {
@@ -31,7 +30,6 @@ export function listItems(root: string, stage: StageConfig): ItemListing {
   return withoutUndecodable(root, [...new Set(found)].sort(cmp), dirs);
 }
 
-/** Names that are not valid UTF-8 name no file: taken out, to be reported. */
 function withoutUndecodable(root: string, found: string[], dirs: string[]): ItemListing {
   const skipped = dirs.flatMap((d) => undecodedPaths(root, d).map((p) => `${p}/`));
   if (!found.some((f) => f.includes(REPLACEMENT))) return { items: found, skipped: skipped.sort(cmp) };
@@ -48,13 +46,9 @@ function withoutUndecodable(root: string, found: string[], dirs: string[]): Item
   return { items, skipped: skipped.sort(cmp) };
 }
 
-/** `dir/*.ext` or `dir/*`: literal segments not starting with a dot (so neither `.git` nor `.dvcl`). */
 const SIMPLE_GLOB = /^((?:[\w-][\w.-]*\/)*)\*((?:\.[\w-]+)*)$/;
 
-/**
- * One readdir per simple glob instead of tinyglobby (measurably faster), matching as globSync: `*`
- * skips dotfiles, only regular files count. Null (use tinyglobby) on anything else or a read error.
- */
+// One readdir per simple glob instead of tinyglobby (measurably faster); null: use tinyglobby.
 function listSimple(root: string, globs: string[]): string[] | null {
   const found: string[] = [];
   for (const g of globs) {
@@ -94,7 +88,6 @@ function outsideOutput(stage: string, item: string, out: string): DvclError | nu
   });
 }
 
-/** Exit 2 for two items with one output, or one outside the project; returns the listing for evaluateStage. */
 export function checkItemOutputs(root: string, stage: StageConfig): ItemListing {
   const outputOf = checkedOutputs(stage);
   const listing = listItems(root, stage);
@@ -102,10 +95,7 @@ export function checkItemOutputs(root: string, stage: StageConfig): ItemListing 
   return listing;
 }
 
-/**
- * Prepared once per stage (100,000s of items); throws (exit 2) for an output outside the project,
- * where no out may be (reserved.ts), or an earlier item's.
- */
+
 export function checkedOutputs(stage: StageConfig): (item: string) => string {
   const outputOf = prepareOutput(stage.out!);
   const writers = new Map<string, string>();

@@ -23,16 +23,13 @@ export type ReasonCode = Reason['code'];
 
 export type StageState = 'up_to_date' | 'stale' | 'failed' | 'frozen';
 
-/** Its name is not valid UTF-8 (shown with its bytes escaped). */
 export interface SkippedInput { path: string; reason: 'name_not_utf8' }
 
 export interface StageStatus { name: string; state: StageState; reasons: Reason[]; items?: ItemStats; skipped?: SkippedInput[]; unmatched_globs?: string[]; failed_items?: FailedItem[] }
 
-/** As `status` lists them: the first FAILED_ITEMS_KEPT. */
 export interface FailedItem { item: string; reason: string; attempts: number; given_up: boolean }
 export const FAILED_ITEMS_KEPT = 1000;
 
-/** Why an item runs (or, with `run: false` and `givenUp`, why it does not). */
 export type ItemRunReason = 'new' | 'changed' | 'stage_changed' | 'output_missing' | 'output_changed' | 'failed' | 'forced';
 
 export interface StatusReport { up_to_date: boolean; stages: StageStatus[] }

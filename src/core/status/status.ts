@@ -11,22 +11,15 @@ import { stageFacts, stageHashes } from './facts.js';
 import { checkedOutputs, listItems, type ItemListing } from './items.js';
 import { FAILED_ITEMS_KEPT, type FailedItem, type ItemRunReason, type StageState, type StageStatus, type StatusReport } from './reasons.js';
 
-/** The present inputs of a stage, hashed: what its lock entry will hold after a successful run. */
 export type StageInputs = StageKey & { missing: string[] };
 
-/** One item of a per-item stage that has to run. */
 export interface ItemTask { item: string; vars: ItemVars; hash: string; why: ItemRunReason }
 
 export interface Evaluation {
   status: StageStatus;
   inputs: StageInputs;
   facts: StageFacts;
-  /**
-   * Per-item stages: present items (with the hash their records hold when current, of whatever
-   * algorithm; with the configured one for those that run), the ones to run, the stage-level hash
-   * new item records get, and those items are checked against (it, and its value with each other
-   * algorithm met), and the recorded items that are no longer present (`dropped`, sorted).
-   */
+  
   items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; stageHashes: string[]; givenUp: string[]; dropped: string[] };
 }
 
@@ -41,19 +34,14 @@ export interface EvalContext {
 export interface EvalOptions {
   force?: boolean;
   onlyFailed?: boolean;
-  /** A per-item stage's items as listed by checkItemOutputs, when nothing can have changed them since. */
   items?: ItemListing;
 }
 
-/** Whether the present inputs are those a lock entry recorded (hashes compared with the algorithm each was recorded with). */
 export function sameInputs(ctx: EvalContext, facts: StageFacts, entry: LockEntry): boolean {
   return inputReasons(facts, entry, (p) => isProduced(ctx.cfg, p)).length === 0;
 }
 
-/**
- * What state is this stage in, and why? `upstreamStale` names direct upstream stages that are
- * not up to date (status) — the runner passes none, having brought them up to date first.
- */
+/** `upstreamStale`: direct upstream stages not up to date; the runner passes none, having run them first. */
 export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStale: string[], opts: EvalOptions = {}): Evaluation {
   const entry = ctx.lock.stages[stage.name];
   const facts = stageFacts(ctx.cfg, ctx.hasher, stage, entry);
@@ -64,10 +52,7 @@ export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStal
   return { status: { name: stage.name, state: d.state, reasons: d.reasons }, inputs, facts };
 }
 
-/**
- * What a stage's evaluation found that the user must hear of: inputs skipped because their names
- * are not valid UTF-8, and `foreach` globs that match no file (a typo, or `\` separators).
- */
+
 export function stageWarnings(st: StageStatus): string[] {
   const out: string[] = [];
   const n = st.skipped?.length ?? 0;
@@ -88,15 +73,12 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
   let pending = 0;
   let outputsMissing = 0; // share: pending only because the recorded output is missing (restorable, --allow-missing)
   let matched = 0; // present items that have a record: fewer than the records means some were dropped
-  // Prepared once per stage, not per item (100,000s of items): the output template, the recorded
-  // items, and the argument of decideItem (which keeps no reference to it). Items listed by
-  // checkItemOutputs were checked there.
+  // Prepared once per stage, not per item (100,000s of items).
   const outputOf = opts.items ? prepareOutput(stage.out!) : checkedOutputs(stage);
   const records = ctx.manifest.stage(stage.name)?.items;
   const now: PresentItem = { hash: '', stage_hash: hashes.configured, outputExists: false, outputHash: null, maxAttempts: ctx.maxAttempts, force: opts.force };
   const listing = opts.items ?? listItems(ctx.cfg.root, stage);
   for (const item of listing.items) {
-    // The facts of one item (its hash, its output's), then its decision.
     const rec = records?.[item];
     const hasher = ctx.hasher.for(rec?.hash);
     const h = hasher.hash(item);
@@ -115,7 +97,6 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
     // retry --only-failed: items whose last attempt failed, also when their input or the stage changed
     // since (fixing the input or the script is how a failure is usually fixed).
     const why = d.run && (!opts.onlyFailed || rec?.status === 'failed') ? d.why : null;
-    // An item that runs is recorded anew, with the configured algorithm.
     const hash = why && hasher !== ctx.hasher ? ctx.hasher.hash(item)?.hash : h.hash;
     if (hash === undefined) continue; // vanished since
     present.push({ item, hash, output: out });
@@ -154,17 +135,14 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
   return { status, inputs, facts, items: { present, tasks, stageHash: hashes.configured, stageHashes: hashes.all(), givenUp, dropped } };
 }
 
-/** One hash over a per-item stage's (input, input hash, output hash) triples: its lock entry's `items.hash`. */
 export function itemsHash(hasher: Hasher, present: { item: string; hash: string }[], items: Record<string, ItemRecord>): string {
   return hasher.hashParts(itemLines(present, items));
 }
 
-/** The lines itemsHash hashes, one per present item, made as the hash takes them (not ~10 MB at once). */
 function* itemLines(present: { item: string; hash: string }[], items: Record<string, ItemRecord>): Generator<string> {
   for (const p of present) yield `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`;
 }
 
-/** `dvcl status`: every selected stage in dependency order, with its reasons. Changes nothing. */
 export function computeStatus(ctx: EvalContext, selected: string[]): StatusReport {
   const byName = new Map(ctx.cfg.stages.map((s) => [s.name, s]));
   const states = new Map<string, StageState>();

@@ -3,12 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pidAlive } from './process.js';
 
-/**
- * Temporary file in the same folder, fsynced (unless `fsync: false`), renamed over `file`, keeping
- * its mode; on error `file` is left as it was. Not write-file-atomic: its sync write ignores a short
- * write (full disk, file size limit) and renames the truncated file into place; here the next write
- * fails with ENOSPC/EFBIG and nothing is renamed. And it costs nothing to load.
- */
+// Not write-file-atomic: its sync write ignores a short write (full disk) and renames the truncated
+// file into place; here the write fails with ENOSPC/EFBIG and nothing is renamed.
 export function writeFileAtomicSync(file: string, data: string | Buffer, options: { fsync?: boolean } = {}): void {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let mode = 0o666; // less the umask, as for any new file

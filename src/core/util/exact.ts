@@ -1,34 +1,23 @@
-/*
- * Parameter values compared, hashed and shown exactly: JSON.stringify turns NaN and ±Infinity into
- * null (so `null` → `.nan` was no change) and throws on a BigInt. Integers a double would round
- * (9007199254740993) are read as BigInt; every other number stays a number, so ordinary values keep
- * the text, comparison and stage hash they always had. -0 equals 0, as in JSON.stringify.
- */
+// Params compared, hashed and shown exactly: JSON.stringify turns NaN/±Infinity into null and throws on
+// a BigInt. Integers a double would round are read as BigInt; other numbers stay numbers, as before.
 
-/** A `toJS` reviver: BigInt only where a number would not hold the integer exactly. */
 export function exactInteger(_key: unknown, v: unknown): unknown {
   return typeof v === 'bigint' && BigInt(Number(v)) === v ? Number(v) : v;
 }
 
-/**
- * What values are compared and hashed by: for JSON values, JSON.stringify's text of the key-sorted
- * value, byte for byte; a BigInt is its digits and `n`, NaN and ±Infinity JavaScript's words.
- */
+/** JSON.stringify's text of the key-sorted value; a BigInt as its digits and `n`. */
 export function canonicalText(v: unknown): string | undefined {
   return write(v, { sort: true, indent: '', bigint: (b) => `${b}n`, nonFinite: String });
 }
 
-/** NaN equals NaN, -0 equals 0, key order does not count. */
 export function sameValue(a: unknown, b: unknown): boolean {
   return canonicalText(a) === canonicalText(b);
 }
 
-/** `--json`: JSON.stringify(v, null, 2), but a BigInt as its exact number, NaN/±Infinity as `.nan`, `.inf`, `-.inf`. */
 export function exactJson(v: unknown): string {
   return write(v, { sort: false, indent: '  ', bigint: String, nonFinite: (n) => JSON.stringify(yamlWord(n)) }) ?? 'null';
 }
 
-/** One line of human text: JSON, with BigInts exact and NaN/Infinity as in YAML. */
 export function showValue(v: unknown): string {
   return write(v, { sort: false, indent: '', bigint: String, nonFinite: yamlWord }) ?? 'undefined';
 }
@@ -47,7 +36,6 @@ function yamlWord(n: number): string {
 
 interface Style { sort: boolean; indent: string; bigint: (b: bigint) => string; nonFinite: (n: number) => string }
 
-/** JSON.stringify's algorithm (toJSON, skipped undefined members, null in arrays) with exact numbers. */
 function write(v: unknown, s: Style, depth = ''): string | undefined {
   if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON: () => unknown }).toJSON();
   switch (typeof v) {

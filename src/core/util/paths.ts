@@ -1,7 +1,6 @@
 // util/: small things every layer uses. Project paths: normalising, containment, globs.
 import path from 'node:path';
 
-/** To the form stored in the lock and manifest (relative, `/`, no `./` or trailing `/`), or why it cannot be. */
 export function normalizeRelPath(p: string): { path: string } | { error: string } {
   if (typeof p !== 'string' || p.trim() === '') return { error: 'empty path' };
   if (p.includes('\0')) return { error: 'path contains a NUL byte' };
@@ -13,7 +12,6 @@ export function normalizeRelPath(p: string): { path: string } | { error: string 
   return { path: norm === '' ? '.' : norm };
 }
 
-/** Both normalised; `.` contains everything. */
 export function isInside(inner: string, outer: string): boolean {
   if (outer === '.' || inner === outer) return true;
   return inner.startsWith(outer + '/');
@@ -45,7 +43,6 @@ export function abs(root: string, rel: string): string {
   return rel === '.' ? root : path.join(root, rel);
 }
 
-/** `/`-separated; null outside the root. */
 export function relFromRoot(root: string, absPath: string): string | null {
   const r = path.relative(root, absPath);
   if (r === '') return '.';

@@ -1,14 +1,9 @@
 // When a file's stat can be trusted to describe its content: git's racy-clean rule.
 
-/** The widest window of settled(): a ctime older than this is settled whatever its unit. */
 export const SETTLED_AFTER = 2_000_000_000n;
 
-/*
- * A file changed again within the timestamp tick of the recorded stat keeps that stat, so an entry
- * is trusted only when its ctime (content and utimes changes alike) lies a full tick before it was
- * hashed. Linux ticks per jiffy (<= 10 ms), ext3/HFS+ 1 s, FAT 2 s: a ctime ending in zeros may be
- * rounded to that unit, so the window is twice the coarsest unit it could have, at least 20 ms.
- */
+// A file changed again within the tick of its recorded stat keeps that stat: trusted only when its ctime
+// lies a full tick before it was hashed. Ticks: a jiffy (Linux), 1 s (ext3/HFS+), 2 s (FAT); twice the coarsest.
 export function settled(ctimeNs: bigint, at: bigint): boolean {
   if (at - ctimeNs > SETTLED_AFTER) return true; // older than the widest window: the common case, decided cheaply
   const frac = ctimeNs % 1_000_000_000n;
@@ -19,7 +14,6 @@ export function settled(ctimeNs: bigint, at: bigint): boolean {
   return ctimeNs < at - window;
 }
 
-/** In ns since the epoch (at ms resolution), as file times are compared. */
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
