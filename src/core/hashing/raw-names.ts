@@ -34,7 +34,6 @@ export function joinRaw(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from(path.sep), name]);
 }
 
-
 export function undecodedPaths(root: string, rel: string): string[] {
   let at: { abs: Buffer; shown: string; bad: boolean }[] = [{ abs: Buffer.from(root), shown: '', bad: false }];
   for (const seg of rel.split('/')) {

@@ -25,7 +25,6 @@ export function readDir(rel: string, abs: string | Buffer, encoding: 'buffer'): 
   }
 }
 
-
 export function readDirRaw(rel: string, abs: string, undecodable: (shown: string, raw: Buffer) => void): Dirent[] {
   let entries: Dirent[];
   try {

@@ -87,7 +87,6 @@ export class LoadedCache {
     }
   }
 
-  
   match(n: number, size: string, mtime: string, ino: string, ctime: string, hexLength: number): number {
     let p = this.starts[n];
     if ((p = afterField(this.text, p, size)) < 0 || (p = afterField(this.text, p, mtime)) < 0) return -1;

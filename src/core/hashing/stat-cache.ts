@@ -77,6 +77,7 @@ export class StatCache {
     this.walked.push(prefix);
   }
 
+  /** Unlooked-up entries are kept (other stages use them); an unwritable state dir is skipped: the cache only saves time. */
   save(): void {
     if (!this.file) return;
     this.pruneWalked();

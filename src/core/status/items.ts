@@ -95,7 +95,6 @@ export function checkItemOutputs(root: string, stage: StageConfig): ItemListing 
   return listing;
 }
 
-
 export function checkedOutputs(stage: StageConfig): (item: string) => string {
   const outputOf = prepareOutput(stage.out!);
   const writers = new Map<string, string>();

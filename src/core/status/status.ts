@@ -19,7 +19,6 @@ export interface Evaluation {
   status: StageStatus;
   inputs: StageInputs;
   facts: StageFacts;
-  
   items?: { present: { item: string; hash: string; output: string }[]; tasks: ItemTask[]; stageHash: string; stageHashes: string[]; givenUp: string[]; dropped: string[] };
 }
 
@@ -51,7 +50,6 @@ export function evaluateStage(ctx: EvalContext, stage: StageConfig, upstreamStal
   const d = decideStage(stage, entry, ctx.manifest.stage(stage.name), facts, upstreamStale, produced, opts);
   return { status: { name: stage.name, state: d.state, reasons: d.reasons }, inputs, facts };
 }
-
 
 export function stageWarnings(st: StageStatus): string[] {
   const out: string[] = [];
@@ -139,6 +137,7 @@ export function itemsHash(hasher: Hasher, present: { item: string; hash: string 
   return hasher.hashParts(itemLines(present, items));
 }
 
+// Made as the hash takes them, never joined (BENCHMARKS.md).
 function* itemLines(present: { item: string; hash: string }[], items: Record<string, ItemRecord>): Generator<string> {
   for (const p of present) yield `${p.item}\0${p.hash}\0${items[p.item]?.output_hash ?? ''}\n`;
 }
