@@ -1,9 +1,6 @@
 import { readLock, writeLock, type LockData, type LockEntry } from './lock.js';
 
-/**
- * pipeline.lock read once and written whole at each change. Only the run-lock holder changes it,
- * so memory is what is on disk: nothing re-reads it mid-run.
- */
+// Only the run-lock holder changes pipeline.lock, so memory is what is on disk: nothing re-reads it mid-run.
 export class LockFile {
   private constructor(readonly root: string, readonly data: LockData) {}
 
@@ -15,14 +12,12 @@ export class LockFile {
     return this.data.stages[stage];
   }
 
-  /** Null removes the entry. */
   set(stage: string, entry: LockEntry | null): void {
     if (entry) this.data.stages[stage] = entry;
     else delete this.data.stages[stage];
     this.save();
   }
 
-  /** Nothing is written when none was there. */
   remove(stages: string[]): void {
     const present = stages.filter((s) => this.data.stages[s] !== undefined);
     if (present.length === 0) return;

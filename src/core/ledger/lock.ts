@@ -12,7 +12,6 @@ export const LOCK_FILE = 'pipeline.lock';
 
 export type { LockPath } from './stage-key.js';
 export interface LockGit { commit: string | null; branch: string | null; dirty: boolean | null }
-/** One stage's last successful run (SPEC §5): its key, and what the run produced. */
 export interface LockEntry extends StageKey {
   outs: LockPath[];
   /** Per-item stages: the item output template, and one hash over all (input, input hash, output hash). */
@@ -88,10 +87,7 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
   return { schema: 1, stages: Object.assign(Object.create(null), stages) };
 }
 
-/**
- * Canonical: stages by name, keys in a fixed order, deps/outs by path, params by file and key, no
- * line folding. Equal data gives equal bytes, so a PR diff shows exactly the stages that changed.
- */
+// Canonical: equal data gives equal bytes, so a PR diff shows exactly the stages that changed.
 export function serializeLock(data: LockData): string {
   const stages: Record<string, unknown> = Object.create(null);
   for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
@@ -130,10 +126,7 @@ function canonicalEntry(e: LockEntry): Record<string, unknown> {
   return out;
 }
 
-/**
- * Equal but for `run` and `git`. A re-run with the same content keeps the old entry: rewriting it
- * would dirty every teammate's tree with a new run id and commit.
- */
+// Equal but for `run` and `git`: a re-run that keeps the entry leaves every teammate's tree clean.
 export function sameEntryContent(a: LockEntry, b: LockEntry): boolean {
   const content = (e: LockEntry) => {
     const { git: _git, run: _run, ...rest } = canonicalEntry(e);
@@ -144,7 +137,6 @@ export function sameEntryContent(a: LockEntry, b: LockEntry): boolean {
   return content(a) === content(b);
 }
 
-/** Plain code-unit order: the same on every machine and locale. */
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -7,7 +7,6 @@ import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } f
 
 // The manifest on disk: reading with recovery from the backup, and atomic writes that keep one.
 
-/** First copies the current file to `.bak` when `keepBackup`. @throws DvclError `io`; the old file stays. */
 export function writeManifestFile(path: string, text: string, keepBackup: boolean): void {
   try {
     if (keepBackup) backUp(path, `${path}.bak`);
@@ -53,7 +52,6 @@ export function loadWithRecovery(path: string, warn: (msg: string) => void, read
   });
 }
 
-/** An unreadable (not just missing) file is an `io` error. */
 function readManifest(path: string): ManifestCheck | 'missing' {
   try {
     return checkManifest(readText(path));
@@ -63,11 +61,7 @@ function readManifest(path: string): ManifestCheck | 'missing' {
   }
 }
 
-/**
- * Bytes then decoded: measurably faster than readFileSync(path, 'utf8') on Node 20 for a large
- * manifest. UTF-8 even when all ASCII: a latin1 string lives outside the V8 heap and JSON.parse of
- * it is slower.
- */
+/** Bytes then decoded as UTF-8, even when all ASCII: faster on Node 20 (BENCHMARKS.md). */
 function readText(path: string): string {
   return readFileSync(path).toString('utf8');
 }
@@ -86,7 +80,6 @@ function backUp(path: string, bak: string): void {
   }
 }
 
-/** Never over an existing `<file>.corrupt-<time>`. */
 function keepAside(path: string): string {
   const stamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
   for (let n = 0; ; n++) {

@@ -2,7 +2,6 @@ import { DvclError, oneLine } from '../errors.js';
 
 export type ItemStatus = 'success' | 'failed';
 
-/** One input file of a per-item stage, as recorded in `.manifest.json` (SPEC §6). */
 export interface ItemRecord {
   status: ItemStatus;
   hash: string;
@@ -12,15 +11,12 @@ export interface ItemRecord {
   attempts: number;
   output?: string;
   output_hash?: string;
-  /** `2026-11-22T10:15:02Z`. */
   last_processed?: string;
   last_attempt?: string;
-  /** On failure: `exit code 1: <last lines of stderr>`. */
   reason?: string;
   run: string;
 }
 
-/** A stage's last run; `items` only for per-item stages, keyed by repo-relative input path. */
 export interface StageRecord {
   status: 'success' | 'failed';
   run?: string;
@@ -31,7 +27,6 @@ export interface StageRecord {
   items?: Record<string, ItemRecord>;
 }
 
-/** Who ran what, where: referenced by stage, item and lock entries through their `run` id. */
 export interface RunRecord {
   argv: string[];
   dvcl: string;
@@ -64,11 +59,8 @@ export function emptyManifest(): ManifestData {
   return { version: MANIFEST_VERSION, stages: dict(), runs: dict() };
 }
 
-/**
- * Canonical: 2-space indent, keys sorted (UTF-16 order) at every level, trailing newline. The fast
- * path, a sorted copy through JSON.stringify, is measurably faster than building the text in JS;
- * V8 enumerates integer-like keys (a file called `42`) first, so those documents take the slow path.
- */
+// Canonical: 2-space indent, keys sorted (UTF-16 order), trailing newline. V8 enumerates integer-like
+// keys (a file called `42`) first, so those documents skip the fast path (a sorted copy, JSON.stringify).
 export function serializeManifest(data: ManifestData): string {
   let indexLike = false;
   const sorted = (v: unknown): unknown => {
@@ -114,7 +106,6 @@ function serializeSlowly(data: ManifestData): string {
   return parts.join('') + '\n';
 }
 
-/** `version` means valid but written by another dvcl. */
 export type ManifestCheck =
   | { ok: true; data: ManifestData }
   | { ok: false; kind: 'empty' | 'syntax' | 'shape' | 'version'; message: string };
@@ -157,14 +148,12 @@ export function checkManifest(text: string): ManifestCheck {
   }
 }
 
-/** For the merge driver; throws DvclError('corrupt') naming `file`. */
 export function parseManifest(text: string, file: string): ManifestData {
   const r = checkManifest(text);
   if (r.ok) return r.data;
   throw new DvclError('corrupt', `${file}: ${r.message}`);
 }
 
-/** `message` is `key.path: what was expected`. */
 export class ShapeError extends Error {}
 
 function fail(where: string, what: string): never {
@@ -238,12 +227,10 @@ const RUN = spec({
   git_commit: 'string|null', git_dirty: 'boolean|null', host: 'string', node: 'string', platform: 'string', user: 'string|null',
 });
 
-/** Also used for journal lines. */
 export function itemRecord(v: unknown, where: string): ItemRecord {
   return fields<ItemRecord>(v, where, ITEM);
 }
 
-/** Without `withItems`, drops `items`; else checks the parsed items in place (no copy) and makes them the dictionary. */
 export function stageRecord(v: unknown, where: string, withItems: boolean): StageRecord {
   const s = fields<StageRecord>(v, where, STAGE);
   if (!withItems || s.items === undefined) {

@@ -9,7 +9,6 @@ import {
   type ItemRecord, type RunRecord, type StageRecord,
 } from './manifest-format.js';
 
-/** One change to the manifest, as appended to `.dvcl/journal.jsonl` and replayed after a crash. */
 export type JournalOp =
   | { op: 'item'; stage: string; item: string; rec: ItemRecord }
   | { op: 'stage'; stage: string; rec: Omit<StageRecord, 'items'> }
@@ -21,14 +20,10 @@ export type JournalOp =
 /** First line of a journal: who writes it, so a reader can tell a crashed run from a live one. */
 interface JournalHeader { op: 'open'; pid: number; host: string; started_at: string }
 
-/** Group commit: at most one fdatasync per interval. */
 const SYNC_INTERVAL_MS = 100;
 
-/**
- * One `write()` per line: once it returns the line survives `kill -9` or an OOM kill (page cache).
- * fsync only guards against power loss and costs milliseconds, so it is batched per
- * SYNC_INTERVAL_MS (next append or a timer), plus one on close: a power cut loses one interval.
- */
+// One write() per line survives kill -9 (page cache); fsync only guards against power loss, so it is
+// batched per SYNC_INTERVAL_MS: a power cut loses one interval.
 export class JournalWriter {
   private fd: number | null = null;
   private dirty = false;
@@ -67,7 +62,6 @@ export class JournalWriter {
     this.lastSync = Date.now();
   }
 
-  /** Keeps the file: its lines are replayed by the next load. */
   close(): void {
     this.sync();
     if (this.fd !== null) fs.closeSync(this.fd);
@@ -75,7 +69,6 @@ export class JournalWriter {
     this.rethrow();
   }
 
-  /** Once its changes are in the saved manifest; the next append reopens it. */
   discard(): void {
     this.clearTimer();
     if (this.fd !== null) fs.closeSync(this.fd);
@@ -107,7 +100,6 @@ export class JournalWriter {
   private write(line: string): void {
     const buf = Buffer.from(this.torn ? `\n${line}` : line);
     try {
-      // The loop only matters on a short write.
       for (let off = 0; off < buf.length;) off += fs.writeSync(this.fd!, buf, off);
     } catch (e) {
       this.cutBack();
@@ -154,9 +146,7 @@ function endsWithNewline(fd: number, size: number): boolean {
 
 export interface JournalContents {
   ops: JournalOp[];
-  /** pid of a live process still writing this journal (same host), else null. */
   livePid: number | null;
-  /** Unreadable lines other than a torn last line. */
   skipped: number;
 }
 
@@ -208,7 +198,6 @@ function journalOp(v: unknown): JournalOp {
   }
 }
 
-/** Another live process on this host owns the journal (e.g. `status` during `repro`). */
 function isLive(h: JournalHeader): boolean {
   return h.host === hostname() && h.pid !== process.pid && Number.isInteger(h.pid) && pidAlive(h.pid);
 }

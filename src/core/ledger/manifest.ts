@@ -17,7 +17,6 @@ export interface ItemStats { total: number; success: number; failed: number; pen
 export interface ManifestLoadOptions {
   root: string;
   file?: string;
-  /** Default `<root>/.dvcl`; null: no journal. */
   journalDir?: string | null;
   onWarning?: (msg: string) => void;
   /** Write nothing: no save after recovery, no journal (for `status`, `--dry-run`). */
@@ -27,15 +26,11 @@ export interface ManifestLoadOptions {
 export const MANIFEST_FILE = '.manifest.json';
 const DEFAULT_FILE = MANIFEST_FILE;
 
-/** UTC time without milliseconds, as the manifest stores it: `2026-11-22T10:15:02Z`. */
 export function isoTime(d: Date = new Date()): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/**
- * The `.manifest.json` per-item ledger (SPEC §6). After {@link newRunId} every change is journaled,
- * so a crash loses only the items in flight; direct edits of {@link data} are not journaled.
- */
+/** After {@link newRunId} every change is journaled, so a crash loses only the items in flight. */
 export class Manifest {
   private journaling = false;
   private livePid: number | null = null;
@@ -71,7 +66,6 @@ export class Manifest {
     return m;
   }
 
-  /** pid of another dvcl whose run is in progress (its journal read, not taken over); else null. */
   get liveRunPid(): number | null {
     return this.livePid;
   }
@@ -89,7 +83,6 @@ export class Manifest {
     return `${isoTime(now).replace(/[-:]/g, '')}-${randomBytes(3).toString('hex')}`;
   }
 
-  /** Records or updates a run (e.g. with `finished_at`); a deferred run stays deferred. */
   recordRun(id: string, rec: RunRecord): void {
     if (this.deferred?.id === id) this.deferred = { id, rec: { ...rec } };
     else this.apply({ op: 'run', id, rec: { ...rec } });
@@ -100,7 +93,6 @@ export class Manifest {
     this.deferred = { id, rec: { ...rec } };
   }
 
-  /** E.g. because pipeline.lock is about to refer to it. */
   commitRun(): void {
     const d = this.deferred;
     if (!d) return;
@@ -108,7 +100,6 @@ export class Manifest {
     this.apply({ op: 'run', id: d.id, rec: d.rec });
   }
 
-  /** Records as given; {@link recordSuccess}/{@link recordFailure} count attempts. */
   recordItem(stage: string, item: string, rec: ItemRecord): void {
     checkRelative(item, 'item');
     if (rec.output !== undefined) checkRelative(rec.output, 'output');
@@ -130,7 +121,6 @@ export class Manifest {
     return rec;
   }
 
-  /** `reason` like `exit code 1: <last lines of stderr>`. */
   recordFailure(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; reason: string; run: string; now?: Date }): ItemRecord {
     const rec: ItemRecord = {
       status: 'failed', hash: r.hash, stage_hash: r.stage_hash, attempts: this.nextAttempt(stage, item, r),
@@ -141,7 +131,6 @@ export class Manifest {
     return rec;
   }
 
-  /** Replaces the stage-level record, keeping its items. */
   recordStage(stage: string, rec: Omit<StageRecord, 'items'>): void {
     const { items: _ignored, ...fields } = rec as StageRecord;
     this.apply({ op: 'stage', stage, rec: fields });
@@ -206,7 +195,6 @@ export class Manifest {
     this.write(true);
   }
 
-  /** Without saving: the next load replays the journal. */
   close(): void {
     this.journal?.close();
   }
@@ -224,7 +212,6 @@ export class Manifest {
     this.dirty = true;
   }
 
-  /** True when a leftover journal held changes that should now be saved. */
   private foldJournal(warn: (msg: string) => void): boolean {
     if (!this.journal) return false;
     const j = readJournal(this.journal.file);
@@ -277,7 +264,6 @@ function applyOp(d: ManifestData, op: JournalOp): void {
   }
 }
 
-/** Repo-relative with `/` (SPEC §2): never absolute, never climbing out. */
 function checkRelative(p: string, what: string): void {
   if (p === '' || isAbsolute(p) || /^[A-Za-z]:|^\\/.test(p) || p.split(/[\\/]/).includes('..')) {
     throw new DvclError('config', `${what} path must be relative to the project root: ${JSON.stringify(p)}`);

@@ -2,10 +2,7 @@ import fs from 'node:fs';
 import { DvclError } from '../errors.js';
 import { mergeTexts, type MergeDecision, type MergeTextResult } from './merge.js';
 
-/**
- * `dvcl merge-driver %O %A %B %P`: git takes OURS (%A) as the merged file when the driver exits 0.
- * Nothing is written unless all three parse: the error (exit 1) makes git report a plain conflict.
- */
+// Git takes OURS (%A) as the merged file on exit 0; nothing is written unless all three parse.
 export function mergeFiles(opts: { base: string; ours: string; theirs: string; path?: string }): MergeTextResult {
   const shown = opts.path ?? opts.ours;
   let r: MergeTextResult;
@@ -34,7 +31,6 @@ function read(file: string, optional: boolean): string | null {
   }
 }
 
-/** Items counted per stage: what git shows while it merges. */
 export function describeDecisions(file: string, decisions: MergeDecision[]): string[] {
   const lines: string[] = [];
   const items = new Map<string, number>();

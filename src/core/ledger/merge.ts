@@ -16,10 +16,7 @@ export interface Merged<T> { data: T; decisions: MergeDecision[] }
 type Dict<T> = Record<string, T>;
 type Side = 'ours' | 'theirs';
 
-/**
- * Three-way, key by key. Removed on one side and changed on the other → kept, changed: an extra
- * entry is harmless (`dvcl prune --deleted`), a lost one means a re-run.
- */
+// Three-way; removed on one side and changed on the other → kept: an extra entry is harmless, a lost one is a re-run.
 function merge3<T>(
   base: Dict<T>, ours: Dict<T>, theirs: Dict<T>,
   both: (key: string, o: T, t: T) => T,
@@ -58,7 +55,6 @@ function later<T>(o: T, t: T, time: (x: T) => string, run: (x: T) => string): Si
   return byTime >= 0 ? 'ours' : 'theirs';
 }
 
-/** Normalised so that other ISO forms compare right. */
 function isoOrEmpty(s: string | undefined | null): string {
   if (!s) return '';
   const ms = Date.parse(s);
@@ -69,7 +65,6 @@ function maxTime(...ts: (string | undefined | null)[]): string {
   return ts.map(isoOrEmpty).reduce((a, b) => (cmp(a, b) >= 0 ? a : b), '');
 }
 
-/** An entry changed on both branches → the later run's. */
 export function mergeLock(base: LockData | null, ours: LockData, theirs: LockData): Merged<LockData> {
   const decisions: MergeDecision[] = [];
   const stages = merge3<LockEntry>(base?.stages ?? {}, ours.stages, theirs.stages, (key, o, t) => {
@@ -80,7 +75,6 @@ export function mergeLock(base: LockData | null, ours: LockData, theirs: LockDat
   return { data: { schema: 1, stages }, decisions };
 }
 
-/** Both changed → the later one (last_processed / last_attempt, then run id); every run referred to is kept. */
 export function mergeManifest(base: ManifestData | null, ours: ManifestData, theirs: ManifestData): Merged<ManifestData> {
   const decisions: MergeDecision[] = [];
   const b = base ?? emptyManifest();
@@ -104,7 +98,6 @@ export function mergeManifest(base: ManifestData | null, ours: ManifestData, the
   return { data: { ...extra, version: 1, stages, runs }, decisions };
 }
 
-/** Stage fields (status, run, attempts…) as one entry, items key by key. */
 function mergeStage(name: string, b: StageRecord | undefined, o: StageRecord, t: StageRecord, decisions: MergeDecision[]): StageRecord {
   const { items: bi, ...bf } = b ?? ({} as StageRecord);
   const { items: oi, ...of } = o;
@@ -145,7 +138,6 @@ function mergeTopLevel(b: ManifestData, o: ManifestData, t: ManifestData): Dict<
   return merge3<unknown>(strip(b), strip(o), strip(t), (_k, x) => x, () => undefined);
 }
 
-/** By the path's name, else by the content (JSON or YAML). */
 export function detectKind(filePath: string | undefined, texts: string[]): MergeKind {
   const name = filePath ? path.posix.basename(filePath.replace(/\\/g, '/')) : '';
   if (name === LOCK_FILE || name.endsWith('.lock')) return 'lock';
@@ -157,7 +149,6 @@ export function detectKind(filePath: string | undefined, texts: string[]): Merge
 export interface MergeTextInput { base: string | null; ours: string; theirs: string; path?: string; kind?: MergeKind }
 export interface MergeTextResult { kind: MergeKind; text: string; decisions: MergeDecision[] }
 
-/** A blank base (added on both branches) is an empty document. @throws DvclError `corrupt` naming the version. */
 export function mergeTexts(input: MergeTextInput): MergeTextResult {
   const kind = input.kind ?? detectKind(input.path, [input.ours, input.theirs, input.base ?? '']);
   const file = input.path ?? (kind === 'lock' ? LOCK_FILE : '.manifest.json');

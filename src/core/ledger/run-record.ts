@@ -3,7 +3,6 @@ import type { GitInfo } from '../git/git.js';
 import { isoTime, type RunRecord } from './manifest.js';
 import { VERSION } from '../version.js';
 
-/** SPEC §6 `runs`. */
 export function runRecord(argv: string[], git: GitInfo, started: Date): RunRecord {
   return {
     argv, dvcl: VERSION, started_at: isoTime(started), finished_at: null,

@@ -1,10 +1,8 @@
 import type { StageConfig } from '../pipeline.js';
 import { canonicalText, sameValue } from '../util/exact.js';
 
-/** `nfiles` only for directories. */
 export interface LockPath { path: string; hash: string; size: number; nfiles?: number }
 
-/** What a stage's result depends on, as its lock entry records it. */
 export interface StageKey {
   cmd: string | string[];
   /** When not the root and not empty: part of what the command runs. */
