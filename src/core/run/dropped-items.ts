@@ -4,19 +4,14 @@ import type { ItemRecord, Manifest } from '../ledger/manifest.js';
 import { removeOrphanOutput } from '../store/outs.js';
 import { templateBase } from '../template.js';
 
-/*
- * The output of a deleted or renamed input goes with its item, or it feeds downstream forever
- * (`ls out > index.txt`); but only while it is exactly the file dvcl recorded. One modified since
- * (or never recorded) is kept with a warning and the item dropped anyway, so the file is the
- * user's from then on and the warning is not repeated every run.
- */
+// A gone input's output goes with it, or it feeds downstream forever; but only while it is exactly the file dvcl
+// recorded: one modified since is kept with a warning (once) and is the user's from then on.
 
 export interface OrphanOutput { path: string; item: string }
 export interface KeptOutput extends OrphanOutput { why: string }
 
 export interface DropPlan { stage: string; items: string[]; remove: OrphanOutput[]; keep: KeptOutput[] }
 
-/** `written`: outputs of present items (a renamed input may have the same output), never touched. */
 export function planDrop(hasher: Hasher, stage: string, records: Record<string, ItemRecord>, items: string[], written: ReadonlySet<string>): DropPlan {
   const plan: DropPlan = { stage, items, remove: [], keep: [] };
   const seen = new Set<string>();

@@ -14,11 +14,7 @@ export interface ShellCommand {
   groups: ProcessGroups;
 }
 
-/**
- * In its own process group, so a signal reaches the whole tree. A simple command ({@link directArgv})
- * starts without the shell, as GNU make does, saving a process per item; if it cannot start, it goes
- * through the shell after all, so the exit code (127, 126) is the shell's.
- */
+/** In its own process group, so a signal reaches the whole tree; a simple command starts without the shell, as make does. */
 export async function runShell(opts: ShellCommand): Promise<ExecResult> {
   const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
   if (argv) {
@@ -86,10 +82,7 @@ const SHELL_WORDS = new Set([
   'return', 'set', 'shift', 'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
 ]);
 
-/**
- * The words of `cmd` when a POSIX shell would only split it and remove single quotes, else null. Items
- * are substituted single-quoted, so `cp ${item} ${out}` qualifies.
- */
+/** The words of `cmd` when a POSIX shell would only split it and remove single quotes, else null. */
 export function directArgv(cmd: string): string[] | null {
   const words: string[] = [];
   let i = 0;
@@ -135,7 +128,6 @@ export function lastLines(text: string): string {
   return lines.slice(-TAIL_LINES).join('\n').slice(-TAIL_BYTES);
 }
 
-/** "exit code 1: <last lines of stderr>" — the reason recorded for a failed stage or item. */
 export function failureReason(r: ExecResult): string {
   const what = r.spawnError ? `could not start: ${r.spawnError}` : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
   return r.tail ? `${what}: ${r.tail}` : what;

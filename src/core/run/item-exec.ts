@@ -15,14 +15,10 @@ import type { ReproCache } from '../store/local-cache.js'; // share
 import { ITEM_VARS, shellQuote, TEMPLATE_RE, type ItemVar, type ItemVars } from '../template.js';
 
 type ItemOutcome = { exec: ExecResult; log: string; notStarted?: boolean } | { error: string };
-/** An item whose command was sent (`queued` in the worker's shell) or started; `result` settles when it ends. */
 export interface StartedItem { t: ItemTask; queued: boolean; result: Promise<ItemOutcome> }
-/** A worker's resident item shell, started on first use and again if it dies (see item-shell.ts). */
 export interface ShellSlot {
   get(): ItemShell | null;
-  /** Whether another item may be started while `inFlight` of this slot's have not ended. */
   room(inFlight: number): boolean;
-  /** Take back the items queued behind the one that may be running (ItemShell.giveBack): how many, from the last sent. */
   giveBack(): number;
   close(): void;
 }
@@ -32,7 +28,6 @@ export interface ItemExecOptions {
   stateDir: string;
   shell: string;
   stage: StageConfig;
-  /** The stage's environment, with `extra` on top. */
   env(extra?: Record<string, string>): NodeJS.ProcessEnv;
   hasher: Hasher;
   manifest: Manifest;
@@ -41,15 +36,11 @@ export interface ItemExecOptions {
   logFd: number;
   groups: ProcessGroups;
   interrupted(): boolean;
-  /** A failed item's reason, for the terminal. */
   onFailure(item: string, reason: string): void;
-  /** share: where each successful item's output is kept (.dvcl/objects/); null with settings.cache false. */
   cache?: ReproCache | null;
 }
 
-/** Runs the items of one per-item stage and records each result in the manifest as it ends. */
 export class ItemExecutor {
-  /** The stage's commands with each template a reference to its variable (see command-template.ts). */
   private readonly cmds: string[];
   private readonly body: string;
 
@@ -84,10 +75,7 @@ export class ItemExecutor {
     };
   }
 
-  /**
-   * Start an item: remove its old output, then send its command (a list joined with `&&`, each in
-   * its own subshell) to the worker's shell, or start it on its own with DVCL_ITEM_SHELL=0.
-   */
+  /** Removes its old output first; with DVCL_ITEM_SHELL=0 each command starts on its own. */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
       prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);
@@ -107,7 +95,6 @@ export class ItemExecutor {
     return { t, queued: false, result: this.runAlone(values) };
   }
 
-  /** The commands of an item one by one, each in its own process (DVCL_ITEM_SHELL=0). */
   private async runAlone(values: ItemVars): Promise<ItemOutcome> {
     let log = '';
     let last: ExecResult | undefined;
@@ -123,11 +110,7 @@ export class ItemExecutor {
     return { exec: last!, log };
   }
 
-  /**
-   * Wait for a started item and record its result in the manifest (journaled at once); nothing is
-   * recorded when it was interrupted, or never started because its shell died first (`not_started`:
-   * the caller runs it again).
-   */
+  /** Nothing is recorded when it was interrupted, or never started as its shell died first (`not_started`: run it again). */
   async finish(started: StartedItem): Promise<'ok' | 'failed' | 'interrupted' | 'not_started'> {
     const { t } = started;
     const { root, manifest: m, stage } = this.o;
@@ -161,25 +144,17 @@ export class ItemExecutor {
   }
 }
 
-/** Whether a command is one program and its arguments, with no shell syntax but its templates. */
 function isPlain(cmd: string): boolean {
   return directArgv(cmd.replace(TEMPLATE_RE, 'x')) !== null;
 }
 
-/**
- * A plain command (see isPlain) with the values in its words, each word quoted: runShell starts
- * it without a shell, with exactly these words. Null for any other command.
- */
 export function plainCommand(cmd: string, values: ItemVars): string | null {
   if (!isPlain(cmd)) return null;
   const words = directArgv(cmd.replace(TEMPLATE_RE, (_, v: string) => `\0${v}\0`))!;
   return words.map((w) => shellQuote(w.replace(/\0([a-z_]+)\0/g, (_, v: string) => values[v as ItemVar]))).join(' ');
 }
 
-/**
- * The values a command sees. A path at the top of the project that starts with `-` is given as
- * `./-n.txt`, so that programs do not read it as an option.
- */
+/** A top-level path starting with `-` is given as `./-n.txt`, so that programs do not read it as an option. */
 function commandValues(vars: ItemVars): ItemVars {
   const dash = (p: string) => (p.startsWith('-') ? `./${p}` : p);
   return { ...vars, item: dash(vars.item), out: dash(vars.out) };

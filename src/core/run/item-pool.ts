@@ -8,17 +8,13 @@ export interface ItemPoolOptions {
   exec: ItemExecutor;
   slots: Slots;
   prio: number;
-  /** A signal arrived. */
   stopped(): boolean;
   /** False when the item never started (its shell died first): run it again. An error stops the pool. */
   finish(started: StartedItem): Promise<boolean>;
 }
 
-/**
- * A worker per job slot takes the next item (queueing all on the slots is O(n²)) and keeps items
- * queued in its shell (ItemShell.capacity) unless another stage waits for the slot: then it drains
- * and gives it up. The first `finish` error is thrown once the items in flight have finished.
- */
+// A worker per job slot takes the next item (queueing all on the slots is O(n²)); it drains and gives its slot up
+// when another stage waits for it.
 export async function runItemPool(o: ItemPoolOptions): Promise<void> {
   let next = 0;
   let error: unknown;
@@ -28,7 +24,6 @@ export async function runItemPool(o: ItemPoolOptions): Promise<void> {
   const take = () => givenBack.pop() ?? o.tasks[next++];
   const workers: { shell: ShellSlot; inFlight: StartedItem[] }[] = [];
 
-  /** Take back the items queued behind the longest queue's running one; once all are handed out, queues only shrink. */
   const steal = (self: StartedItem[]): boolean => {
     if (o.stopped() || error !== undefined) return false;
     for (const w of [...workers].sort((a, b) => b.inFlight.length - a.inFlight.length)) {

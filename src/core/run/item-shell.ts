@@ -6,16 +6,10 @@ import type { ProcessGroups } from './process-groups.js';
 import { pidAlive } from '../util/process.js';
 import { shellQuote } from '../template.js';
 
-/*
- * A resident shell per job slot runs a per-item stage's commands: Node 20 forks all of dvcl per
- * child and blocks until the exec, while the shell forks a subshell per item beside dvcl.
- *
- * `sh -s` reads the DRIVER, then `__dvcl_r K 'command'` per item; each runs in a subshell (a `cd`
- * or `exit` does not leak) and appends `<status> <o><e>` to `<base>.res`. dvcl polls that file, not
- * a pipe: a wake-up per item measurably slowed the shells on two cores. While `<base>.stop` exists,
- * items sent before it are answered `skip` (giveBack()). `kill -0 $PPID` before each item: after a
- * `kill -9` of dvcl no queued item starts. Unlike `sh -c`, a signal death shows as 128+N.
- */
+// A resident shell per job slot runs a per-item stage's commands: Node 20 forks all of dvcl per child.
+// Each item runs in a subshell (a `cd` or `exit` does not leak) and appends `<status> <o><e>` to `<base>.res`, which
+// dvcl polls (a pipe's wake-up per item slowed the shells). While `<base>.stop` exists, items sent before it answer
+// `skip`. `kill -0 $PPID` before each item: after a `kill -9` of dvcl no queued item starts. A signal death shows as 128+N.
 const DRIVER = `__dvcl_b=$1; set --
 __dvcl_r() {
   if [ -e "$__dvcl_b.stop" ]; then echo skip; else __dvcl_f "$@"; fi
@@ -30,11 +24,9 @@ __dvcl_f() {
 }
 `;
 
-/** Long items are polled every quarter of an item's time, up to MAX_POLL_MS. */
 const POLL_MS = 10;
 const MAX_POLL_MS = 250;
 const QUEUE_MS = 25;
-/** Each queued item has its own output files. */
 const MAX_QUEUE = 32;
 
 /** Items to keep queued for QUEUE_MS of work (at least 2); also what a `kill -9` can lose per slot. */
@@ -78,7 +70,6 @@ export class ItemShell {
   private readonly child: ChildProcess;
   private readonly base: string;
   private readonly resFd: number;
-  /** Oldest first: the shell runs them in this order. */
   private readonly waiting: Waiting[] = [];
   private readonly freeK: number[] = Array.from({ length: MAX_QUEUE }, (_, i) => MAX_QUEUE - 1 - i);
   private readonly buf = Buffer.alloc(64 * 1024);
@@ -92,7 +83,6 @@ export class ItemShell {
   private corked = false;
   private closed = false;
   private usedK = 0;
-  /** `<base>.stop` exists: items given back are still to be answered `skip`. */
   stopped = false;
   dead = false;
 
@@ -138,7 +128,6 @@ export class ItemShell {
     this.child.on('exit', died);
   }
 
-  /** 2 until the items' duration is known, then enough to cover QUEUE_MS without hoarding long ones. */
   capacity(): number {
     return this.answered < 2 ? 2 : queueFor(this.busyMs / this.answered);
   }
@@ -178,7 +167,6 @@ export class ItemShell {
     this.timer ??= setTimeout(() => this.tick(), POLL_MS);
   }
 
-  /** Takes back the items behind the oldest unanswered one (their results never settle); returns how many. */
   giveBack(): number {
     if (this.dead || this.stopped || this.waiting.length < 2) return 0;
     fs.writeFileSync(`${this.base}.stop`, '');

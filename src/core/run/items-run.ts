@@ -71,12 +71,8 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   return { result: 'ran', reasons, items: counts };
 }
 
-/**
- * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
- * only when every present item succeeded in its present version (retry --only-failed may leave
- * new or changed items pending: the stage is then not complete), and its content changed.
- * After its items ran (`ran`), the stage's record too, unless it is a success kept with the entry.
- */
+// Written only when every present item succeeded in its present version (retry --only-failed may leave some
+// pending), and only when its content changed.
 export async function refreshItemsLock(s: RunSession, stage: StageConfig, ev: Evaluation, ran = false): Promise<void> {
   const items = s.p.manifest.stage(stage.name)?.items ?? {};
   const { present, stageHashes } = ev.items!;
@@ -100,7 +96,6 @@ export async function refreshItemsLock(s: RunSession, stage: StageConfig, ev: Ev
   s.p.lockFile.set(stage.name, { ...entry, git: s.lockEntry(ev, []).git });
 }
 
-/** Drop the items whose input is gone, removing their outputs (see dropped-items.ts) before any item runs. */
 export async function dropItems(s: RunSession, stage: StageConfig, ev: Evaluation): Promise<Pick<StageResult, 'removed_outputs' | 'kept_outputs'> | undefined> {
   const plan = dropPlan(s, stage.name, ev);
   if (!plan) return undefined;

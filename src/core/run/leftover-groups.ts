@@ -3,12 +3,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidAlive } from '../util/process.js';
 
-/*
- * After a `kill -9` of dvcl nothing stops the process groups it started: a stage command goes on
- * writing while the next repro runs it again. So a writing run notes each group in
- * `.dvcl/groups/<pid>` (id and leader start time, from /proc, so a reused pid is never taken for it),
- * and the next one, under the run lock, stops those of dead runs: SIGTERM, SIGKILL after a second.
- */
+// After a `kill -9` of dvcl its process groups run on: a writing run notes each in `.dvcl/groups/<pid>` (with the
+// leader's start time, so a reused pid is never taken for it); the next run, under the run lock, stops those of dead runs.
 
 const PROC = '/proc';
 
@@ -36,14 +32,12 @@ export class GroupNotes {
     } catch { /* best effort, as above */ }
   }
 
-  /** The run ended and stopped what it started. */
   close(): void {
     if (this.file) fs.rmSync(this.file, { force: true });
     this.file = null;
   }
 }
 
-/** Fields from 3 (the state) on; null when there is no such process. */
 function procStat(pid: number): string[] | null {
   let stat: string;
   try {
@@ -55,7 +49,6 @@ function procStat(pid: number): string[] | null {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** Field 22: clock ticks since boot. */
 function startTime(pid: number): string | null {
   return procStat(pid)?.[19] ?? null;
 }

@@ -10,10 +10,7 @@ import { planDrop, type DropPlan } from './dropped-items.js';
 import type { RunSession } from './session.js';
 import type { ReproResult, StageResult } from './types.js';
 
-/**
- * Dependency order. A frozen stage cuts off its upstream (nothing in this run reads what it makes).
- * Refuses (exit 2) a missing dep nothing produces and clashing per-item outputs before anything runs.
- */
+/** A frozen stage cuts off its upstream; refuses (exit 2) a missing dep nothing produces before anything runs. */
 export function selectForRun(s: RunSession, targets: string[]): string[] {
   const { cfg } = s.p;
   const how = { single: s.opts.single || s.opts.onlyFailed, downstream: s.opts.downstream };

@@ -9,14 +9,12 @@ export class ProcessGroups {
 
   constructor(private readonly notes: GroupNotes | null = null) {}
 
-  /** Returns its untrack. */
   add(child: ChildProcess): () => void {
     this.running.add(child);
     this.notes?.note(child.pid);
     return () => this.running.delete(child);
   }
 
-  /** Returns how many there were. */
   killAll(signal: NodeJS.Signals): number {
     this.kills++;
     for (const c of this.running) {

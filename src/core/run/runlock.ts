@@ -12,7 +12,6 @@ export interface LockHolder {
   command: string;
 }
 
-/** Both releases are idempotent and never throw. */
 export interface RunLock {
   release(): Promise<void>;
   /** For signal handlers and exit paths, where nothing async runs any more. */
@@ -22,7 +21,6 @@ export interface RunLock {
 const LOCK_DIR = 'run.lock';
 const HOLDER_FILE = 'holder.json';
 const UPDATE_MS = 5_000;
-/** Another host's lock not refreshed for this long is abandoned. */
 const FOREIGN_STALE_MS = 30_000;
 
 type Verdict =
@@ -30,10 +28,7 @@ type Verdict =
   | { kind: 'abandoned'; holder: LockHolder | null }
   | { kind: 'gone' };
 
-/**
- * One `repro`/`retry`/`prune` per project (SPEC §8); never waits (`busy`). A gone holder's lock is
- * taken over at once (here: pid dead; another host: unrefreshed for FOREIGN_STALE_MS), a live one never.
- */
+/** Never waits (`busy`); a gone holder's lock is taken over at once (pid dead; another host: unrefreshed), a live one never. */
 export async function acquireRunLock(opts: { stateDir: string; command: string }): Promise<RunLock> {
   const stateDir = path.resolve(opts.stateDir);
   const lockDir = path.join(stateDir, LOCK_DIR);
@@ -93,11 +88,8 @@ function readHolderAt(lockDir: string): LockHolder | null {
   return null;
 }
 
-/**
- * Keeps the holder file inside the lock directory: made aside with it, renamed into place, renamed
- * away to release. So a `run.lock` without readable holder info is no live run's. The file must be
- * there before proper-lockfile records the mtime, which it watches for someone else touching it.
- */
+// The holder file lives inside the lock directory (made aside, renamed in), so a `run.lock` without readable holder
+// info is no live run's. It must be there before proper-lockfile records the mtime it watches.
 function holderFs(lockDir: string, holder: LockHolder): object {
   const text = `${JSON.stringify(holder)}\n`;
   return {
@@ -134,12 +126,10 @@ function holderFs(lockDir: string, holder: LockHolder): object {
   };
 }
 
-/** `run.lock.<what>-<pid>-<random>`: a lock directory on its way in, out, or taken over. */
 function asideName(lockDir: string, what: 'new' | 'old' | 'stale'): string {
   return `${lockDir}.${what}-${process.pid}-${Math.random().toString(36).slice(2)}`;
 }
 
-/** What processes killed while taking, releasing or taking over the lock left aside. */
 function removeLeftAside(stateDir: string): void {
   let names: string[] = [];
   try {

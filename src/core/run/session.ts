@@ -26,13 +26,11 @@ export class RunSession {
   private started = new Date();
   private gitReady: Promise<void> | undefined;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
-  /** Listed (and checked) before anything ran. */
   readonly listed = new Map<string, ItemListing>();
   /** Files may have changed since the items were listed. */
   anyStarted = false;
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
   private readonly baseEnv = userEnv();
-  /** Where each recorded out and item output is kept (.dvcl/objects/), for checkout and push; null with settings.cache false. */
   readonly cache: ReproCache | null;
 
   constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
@@ -42,7 +40,6 @@ export class RunSession {
     this.cache = ReproCache.of(p, (m) => rep.warn?.(m));
   }
 
-  /** A signal that came before is acted on now. */
   begin(): void {
     this.started = new Date();
     this.runId = this.p.manifest.newRunId(this.started);
@@ -52,10 +49,7 @@ export class RunSession {
     forceSignal?.addEventListener('abort', () => this.groups.killAll('SIGKILL'), { once: true });
   }
 
-  /**
-   * On the first stage that runs or writes (a no-op repro never starts git), before it touches the
-   * tree, so `dirty` describes the tree the run started from. The record goes with the first change.
-   */
+  /** On the first stage that runs or writes, before it touches the tree, so `dirty` is the tree the run started from. */
   ensureRun(): Promise<void> {
     this.gitReady ??= gitInfo(this.p.cfg.root).then((git) => {
       this.git = git;
@@ -81,7 +75,6 @@ export class RunSession {
     if (!this.opts.keepGoing) this.stopped = true;
   }
 
-  /** The items listed before the run are still the stage's items while no stage has started. */
   evalOptions(name: string): EvalOptions {
     return { force: this.opts.force, onlyFailed: this.opts.onlyFailed, items: this.anyStarted ? undefined : this.listed.get(name) };
   }
@@ -105,13 +98,11 @@ export class RunSession {
     return { cmd, ...(wdir ? { wdir } : {}), ...(env ? { env } : {}), deps: ev.inputs.deps, params: ev.inputs.params, outs, ...extra, git: { commit: this.git.commit, branch: this.git.branch, dirty: this.git.dirty }, run: this.runId };
   }
 
-  /** A re-run with the same result keeps the old entry, run and commit included. */
   keptEntry(stage: string, entry: LockEntry): boolean {
     const old = this.p.lockFile.entry(stage);
     return old !== undefined && sameEntryContent(old, entry);
   }
 
-  /** Attempts count the failures in a row, and the success that ends them. */
   recordStageResult(stage: string, failure?: string): void {
     const prev = this.p.manifest.stage(stage);
     const attempts = (prev?.status === 'failed' ? prev.attempts ?? 0 : 0) + 1;

@@ -19,7 +19,6 @@ export class Slots {
     });
   }
 
-  /** A holder that could keep its slot should give it back. */
   contended(): boolean {
     return this.waiting.length > 0;
   }
