@@ -12,12 +12,7 @@ export interface CheckoutOptions {
   onWarning?: (msg: string) => void;
 }
 
-/**
- * `dvcl checkout`: place the recorded outputs of the selected stages from the local object cache
- * only (no network): after `git checkout other-branch`, that branch's outputs, nothing run. Files
- * the user changed are listed in `failed` and kept, unless `force`. Takes the run lock: it writes
- * what repro writes.
- */
+/** From the local object cache only (no network); a file the user changed is kept unless `force`. Takes the run lock: it writes what repro writes. */
 export async function checkout(opts: CheckoutOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];

@@ -6,11 +6,7 @@ import { MANIFEST_FILE } from '../ledger/manifest.js';
 
 const git = (root: string, args: string[], input?: string) => gitText(args, { cwd: root, input });
 
-/**
- * What makes a clone share less than the team thinks: a lock or manifest git ignores (never
- * committed); `merge=dvcl` with no driver registered in this clone (`dvcl init`, once per clone), or
- * one whose node or dvcl is gone.
- */
+/** What makes a clone share less than the team thinks: a ledger git ignores, or `merge=dvcl` without a working driver. */
 export async function cloneWarnings(root: string): Promise<string[]> {
   let attrs = '';
   try {
@@ -38,7 +34,6 @@ export async function cloneWarnings(root: string): Promise<string[]> {
   return warnings;
 }
 
-/** Shell-quoted or bare: its node and dvcl. */
 export function driverPaths(cmd: string): string[] {
   return [...cmd.matchAll(/'(\/(?:[^']|'\\'')*)'|(?:^|[\s=])(\/[^\s;'"]+)/g)].map((m) => (m[1] ?? m[2]).replace(/'\\''/g, "'"));
 }

@@ -15,7 +15,6 @@ export interface GcOptions {
   cwd: string;
   /** Also delete unreferenced objects of the remote (never those younger than {@link REMOTE_MIN_AGE_MS}). */
   remote?: boolean;
-  /** `-r`: which remote. */
   remoteUrl?: string;
   /** References of every commit of every branch and tag, not only the working tree's. */
   allCommits?: boolean;
@@ -25,12 +24,10 @@ export interface GcOptions {
   now?: Date;
 }
 
-/** What gc removed (or, with --dry-run, would) from one place. */
 export interface GcCount { removed: number; bytes: number; kept: number }
 export interface GcResult {
   local: GcCount & { temporaries: number };
   remote?: GcCount & { url: string; too_young: number };
-  /** Objects referred to in scope. */
   referenced: number;
   dry_run?: true;
 }
@@ -38,13 +35,7 @@ export interface GcResult {
 /** An object may be referred to by a lock that is not committed yet, in another clone: gc leaves young objects alone. */
 export const REMOTE_MIN_AGE_MS = 24 * 3600 * 1000;
 
-/**
- * `dvcl gc`: delete the objects of the local cache (and with `remote`, of the remote) that no
- * `pipeline.lock` or `.manifest.json` in scope refers to — the working tree's, and with
- * `allCommits` every commit's of every branch and tag. A directory out refers to its tree object
- * and the files the tree lists; a tree that cannot be read stops gc (exit 1) before anything is
- * deleted, rather than lose the files it lists. Takes the run lock: repro adds objects.
- */
+/** Deletes objects nothing in scope refers to; an unreadable tree stops gc before any delete (it would lose its files). Takes the run lock: repro adds objects. */
 export async function gc(opts: GcOptions): Promise<GcResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const runLock = opts.dryRun ? null : await lockForWriting(cfg, 'dvcl gc', opts.onWarning);
@@ -76,7 +67,6 @@ async function openStore(s: ShareState): Promise<Store> {
   return openRemote(s.remote.url, s.remote.options, { cwd: remoteRoot(s.p, s.remote) });
 }
 
-/** Every hash the ledgers refer to: outs, item outputs, and for directories their trees' files. */
 async function references(s: ShareState, ledgers: { lock: LockData; manifest: ManifestData; where: string }[], store: Store | null): Promise<Set<string>> {
   const refs = new Set<string>();
   const trees = new Map<string, string>(); // tree hash → an out's path, for messages
@@ -119,7 +109,6 @@ async function remoteTree(s: ShareState, store: Store, hash: string): Promise<st
   }
 }
 
-/** The lock and manifest of every commit that changed either, on every branch and tag. */
 async function committedLedgers(root: string, warn?: (m: string) => void): Promise<{ lock: LockData; manifest: ManifestData; where: string }[]> {
   const log = await runGit(['log', '--all', '--format=%H', '--', LOCK_FILE, MANIFEST_FILE], { cwd: root });
   if (log.code !== 0) throw new DvclError('config', `gc --all-commits needs a git repository: ${log.stderr || 'git failed'}`);

@@ -29,10 +29,7 @@ export const MERGE_FILES = ['pipeline.lock', '.manifest.json'];
 
 export interface InitResult { root: string; changes: string[]; warnings: string[] }
 
-/**
- * Idempotent; never overwrites a file's content, only appends. `driverCommand` runs this dvcl from
- * hooks; `mergeDriver` is what git runs for `merge=dvcl` (default: `driverCommand merge-driver …`).
- */
+/** Idempotent; never overwrites a file's content, only appends. */
 export async function init(opts: { cwd: string; driverCommand: string; mergeDriver?: string; hooks?: boolean }): Promise<InitResult> {
   const root = path.resolve(opts.cwd);
   const changes: string[] = [];
@@ -68,7 +65,6 @@ export async function init(opts: { cwd: string; driverCommand: string; mergeDriv
   return { root, changes, warnings };
 }
 
-/** `same` decides equivalent spellings; true when the file changed. */
 function appendMissingLines(file: string, lines: string[], same: (want: string, have: string) => boolean = (a, b) => a === b): boolean {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const have = text.split(/\r?\n/).map((l) => l.trim());

@@ -4,7 +4,6 @@ import { sameValue } from '../util/exact.js';
 import { gitOk, runGit } from '../git/git.js';
 import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
 
-/** `null` on one side: added or removed. */
 export type EntryChange =
   | { code: 'cmd_changed'; old: string | string[] | null; new: string | string[] | null }
   | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
@@ -16,9 +15,7 @@ export type EntryChange =
 export interface StageChange {
   name: string;
   change: 'added' | 'modified' | 'removed' | 'rerun';
-  /** For `removed`, the run of the entry that was removed. */
   run: string | null;
-  /** HEAD, branch and dirtiness at the time, as the lock records them. */
   git: LockGit | null;
   changes: EntryChange[];
 }
@@ -34,15 +31,11 @@ export interface LogOptions {
 }
 
 const ZERO = /^0+$/;
-/** Versions read from git at a time. */
 const BATCH = 256;
 
 interface RawCommit { commit: string; parents: string[]; author: string; date: string; subject: string; old: string[]; new: string }
 
-/**
- * The commits that changed pipeline.lock, newest first. Two git processes per batch: `git log --raw`
- * names the lock's blob before and after each commit, `git cat-file --batch` reads them.
- */
+// Two git processes per batch: `git log --raw` names the lock's blobs, `git cat-file --batch` reads them.
 export async function stageLog(opts: LogOptions): Promise<LogResult> {
   const root = findRoot(opts.cwd);
   const git = (args: string[]) => gitOk(args, { cwd: root });
@@ -87,10 +80,8 @@ export async function stageLog(opts: LogOptions): Promise<LogResult> {
   return { stage: opts.stage ?? null, commits };
 }
 
-/** Each stage's entry as its canonical text, compared as text, parsed only when it differs. */
 type Version = Map<string, string>;
 
-/** A lock that cannot be read is reported once and skipped (null). */
 function readVersion(text: string, spec: string, warn?: (m: string) => void): Version | null {
   try {
     return splitStages(text) ?? versionOf(parseLock(text, `${LOCK_FILE} at ${spec.slice(0, 10)}`));
@@ -102,10 +93,7 @@ function readVersion(text: string, spec: string, warn?: (m: string) => void): Ve
 
 const STAGES_HEADER = 'schema: 1\nstages:\n';
 
-/**
- * Per-stage texts of a lock in dvcl's canonical layout without parsing the YAML, which is slow per
- * version while most commits change one or two entries. Any other layout → null: parse it whole.
- */
+// Without parsing the YAML: slow per version, while most commits change one or two entries (BENCHMARKS.md).
 export function splitStages(text: string): Version | null {
   if (text === '' || text === 'schema: 1\nstages: {}\n') return new Map();
   if (!text.startsWith(STAGES_HEADER)) return null;
@@ -132,7 +120,6 @@ function versionOf(data: LockData): Version {
   return new Map(Object.keys(data.stages).map((n) => [n, splitStages(serializeLock({ schema: 1, stages: { [n]: data.stages[n] } }))!.get(n)!]));
 }
 
-/** Each distinct entry text is parsed once, however many commits share it. */
 class EntryCache {
   private readonly parsed = new Map<string, LockEntry>();
   entry(name: string, text: string | undefined): LockEntry | undefined {
@@ -163,7 +150,6 @@ export function parseLogOutput(out: string, file: string): RawCommit[] {
   return commits;
 }
 
-/** By blob id or `<rev>:<path>`, in one `git cat-file --batch`; missing ones are left out. */
 async function catFiles(root: string, specs: string[]): Promise<Map<string, string>> {
   const texts = new Map<string, string>();
   if (specs.length === 0) return texts;
@@ -199,7 +185,6 @@ function changedIn(before: Version[], now: Version, only: string | undefined, en
   return out;
 }
 
-/** For tests and library use. */
 export function changedStages(before: LockData[], now: LockData, only?: string): StageChange[] {
   return changedIn(before.map(versionOf), versionOf(now), only, new EntryCache());
 }
@@ -208,7 +193,6 @@ function same(a: unknown, b: unknown): boolean {
   return a === b || (a !== undefined && b !== undefined && sameValue(a, b));
 }
 
-/** Null when it did not change. */
 export function diffEntry(name: string, old: LockEntry | undefined, cur: LockEntry | undefined): StageChange | null {
   if (same(old, cur)) return null;
   const entry = (cur ?? old)!;

@@ -18,14 +18,9 @@ import type { Project } from '../project.js';
 
 export const STATE_DIR = '.dvcl';
 
-/** The run lock, and the groups of the run that holds it (noted for the next run). */
 export interface WritingLock extends RunLock { groups: ProcessGroups }
 
-/**
- * Take the run lock, then clear what a killed writer left: temporaries (`pipeline.lock.tmp-<pid>-…`),
- * commands still running (leftover-groups.ts), its item shells' files. Call before {@link openProject}:
- * only the lock holder may recover a crashed run's journal (issue 11).
- */
+/** Then clears what a killed writer left. Before {@link openProject}: only the lock holder may recover a crashed run's journal (issue 11). */
 export async function lockForWriting(cfg: PipelineConfig, command: string, onWarning?: (m: string) => void): Promise<WritingLock> {
   const stateDir = stateDirOf(cfg);
   const lock = await acquireRunLock({ stateDir, command });
@@ -48,7 +43,6 @@ export async function lockForWriting(cfg: PipelineConfig, command: string, onWar
   };
 }
 
-/** With its state folder `.dvcl/` created (read-only commands keep the stat cache there). */
 export function loadProjectConfig(cwd: string): PipelineConfig {
   const cfg = loadConfig({ cwd });
   ensureStateDir(stateDirOf(cfg));
@@ -59,10 +53,7 @@ export function stateDirOf(cfg: PipelineConfig): string {
   return path.join(cfg.root, STATE_DIR);
 }
 
-/**
- * Unless `readOnly`, recovery is saved, so the caller must hold the run lock ({@link lockForWriting}):
- * else a run that lost the race would write the manifest and delete the winner's journal.
- */
+/** Unless `readOnly` the caller holds the run lock: else a run that lost the race would delete the winner's journal. */
 export async function openProject(opts: { cwd: string; cfg?: PipelineConfig; readOnly?: boolean; onWarning?: (m: string) => void }): Promise<Project> {
   const cfg = opts.cfg ?? loadProjectConfig(opts.cwd);
   const stateDir = stateDirOf(cfg);
@@ -114,7 +105,6 @@ export function ensureStateDir(stateDir: string): void {
   fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
 }
 
-/** Exit 2, with the closest name as a hint. */
 export function checkTargets(cfg: PipelineConfig, targets: string[]): void {
   const names = cfg.stages.map((s) => s.name);
   for (const t of targets) {

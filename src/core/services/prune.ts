@@ -5,21 +5,16 @@ import { applyDrop, keptWarning, planDrop, type DropPlan } from '../run/dropped-
 
 export interface PruneResult {
   dry_run: boolean;
-  /** Their input file no longer exists. */
   items: { stage: string; item: string }[];
   /** No longer in .pipelinerc, dropped from the lock and the manifest. */
   stages: string[];
   runs: string[];
   /** Removed (dry run: to remove) because they are still the files dvcl recorded. */
   removed_outputs: string[];
-  /** Kept: modified since dvcl wrote them (a warning names each). */
   kept_outputs: string[];
 }
 
-/**
- * `dvcl prune --deleted`: forget what no longer exists, with the dropped items' outputs that are still
- * the files dvcl recorded (dropped-items.ts): no file of the user's is deleted.
- */
+/** `dvcl prune --deleted`: no file of the user's is deleted (see dropped-items.ts). */
 export async function prune(opts: { cwd: string; dryRun?: boolean; onWarning?: (m: string) => void }): Promise<PruneResult> {
   const dry = Boolean(opts.dryRun);
   const cfg = loadProjectConfig(opts.cwd);

@@ -18,13 +18,7 @@ export interface PullOptions {
   onWarning?: (msg: string) => void;
 }
 
-/**
- * `dvcl pull`: every recorded output of the selected stages that is missing here, or is content
- * dvcl placed earlier and now outdated, is taken from the local cache, or else downloaded
- * (verified before it is placed), placed, and kept in the local cache. A file the user changed is
- * listed in `failed` and kept, unless `force`. The object store (and for S3 the AWS SDK) is loaded
- * here only.
- */
+/** Takes each missing or outdated output from the local cache, else downloads it (verified before it is placed); a file the user changed is kept unless `force`. The object store is loaded here only. */
 export async function pull(opts: PullOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
@@ -47,7 +41,6 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
       const jobs = Math.max(1, opts.jobs ?? store.jobs);
       // The tree objects of directory outs not in place: they say which files to fetch.
       const treeFailures: { path: string; reason: string }[] = [];
-      // (Fetched also when the folder may be in place: one small GET, not a walk of the folder.)
       const trees = s.outputs.filter((o) => o.kind === 'dir' && s.tree(o.hash) === null);
       await forEachLimit(trees, jobs, async (o) => {
         try {

@@ -16,16 +16,9 @@ export interface PushOptions {
   onWarning?: (msg: string) => void;
 }
 
-/** An object to upload: where its bytes are read from, and the output it belongs to (for messages). */
 interface Source { file: string | Buffer; path: string; size: number; tree: boolean }
 
-/**
- * `dvcl push`: upload every recorded output of the selected stages that is here with its recorded
- * hash (in the workspace, or else in the local cache) and that the remote lacks, asked in bulk
- * (listings, not one HEAD per object). Outputs that differ from the record, or are nowhere here,
- * are listed in `failed`. Reads only: takes no run lock (an upload is verified against its hash
- * while it is read, so a file repro rewrites meanwhile is refused, not uploaded).
- */
+/** Uploads what the remote lacks (asked in bulk). Reads only, no run lock: an upload is verified as it is read, so a file repro rewrites meanwhile is refused. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
   const targets = opts.targets ?? [];
@@ -79,11 +72,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
   }
 }
 
-/**
- * Where each recorded object's bytes are: the workspace when the output there still has the
- * recorded hash, else the local cache. A directory out adds its tree object (kept in the local
- * cache, where it is read from) and its files.
- */
+// The workspace when the output there still has the recorded hash, else the local cache.
 function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, Source>; failed: Failure[] } {
   const { p, cache } = s;
   const root = p.cfg.root;
@@ -105,7 +94,6 @@ function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, So
     let now;
     let tree;
     try {
-      // A folder out: one walk, its tree (which gives its hash); a file: its hash.
       if (o.kind === 'dir') tree = hasher.tree(o.path);
       now = tree ? { hash: tree.hash, isDir: true } : hasher.hash(o.path);
     } catch (e) {

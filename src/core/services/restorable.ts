@@ -8,11 +8,7 @@ import { abs } from '../util/paths.js';
 type OutMissing = Extract<Reason, { code: 'out_missing' }>;
 type ItemsPending = Extract<Reason, { code: 'items_pending' }>;
 
-/**
- * A missing out (or per-item outputs missing) whose recorded content is in the local cache or
- * known to be on the configured remote (its index in `.dvcl/remotes/`, no network) gets
- * `restorable: true`: `dvcl checkout` or `dvcl pull` brings it back without running anything.
- */
+/** `restorable`: the recorded content is in the local cache or the remote's index, so checkout or pull brings it back without a run. */
 export function markRestorable(p: Project, report: StatusReport): void {
   const missing = report.stages.flatMap((s) => s.reasons.filter((r): r is OutMissing => r.code === 'out_missing').map((r) => ({ stage: s.name, r })));
   const pending = report.stages.flatMap((s) => s.reasons.filter((r): r is ItemsPending => r.code === 'items_pending' && (r.outputs_missing ?? 0) > 0).map((r) => ({ stage: s.name, r })));
@@ -44,11 +40,7 @@ export function markRestorable(p: Project, report: StatusReport): void {
   }
 }
 
-/**
- * `status --allow-missing` (DVC's): the stages whose only reasons are outputs the lock or manifest
- * records that are missing here, and what follows from them downstream (an upstream stage of that
- * kind, a dep that is such an output). In dependency order, as the report is.
- */
+/** `status --allow-missing` (DVC's): the stages stale only by recorded outputs missing here, and what follows from them. */
 export function missingOnly(p: Project, report: StatusReport): string[] {
   const allowed = new Set<string>();
   for (const st of report.stages) {

@@ -12,7 +12,6 @@ import { DvclError } from '../errors.js';
 export interface LedgerOptions {
   /** Paths are stored relative to it. Default: the current directory. */
   root?: string;
-  /** Default: `default`. */
   stage?: string;
   /** Relative to root. Default: `.manifest.json`. */
   file?: string;
@@ -22,8 +21,7 @@ export interface LedgerOptions {
 }
 
 /**
- * Per-file incremental processing for a Node script: the same `.manifest.json` ledger, hashing and
- * crash journal that `dvcl repro` uses for per-item stages.
+ * Per-file incremental processing for a Node script, with the ledger and crash journal of `dvcl repro`.
  * ```ts
  * import { Manifest } from 'dvcl';
  * const m = await Manifest.load({ stage: 'parse' });

@@ -16,9 +16,7 @@ export interface TransferResult {
   /** Files already where they go: on the remote (push), in place (pull, checkout). */
   skipped: number;
   failed: Failure[];
-  /** Bytes uploaded, downloaded or placed. */
   bytes: number;
-  /** The remote, as configured (push, pull). */
   remote?: string;
   dry_run?: true;
   /** pull, checkout: the files placed (or to place), and dvcl's files removed from directory outs. */
@@ -26,20 +24,17 @@ export interface TransferResult {
   removed?: string[];
 }
 
-/** The result with its keys in the documented order (`transferred`, `skipped`, `failed`, `bytes`, then the rest). */
 export function transferResult(r: TransferResult): TransferResult {
   const { transferred, skipped, failed, bytes, ...rest } = r;
   return { transferred, skipped, failed: [...failed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), bytes, ...rest };
 }
 
-/** Progress of a transfer, for a bar on a terminal. */
 export type Progress = (done: number, total: number, bytes: number) => void;
 
 export interface ShareState {
   p: Project;
   outputs: RecordedOutput[];
   cache: LocalCache;
-  /** The configured remote and its index (null when none is configured). */
   remote: ResolvedRemote | null;
   index: RemoteIndex | null;
   /** A tree object from the local cache, checked against its hash; a corrupt one is removed. */
@@ -72,11 +67,7 @@ export function restorePlan(s: ShareState, force: boolean): RestorePlan {
   }, s.outputs);
 }
 
-/**
- * Carry out a restore plan: remove, link, then place each file with `place` (`jobs` at once),
- * remember each placed file in the stat cache and save it once the files' times have settled.
- * A failure of one file is listed; `fatal` errors (the remote as a whole) stop it and are thrown.
- */
+/** Remove, link, then place each file; a failure of one is listed, `fatal` errors (the remote as a whole) are thrown. */
 export async function applyPlan(
   s: ShareState, plan: RestorePlan, jobs: number,
   place: (rel: string, hash: string) => Promise<number>, fatal: (e: unknown) => boolean, onProgress?: Progress,
@@ -115,7 +106,6 @@ export async function applyPlan(
   return { transferred: placed.length, failed, bytes, placed: placed.sort(), removed: plan.remove.filter((r) => !isDeadTemporary(r)) };
 }
 
-/** Hashers for verifying what is placed: one per algorithm the outputs use. */
 export async function contentHasher(outputs: readonly { hash: string }[]): Promise<ContentHasher> {
   const h = new ContentHasher();
   await h.ready(outputs.map((o) => o.hash));

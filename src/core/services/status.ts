@@ -8,7 +8,6 @@ import { computeStatus, stageWarnings } from '../status/status.js';
 import { settled } from '../status/decide.js';
 import { type Reason, type StatusReport } from '../status/reasons.js';
 
-/** The report, and with `allowMissing` the stale stages whose only reasons are recorded outputs missing here. */
 export interface StatusResult extends StatusReport {
   /** `--allow-missing`: these stages do not count as stale (`up_to_date` says so). */
   missing_only?: string[];
@@ -32,10 +31,7 @@ export async function status(opts: { cwd: string; targets?: string[]; allowMissi
   return { ...report, up_to_date: report.stages.every((s) => settled(s.state) || allowed.has(s.name)), missing_only: [...allowed] };
 }
 
-/**
- * A missing out that git ignores is not in a fresh clone: its `out_missing` reason gets
- * `ignored: true`, and the text says so, so a teammate knows why and what to do.
- */
+/** A missing out git ignores is not in a fresh clone: `ignored: true` tells a teammate why. */
 async function markIgnoredOuts(root: string, report: StatusReport): Promise<void> {
   const missing = report.stages.flatMap((s) => s.reasons).filter((r): r is Extract<Reason, { code: 'out_missing' }> => r.code === 'out_missing');
   if (missing.length === 0) return;
