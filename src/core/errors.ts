@@ -2,7 +2,6 @@ import { constants } from 'node:os';
 
 const osSignals: Partial<Record<NodeJS.Signals, number>> = constants.signals;
 
-/** SPEC §7. */
 export const EXIT = {
   ok: 0,
   failed: 1,
@@ -29,10 +28,7 @@ export type DvclErrorCode =
   | 'interrupted'
   | 'io';
 
-/**
- * Printed as one message and hints, with no stack unless DEBUG is set. Both `exit` and `exitCode`:
- * oclif reads `exit` for the process status and `exitCode` in --json mode.
- */
+/** Both `exit` and `exitCode`: oclif reads `exit` for the process status and `exitCode` in --json mode. */
 export class DvclError extends Error {
   readonly code: DvclErrorCode;
   readonly exit: number;
@@ -60,7 +56,6 @@ function defaultExit(code: DvclErrorCode): number {
   }
 }
 
-/** Rendered as `file:line:col: key.path: message`. */
 export function configError(
   file: string, pos: { line: number; col: number } | null, keyPath: string, message: string, hint?: string,
 ): DvclError {
@@ -70,10 +65,7 @@ export function configError(
 
 const INVISIBLE = /[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
-/**
- * Control characters, a BOM, zero-width and bidirectional controls (which could reorder what the
- * terminal shows) escaped as in JSON (`\n`, `\u001b`). Escaping twice changes nothing more.
- */
+/** Control characters, a BOM, zero-width and bidi controls (which could reorder the terminal) escaped as in JSON. */
 export function oneLine(text: string): string {
   return text.replace(INVISIBLE, (c) => (JSON.stringify(c).length > 3 ? JSON.stringify(c).slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

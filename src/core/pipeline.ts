@@ -7,15 +7,12 @@ export interface Settings {
   cache?: boolean;
 }
 
-/** `settings.remote` and `settings.remote_options` as one file gives them (see store/remote.ts). */
 export interface RemoteSettings {
   remote?: string;
-  /** Validated `remote_options` (store/remote.ts checkRemoteOptions): the S3 backend's options. */
   options?: { endpoint?: string; region?: string; pathStyle?: boolean; jobs?: number };
 }
 export interface ParamRef { file: string; key: string }
 
-/** Validated and normalised (paths relative to the root, `/`). */
 export interface StageConfig {
   name: string;
   desc?: string;
@@ -28,7 +25,6 @@ export interface StageConfig {
   persist: boolean;
   frozen: boolean;
   always_changed: boolean;
-  /** Per-item stages: the globs selecting item inputs, and the item's output template. */
   foreach?: string[];
   out?: string;
 }
@@ -38,14 +34,12 @@ export interface PipelineConfig {
   settings: Settings;
   paramsFile: string;
   stages: StageConfig[];
-  /** File → dotted key → value. */
   params: Record<string, Record<string, unknown>>;
   dag: Dag;
   /** The remote each file names, kept apart: the local file's options go over the shared ones whichever source names the URL. */
   remote?: { shared: RemoteSettings; local: RemoteSettings };
 }
 
-/** Stage `to`'s input `dep` touches `from`'s output `out`. */
 export interface Edge { from: string; to: string; dep: string; out: string }
 
 export interface Dag {

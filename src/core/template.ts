@@ -1,6 +1,5 @@
 import path from 'node:path';
 
-/** SPEC §3. */
 export const ITEM_VARS = ['item', 'out', 'stem', 'name', 'dir'] as const;
 export type ItemVar = (typeof ITEM_VARS)[number];
 export type ItemVars = Record<ItemVar, string>;
@@ -12,13 +11,11 @@ export function templateNames(s: string): string[] {
   return [...s.matchAll(TEMPLATE_RE)].map((m) => m[1]);
 }
 
-/** POSIX sh: `a b;rm -rf x` → `'a b;rm -rf x'`. */
 export function shellQuote(s: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) && !s.startsWith('-')) return s;
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Into a path template (commands: see command-template.ts). */
 export function expand(s: string, vars: Partial<ItemVars>): string {
   return s.replace(TEMPLATE_RE, (whole, name: string) => (vars as Record<string, string | undefined>)[name] ?? whole);
 }
@@ -60,7 +57,6 @@ export function outputOf(outTemplate: string): (item: string) => string {
   };
 }
 
-/** `data/parsed/${stem}.json` → `data/parsed`. */
 export function templateBase(tpl: string): string {
   const i = tpl.indexOf('${');
   const lit = i < 0 ? tpl : tpl.slice(0, i);
@@ -68,7 +64,6 @@ export function templateBase(tpl: string): string {
   return slash < 0 ? '.' : lit.slice(0, slash);
 }
 
-/** Within edit distance 2, for "did you mean" hints. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;

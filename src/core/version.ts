@@ -1,4 +1,3 @@
 import fs from 'node:fs';
 
-/** Read once from package.json. */
 export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

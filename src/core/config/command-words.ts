@@ -5,14 +5,12 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash
 /** Programs that hand the argument of their `-c` to a shell, after arguments of their own. */
 const WRAPPERS = new Set(['su', 'runuser', 'flock', 'script']);
 const EVALS = new Set(['eval', 'watch', 'parallel']);
-/** Where the simple command being read is: which of its words a shell reads again as a script. */
 export type Mode = 'plain' | 'shell' | 'wrapper' | 'script-next' | 'script-all' | 'ssh' | 'args';
 
 export type CommandState = [Mode, boolean];
 
 export class CommandWords {
   mode: Mode = 'plain';
-  /** The next word is the argument of a shell's `-o`. */
   private optArg = false;
 
   newCommand(): void {
@@ -20,7 +18,6 @@ export class CommandWords {
     this.optArg = false;
   }
 
-  /** A word of the simple command has ended: does it start a nested shell? */
   wordDone(word: string): void {
     const w = word.replace(/['"\\]/g, '');
     const base = w.slice(w.lastIndexOf('/') + 1);
@@ -49,7 +46,6 @@ export class CommandWords {
     }
   }
 
-  /** Start a nested command (`$(…)`), keeping where the outer one was. */
   save(): CommandState {
     const saved: CommandState = [this.mode, this.optArg];
     this.newCommand();

@@ -22,7 +22,6 @@ const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
 const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'remote', 'remote_options'];
 const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
 
-/** Walk up from `cwd` to the folder holding `.pipelinerc`. */
 export function findRoot(cwd: string): string {
   let dir = path.resolve(cwd);
   for (;;) {
@@ -41,7 +40,6 @@ export function defaultSettings(): Settings {
   return { jobs: Math.max(1, os.availableParallelism?.() ?? os.cpus().length), hash: 'xxh128', max_attempts: 3, shell: '/bin/sh', cache: true };
 }
 
-/** Load and validate `.pipelinerc` (+ `.pipelinerc.local` and the params files). */
 export function loadConfig(opts: { cwd: string; root?: string }): PipelineConfig {
   const root = opts.root ?? findRoot(opts.cwd);
   // Parsed once per change of its files: .dvcl/cache/config (see parse-cache.ts).
@@ -98,7 +96,6 @@ function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
   return s;
 }
 
-/** `remote` (a URL checked for its form only: nothing is opened) and `remote_options` of one file's settings. */
 function remoteSettings(src: YamlSource, v: unknown, root: string): RemoteSettings {
   if (!isObject(v)) return {};
   const at = ['settings'];
@@ -181,11 +178,7 @@ function outText(def: Record<string, unknown>, i: number): string {
   return String(Array.isArray(def.outs) ? def.outs[i] : def.outs);
 }
 
-/**
- * No out may be, contain or lie in a params file: it is removed before its stage runs, and the
- * values it held are lost with it (the next load fails, or reads what the command wrote there).
- * The files are those a stage reads, and the default one when `params:` names it.
- */
+// No out may be, contain or lie in a params file: it is removed before its stage runs, and the values it held lost.
 function checkParamsOuts(src: YamlSource, raw: Record<string, Record<string, unknown>> | undefined, stages: StageConfig[], named: string | null): void {
   const readers = new Map<string, string>();
   if (named !== null) readers.set(named, 'named by `params:`');

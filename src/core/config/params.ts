@@ -6,7 +6,6 @@ import { closest } from '../template.js';
 import { isObject, relPath, strList } from './fields.js';
 import { readYaml, type KeyPath, type YamlSource } from './yaml-source.js';
 
-/** Where each parameter reference was written: its key, and the entry naming its file. */
 const refSites = new WeakMap<ParamRef, { key: KeyPath; file: KeyPath; fileWhich: 'key' | 'value' }>();
 
 export function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: string): ParamRef[] {
@@ -73,7 +72,6 @@ export function loadParams(root: string, src: YamlSource, stages: StageConfig[])
   return out;
 }
 
-/** Every key of a params file in dotted form: `{a: {b: 1}}` → `a`, `a.b`. */
 function dottedKeys(data: unknown, prefix = ''): string[] {
   if (!isObject(data)) return [];
   return Object.entries(data).flatMap(([k, v]) => [prefix + k, ...dottedKeys(v, `${prefix}${k}.`)]);

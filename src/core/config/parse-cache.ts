@@ -5,21 +5,15 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { nowNs, settled } from '../util/racy-clean.js';
 
-/*
- * A value parsed from project files, kept in `.dvcl/cache/<name>`: YAML parsing dominated a no-op
- * repro. Valid while every file keeps its (size, mtime, inode, ctime), saved only when all are
- * racy-clean settled, and for the same dvcl build, Node, root and CPU count (the default `jobs`).
- * v8.serialize keeps Maps and Sets; which objects had no prototype is recorded and restored; a value
- * holding anything else (class instance, function, Date) is not cached. Off when running from the
- * TypeScript sources: there an edit of another module does not change this one's stamp.
- */
+// A value parsed from project files, kept in `.dvcl/cache/<name>` (YAML parsing dominated a no-op repro): valid while
+// every file keeps its stat, saved only once they are racy-clean settled, for the same dvcl build, Node, root and CPU
+// count. Off when running from the TypeScript sources: there an edit of another module does not change this one's stamp.
 const FORMAT = 1;
 const SOURCES = import.meta.url.endsWith('.ts');
 
 interface Cached<T> { format: number; key: string; files: [name: string, stamp: string][]; value: T; bare: number[] }
 
 export interface CachedParseOptions<T> {
-  /** Absolute. */
   root: string;
   name: string;
   /** Relative to root; a missing one counts as such. */
@@ -50,10 +44,7 @@ export function cachedParse<T>(opts: CachedParseOptions<T>): T {
   return value;
 }
 
-/**
- * Depth first, each object once. Without `restore`: the visit numbers of prototype-less objects, or
- * null when something is not data v8.deserialize gives back as it was. With them: strips those prototypes.
- */
+/** Without `restore`: the visit numbers of prototype-less objects, or null when v8.deserialize would not give it back. */
 function walk(value: unknown, restore?: number[]): number[] | null {
   const bare: number[] = [];
   const strip = new Set(restore);

@@ -14,7 +14,6 @@ export interface RemoteOptions {
   jobs?: number;
 }
 
-/** Where a remote URL points. */
 export type RemoteLocation =
   | { kind: 'folder'; root: string }
   | { kind: 's3'; bucket: string; prefix: string };
@@ -22,11 +21,7 @@ export type RemoteLocation =
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/**
- * Parse a remote URL: `s3://bucket/prefix`, `file:///abs/path`, or a plain path (relative to
- * `cwd`, the project root). The S3 prefix is taken as written (no percent-decoding), without
- * empty segments. Anything else is a DvclError (exit 2) naming the value.
- */
+/** `s3://bucket/prefix` (the prefix as written, no percent-decoding), `file:///abs/path`, or a path relative to `cwd`. */
 export function parseRemoteUrl(url: string, cwd: string): RemoteLocation {
   const bad = (why: string, hint?: string) =>
     new DvclError('config', `remote ${JSON.stringify(url)}: ${why}`, { suggestions: [hint ?? 'use s3://bucket/prefix, file:///path or a folder path'] });
@@ -54,16 +49,12 @@ export function parseRemoteUrl(url: string, cwd: string): RemoteLocation {
   throw bad(`unknown scheme ${scheme}://`);
 }
 
-/** A problem in `remote_options`: the key path below it and what is wrong. */
 export interface RemoteOptionsProblem {
   key: string[];
   message: string;
 }
 
-/**
- * Validate `settings.remote_options` as read from YAML (`endpoint`, `region`, `path_style`, `jobs`):
- * plain data out, for config.ts to position a problem in its file.
- */
+/** Plain data out, for config to position a problem in its file. */
 export function checkRemoteOptions(raw: unknown): { options: RemoteOptions } | { problem: RemoteOptionsProblem } {
   if (raw === undefined || raw === null) return { options: {} };
   if (typeof raw !== 'object' || Array.isArray(raw)) return { problem: { key: [], message: 'must be a mapping' } };

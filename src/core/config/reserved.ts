@@ -1,9 +1,6 @@
 import { templateBase } from '../template.js';
 
-/**
- * A stage's outs are removed before it runs, so `outs: [.git]` removed the repository. Compared
- * without case: on macOS and Windows `.GIT` is `.git`.
- */
+// Outs are removed before their stage runs, so `outs: [.git]` removed the repository; compared without case (macOS, Windows).
 const ROOT_NAMES: [RegExp, string][] = [
   [/^\.dvcl$/, "dvcl's state folder"],
   [/^pipeline\.lock$/, "dvcl's lock file"],
@@ -35,10 +32,7 @@ export function reservedOut(p: string): string | null {
   return segs.length === 1 ? `is ${name[1]}` : `lies in ${segs[0]}, ${name[1]}`;
 }
 
-/**
- * The template's literal folder, or a literal `.git` further on, is reserved. Expansions are checked
- * per item as well (status.ts), as is where the output's folder really is (outs.ts).
- */
+/** Expansions are checked per item as well (status.ts), as is where the output's folder really is (outs.ts). */
 export function reservedTemplate(tpl: string): string | null {
   const base = templateBase(tpl);
   const why = base === '.' ? null : reservedOut(base);

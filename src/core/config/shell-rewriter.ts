@@ -4,14 +4,12 @@ import { CommandWords } from './command-words.js';
 import { scriptWord, type OuterShell } from './nested-script.js';
 import { envName, itemTemplateIn, OPERATORS, TemplateRefused } from './shell-text.js';
 
-/** TEMPLATE_RE anchored at a position (lastIndex). */
 const TEMPLATE = new RegExp(TEMPLATE_RE.source, 'y');
 
 /** Rewrites one command text, start to end (see command-template.ts for what and why). */
 export class Rewriter implements OuterShell {
   i = 0;
   out = '';
-  /** Which words of the simple command being read a shell reads again as a script. */
   private readonly words = new CommandWords();
   private heredocs: Array<{ delim: string; quoted: boolean; tabs: boolean }> = [];
 
@@ -105,7 +103,6 @@ export class Rewriter implements OuterShell {
     this.i += n;
   }
 
-  /** A template at `this.i`, if it is one of the item variables. */
   template(): ItemVar | null {
     TEMPLATE.lastIndex = this.i;
     const m = TEMPLATE.exec(this.s);

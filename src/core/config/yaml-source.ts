@@ -6,10 +6,8 @@ import { exactInteger } from '../util/exact.js';
 
 export type KeyPath = (string | number)[];
 
-/** Where is 1-based, when known. */
 export interface YamlProblem { pos: { line: number; col: number } | null; message: string }
 
-/** `['stages', 'x', 'deps', 1]` → `stages.x.deps[1]`. */
 export function formatKeyPath(p: KeyPath): string {
   return p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
 }
@@ -89,7 +87,6 @@ export class YamlSource {
     return at === undefined ? null : this.lines.linePos(at);
   }
 
-  /** Of its key instead, for "unknown key" errors. */
   pos(path: KeyPath, which: 'value' | 'key' = 'value'): { line: number; col: number } | null {
     let node: unknown = this.doc.contents;
     let found: Node | null = (node as Node) ?? null;
@@ -121,7 +118,6 @@ function keyOf(p: Pair): string {
   return k && typeof k === 'object' && 'value' in k ? String(k.value) : String(k);
 }
 
-/** One it cannot read is a configuration error naming it. */
 export function readYaml(root: string, name: string, opts: { exact?: boolean } = {}): YamlSource {
   let text: string;
   try {

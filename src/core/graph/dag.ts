@@ -46,7 +46,6 @@ function reach(glob: string, p: string): 'full' | 'prefix' | 'none' {
   return ps.length === gs.length ? 'full' : 'prefix';
 }
 
-/** `data/*.json` → `data/x.json`. */
 function sample(glob: string): string {
   return glob.replace(/\{([^,}]*)[^}]*\}/g, '$1').replace(/\[[!^][^\]]*\]/g, '_').replace(/\[([^\]])[^\]]*\]/g, '$1').replace(/\*\*|\*|\?/g, 'x');
 }
@@ -80,7 +79,6 @@ function outsClash(a: Out, b: Out): boolean {
   return isInside(t.base, p.path) || t.globs.some((g) => reach(g, p.path) !== 'none');
 }
 
-/** By path containment; also reports clashing outs and impossible deps. */
 export function inferEdges(stages: StageConfig[]): { edges: Edge[]; problems: WiringProblem[] } {
   const edges: Edge[] = [];
   const problems: WiringProblem[] = [];
@@ -122,7 +120,6 @@ export function inferEdges(stages: StageConfig[]): { edges: Edge[]; problems: Wi
   return { edges, problems };
 }
 
-/** Or the stages of a cycle when there is one. */
 export function buildDag(stages: StageConfig[], edges: Edge[]): Dag | { cycle: string[] } {
   const names = stages.map((s) => s.name);
   const upstream = new Map(names.map((n) => [n, new Set<string>()]));
@@ -164,7 +161,6 @@ function findCycle(remaining: string[], upstream: Map<string, Set<string>>): str
 /** `frozen`: stages whose upstream is not walked into (as DVC cuts a frozen stage off its deps). */
 export interface Selection { single?: boolean; downstream?: boolean; frozen?: ReadonlySet<string> }
 
-/** In dependency order: targets and their upstream by default. */
 export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): string[] {
   if (targets.length === 0) return [...dag.order];
   const chosen = new Set<string>(targets);
