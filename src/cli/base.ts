@@ -12,7 +12,6 @@ export abstract class DvclCommand extends Command {
     ux.stdout(exactJson(json));
   }
 
-  /** Diagnostics and progress: stderr, never stdout. */
   protected note(msg: string): void {
     process.stderr.write(oneLine(msg) + '\n');
   }

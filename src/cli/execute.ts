@@ -3,10 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { flush, handle, run as oclifRun } from '@oclif/core';
 import { closest } from '../core/template.js';
 
-/**
- * oclif finds package.json and oclif.manifest.json from bin/run.js's URL. `npm run build` bundles
- * this file, the commands and all they import (oclif too) with esbuild: see scripts/bundle.js.
- */
+// oclif finds package.json and oclif.manifest.json from bin/run.js's URL; scripts/bundle.js bundles this file with esbuild.
 export async function run(dir: string): Promise<void> {
   const args = habits(process.argv.slice(2));
   try {

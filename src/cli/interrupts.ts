@@ -1,11 +1,7 @@
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/**
- * Caught for a writing run from before it takes the run lock until it releases it (without a
- * listener Node dies at once and the lock stays behind, issue 11), and handed over as AbortSignals:
- * the first stops the run orderly, the second kills what still runs. SIGHUP: a closed terminal's
- * signal would not reach stage commands in their own groups. An early signal waits in `signal`.
- */
+// Caught for a writing run while it holds the run lock (without a listener Node dies at once and the lock stays,
+// issue 11): the first signal stops the run orderly, the second kills what runs. SIGHUP: stage groups would miss it.
 export class Interrupts {
   private readonly stop = new AbortController();
   private readonly force = new AbortController();

@@ -5,7 +5,6 @@ import type { EntryChange, LogResult, StageChange } from '../core/services/log.j
 const short = (h: string | null) => (h === null ? 'none' : h.replace(/^([a-z0-9]+:[0-9a-f]{8})[0-9a-f]+$/, '$1…'));
 const val = (v: unknown) => (v === null || v === undefined ? 'none' : showValue(v));
 
-/** One line per change of a lock entry. */
 export function describeChange(c: EntryChange): string {
   switch (c.code) {
     case 'cmd_changed': return `cmd ${val(c.old)} → ${val(c.new)}`;

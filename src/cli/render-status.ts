@@ -65,7 +65,6 @@ export function statusText(report: StatusReport & { missing_only?: string[] }, n
   return lines.join('\n');
 }
 
-/** The first `max` (all of them with --json). */
 function failedItemLines(s: StageStatus, max: number): string[] {
   const failed = s.failed_items ?? [];
   const lines = failed.slice(0, max).map((f) => `    ✘ ${oneLine(f.item)}: ${oneLine(f.reason.split('\n')[0])}${f.given_up ? ` (given up after ${f.attempts} attempts)` : ''}`);

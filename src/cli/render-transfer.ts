@@ -44,7 +44,6 @@ export function reportTransfer(cmd: { json: boolean; log(msg: string): void }, r
   return r;
 }
 
-/** `dvcl gc`'s text: what went (or would go) from the local cache, and from the remote. */
 export function gcText(r: GcResult): string {
   const verb = r.dry_run ? 'would delete' : 'deleted';
   const objects = (n: number) => `${n} object${n === 1 ? '' : 's'}`;

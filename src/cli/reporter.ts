@@ -64,7 +64,6 @@ function resultLine(r: StageResult, dry?: boolean): string {
   return resultHead(r, items, dry) + (dry ? orphanLines(r) : '');
 }
 
-/** How many outputs of dropped items a stage removes (dry run: would remove). */
 function orphans(r: StageResult, dry?: boolean): string {
   const n = r.removed_outputs?.length ?? 0;
   const k = r.kept_outputs?.length ?? 0;
@@ -100,7 +99,6 @@ function indent(s: string): string {
   return s.split('\n').map((l) => `    ${l}`).join('\n');
 }
 
-/** The closing summary, for stdout. */
 export function summaryText(res: ReproResult, dry?: boolean): string {
   const n = (k: StageResult['result']) => res.stages.filter((s) => s.result === k).length;
   if (dry) {

@@ -26,7 +26,6 @@ const SKIPPED_DIRS = new Set(['.git', '.dvcl']);
 const NOT_NORMAL = /^\/|\/\/|\/$|(?:^|\/)\.\.?(?:\/|$)|\\/;
 
 
-/** Create with {@link Hasher.open}; synchronous after that. */
 export class Hasher {
   readonly algorithm: HashAlgorithm;
   readonly stats = { hashedFiles: 0, cachedFiles: 0, bytesRead: 0 };
@@ -181,7 +180,6 @@ export class Hasher {
     return { hash, size, nfiles: lines.length, isDir: true, lines };
   }
 
-  /** The text a directory's hash is the hash of (it verifies itself, stored as an object), and its files. */
   tree(relPath: string): { hash: string; size: number; text: string; files: TreeFile[] } | null {
     const rel = path.posix.normalize(relPath).replace(/\/+$/, '') || '.';
     const abs = rel === '.' ? this.root : joinAbs(this.root, rel);

@@ -9,7 +9,6 @@ import { nowNs, settled } from '../util/racy-clean.js';
 
 export class StatCache {
   private loaded: LoadedCache | null = null;
-  /** Entries recorded in this run (path → text after the path); a path is here or in a loaded line not GONE, never both. */
   private readonly fresh = new Map<string, string>();
   private readonly walked: string[] = [];
   private dirty = false;
@@ -56,7 +55,6 @@ export class StatCache {
     this.dirty = true;
   }
 
-  /** An entry for a file dvcl placed with verified content: trusted once a tick lies between its ctime and the save. */
   remember(rel: string, st: BigIntStats, hex: string): void {
     const n = this.loaded ? this.loaded.find(rel) : -1;
     if (n >= 0) this.loaded!.drop(n);

@@ -5,7 +5,6 @@ export function exactInteger(_key: unknown, v: unknown): unknown {
   return typeof v === 'bigint' && BigInt(Number(v)) === v ? Number(v) : v;
 }
 
-/** JSON.stringify's text of the key-sorted value; a BigInt as its digits and `n`. */
 export function canonicalText(v: unknown): string | undefined {
   return write(v, { sort: true, indent: '', bigint: (b) => `${b}n`, nonFinite: String });
 }

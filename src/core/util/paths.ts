@@ -23,7 +23,6 @@ export function overlaps(a: string, b: string): boolean {
 
 const GLOB_CHARS = /[*?[\]{}()!]/;
 
-/** `data/raw/*.html` → `data/raw`; `*.csv` → `.`. */
 export function globBase(glob: string): string {
   const parts = glob.split('/');
   const lit: string[] = [];
