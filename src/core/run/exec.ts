@@ -82,7 +82,6 @@ const SHELL_WORDS = new Set([
   'return', 'set', 'shift', 'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
 ]);
 
-/** The words of `cmd` when a POSIX shell would only split it and remove single quotes, else null. */
 export function directArgv(cmd: string): string[] | null {
   const words: string[] = [];
   let i = 0;

@@ -75,7 +75,6 @@ export class ItemExecutor {
     };
   }
 
-  /** Removes its old output first; with DVCL_ITEM_SHELL=0 each command starts on its own. */
   start(t: ItemTask, shell: ShellSlot): StartedItem {
     try {
       prepareOuts(this.o.root, [t.vars.out], this.o.stage.persist);

@@ -9,7 +9,6 @@ export interface ItemPoolOptions {
   slots: Slots;
   prio: number;
   stopped(): boolean;
-  /** False when the item never started (its shell died first): run it again. An error stops the pool. */
   finish(started: StartedItem): Promise<boolean>;
 }
 

@@ -34,7 +34,6 @@ export function queueFor(itemMs: number): number {
   return Math.min(MAX_QUEUE, Math.max(2, Math.ceil(QUEUE_MS / Math.max(itemMs, 0.05)) + 1));
 }
 
-/** `<dvcl pid>-<stage>-<slot>`: the pid first, so a killed dvcl's files can be told apart. */
 export function shellId(stage: string, slot: number): string {
   return `${process.pid}-${stage}-${slot}`;
 }
@@ -136,7 +135,6 @@ export class ItemShell {
     return this.waiting.length;
   }
 
-  /** Queue one command; `code` null (and `spawnError` set) means the shell died: start another. */
   run(cmd: string): Promise<ItemResult> {
     const now = Date.now();
     if (this.freeK.length === 0) throw new Error(`an item shell takes at most ${MAX_QUEUE} items at a time`);

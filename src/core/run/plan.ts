@@ -55,7 +55,6 @@ export function shouldRun(ev: Evaluation): boolean {
   return ev.status.reasons.length > 0;
 }
 
-/** Null when no item's input is gone. `retry --only-failed` drops nothing: it only retries. */
 export function dropPlan(s: RunSession, name: string, ev: Evaluation): DropPlan | null {
   if (!ev.items?.dropped.length || s.opts.onlyFailed) return null;
   const records = s.p.manifest.stage(name)?.items ?? {};

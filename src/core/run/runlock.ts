@@ -14,7 +14,6 @@ export interface LockHolder {
 
 export interface RunLock {
   release(): Promise<void>;
-  /** For signal handlers and exit paths, where nothing async runs any more. */
   releaseSync(): void;
 }
 

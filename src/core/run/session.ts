@@ -19,7 +19,6 @@ export class RunSession {
   readonly ctx: EvalContext;
   readonly byName: Map<string, StageConfig>;
   readonly slots: Slots;
-  /** No stage starts from now on: a failure without --keep-going, or an interrupt. */
   stopped = false;
   interrupted: NodeJS.Signals | undefined;
   runId = '';
@@ -27,7 +26,6 @@ export class RunSession {
   private gitReady: Promise<void> | undefined;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
   readonly listed = new Map<string, ItemListing>();
-  /** Files may have changed since the items were listed. */
   anyStarted = false;
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
   private readonly baseEnv = userEnv();
