@@ -1,3 +1,4 @@
+// cli/: rendering, the reporter, signals. This module: the base command, with its one error path.
 import { Command, ux } from '@oclif/core';
 import { DvclError, oneLine } from '../core/errors.js';
 import { exactJson } from '../core/util/exact.js';

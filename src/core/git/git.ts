@@ -1,4 +1,4 @@
-// The one module that starts git: every git process dvcl runs goes through runGit() below.
+// git/: the one module that starts git (every git process dvcl runs goes through runGit() below), and the hook.
 import { spawn } from 'node:child_process';
 import { DvclError } from '../errors.js';
 

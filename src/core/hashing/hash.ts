@@ -1,4 +1,4 @@
-// Content hashes of project paths: files (through the stat cache) and directory trees.
+// hashing/: content hashes of project paths. This module: files (through the stat cache) and directory trees.
 import { type BigIntStats, closeSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { IHasher } from 'hash-wasm';

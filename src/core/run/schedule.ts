@@ -1,5 +1,5 @@
-// Scheduling: each selected stage starts when its upstream is done (in parallel where the DAG
-// allows, job slots to the longest remaining chain first), is evaluated afresh, then runs.
+// run/: carrying out a run. This module: each selected stage starts when its upstream is done (in parallel
+// where the DAG allows, job slots to the longest remaining chain first), is evaluated afresh, then runs.
 import { chainLengths } from '../graph/dag.js';
 import { isoTime } from '../ledger/manifest.js';
 import { evaluateStage, stageWarnings } from '../status/status.js';

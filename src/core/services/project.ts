@@ -1,3 +1,4 @@
+// services/: what the commands call, one module per command. This module: opening a project, the run lock.
 import fs from 'node:fs';
 import path from 'node:path';
 import { removeStaleTemporaries } from '../util/atomic-write.js';

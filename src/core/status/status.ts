@@ -1,4 +1,4 @@
-// A stage's status: facts gathered (facts.ts), then decided (decide.ts), for status and the runner alike.
+// status/: what is stale and why, as data. This module: facts gathered (facts.ts), then decided (decide.ts).
 import picomatch from 'picomatch';
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import type { Hasher } from '../hashing/hash.js';
