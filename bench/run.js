@@ -7,6 +7,7 @@
 //
 //   BENCH_REPS=9 npm run bench               more repetitions
 //   BENCH_ONLY=status-warm,items npm run bench   some scenarios (ids in the first column)
+//   BENCH_ONLY=stages npm run bench          500/2,000 stages vs make, status of 4,000/10,000 chained stages (minutes)
 //   BENCH_ONLY=share npm run bench           push/pull against fauxqs and a folder (needs rclone; not in the default run)
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
@@ -197,6 +198,33 @@ function fiftyStages() {
     }
   }
   const dir = project('stages50', rc, files);
+  dvclOk(dir, 'repro');
+  dvclOk(dir, 'status', '--check');
+  return dir;
+}
+
+/** `n` independent trivial stages, each copying one file, and the same rules for make. */
+function manyStages(n) {
+  let rc = 'version: 1\nstages:\n';
+  let mk = `all:${Array.from({ length: n }, (_, i) => ` out/${i}.txt`).join('')}\nout/%.txt: src/%.txt\n\t@mkdir -p out && cp $< $@\n`;
+  const files = { Makefile: mk };
+  for (let i = 0; i < n; i++) {
+    files[`src/${i}.txt`] = `source ${i}\n`;
+    rc += `  s${i}:\n    cmd: mkdir -p out && cp src/${i}.txt out/${i}.txt\n    deps: [src/${i}.txt]\n    outs: [out/${i}.txt]\n`;
+  }
+  const dir = project(`stages${n}`, rc, files);
+  dvclOk(dir, 'repro');
+  return dir;
+}
+
+/** A chain of `n` stages, run once: status has nothing to do but read, hash and infer the DAG. */
+function chainedStages(n) {
+  let rc = 'version: 1\nstages:\n';
+  for (let i = 0; i < n; i++) {
+    const dep = i === 0 ? 'seed.txt' : `out/${i - 1}.txt`;
+    rc += `  c${i}:\n    cmd: cp ${dep} out/${i}.txt\n    deps: [${dep}]\n    outs: [out/${i}.txt]\n`;
+  }
+  const dir = project(`chain${n}`, rc, { 'seed.txt': 'seed\n', 'out/.keep': '' });
   dvclOk(dir, 'repro');
   dvclOk(dir, 'status', '--check');
   return dir;
@@ -420,6 +448,31 @@ const scenarios = [
       const size = fs.statSync(path.join(dir, '.manifest.json')).size;
       rows.push(['manifest', `status, 100,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
         '< 1.5 s, < 300 MB', verdict(s.ms < 1500 && (s.mb === null || s.mb < 300)), fmtMb(s.mb)]);
+    },
+  },
+  {
+    id: 'stages',
+    optIn: true, // thousands of stages set up and run: minutes, only with BENCH_ONLY=stages
+    run() {
+      for (const n of [500, 2000]) {
+        const dir = manyStages(n);
+        const [d, m] = race([
+          { label: `dvcl repro -f -j 2 (${n} stages)`, argv: dvcl('repro', '-f', '-j', '2'), cwd: dir },
+          { label: 'make -B -j2', argv: ['make', '-B', '-j2', '-s'], cwd: dir },
+        ], Math.min(REPS, 3));
+        rows.push(['stages', `repro of ${n.toLocaleString('en-US')} trivial independent stages, forced`, `dvcl repro -f -j 2 ${fmtMs(d.ms)}`, `make -B -j2 ${fmtMs(m.ms)}`,
+          ratio(d.ms, m.ms), '≤ 2x make', verdict(d.ms <= 2 * m.ms), fmtMb(d.mb)]);
+      }
+      for (const c of [4000, 10000]) {
+        const chain = chainedStages(c);
+        const [st, node] = race([
+          { label: `dvcl status (${c} chained stages)`, argv: dvcl('status'), cwd: chain },
+          { label: 'node -e 0', argv: ['node', '-e', '0'], cwd: chain },
+        ], Math.min(REPS, 3));
+        const limit = c === 4000 ? 500 : 1000;
+        rows.push(['stages', `status of ${c.toLocaleString('en-US')} chained stages, nothing changed`, `dvcl status ${fmtMs(st.ms)}`, `node -e 0 ${fmtMs(node.ms)}`,
+          ratio(st.ms, node.ms), `≤ ${limit / 1000} s`, verdict(st.ms <= limit), fmtMb(st.mb)]);
+      }
     },
   },
   {

@@ -282,3 +282,44 @@ describe('gc', () => {
     expect(ok(repo.run('gc')).stdout).toContain('local cache: deleted 0 objects');
   });
 });
+
+describe('per-item outputs that are directories', () => {
+  const ITEM_DIRS = (remote: string) => `version: 1
+settings:
+  remote: ${JSON.stringify(remote)}
+stages:
+  split:
+    foreach: in/*.txt
+    out: parts/\${name}
+    cmd: mkdir -p \${out}/sub && cp \${item} \${out}/copy && printf 'deep' > \${out}/sub/deep && echo split >> runs.log
+`;
+
+  it('travel as directories: push, pull into a clone, gc keeps their files; a file in place of one is not the output', async () => {
+    const remote = remoteFolder();
+    const a = await pipelineRepo(ITEM_DIRS(remote), { 'in/x.txt': 'x\n', 'in/y.txt': 'y\n', '.gitignore': '.dvcl/\nruns.log\nparts/\n' });
+    ok(a.run('repro'));
+    a.commitAll('ran');
+    expect(JSON.parse(a.manifest()!).stages.split.items['in/x.txt'].output_nfiles).toBe(2);
+    ok(a.run('push'));
+    const before = snapshot(a.dir, ['parts']);
+    ok(a.run('gc'));
+    fs.rmSync(path.join(a.dir, 'parts'), { recursive: true });
+    ok(a.run('checkout'));
+    expect(snapshot(a.dir, ['parts'])).toEqual(before);
+    const b = clone(a);
+    ok(b.run('pull'));
+    expect(snapshot(b.dir, ['parts'])).toEqual(snapshot(a.dir, ['parts']));
+    expect(fs.statSync(path.join(b.dir, 'parts/x.txt')).isDirectory()).toBe(true);
+    expect(b.status().up_to_date).toBe(true);
+    // What an older pull placed: the directory's tree text as a file. Same hash, not the output.
+    const text = fs.readFileSync(path.join(remote, 'dvcl/v1/objects/xxh128', ...(() => {
+      const hex = JSON.parse(a.manifest()!).stages.split.items['in/y.txt'].output_hash.slice('xxh128:'.length);
+      return [hex.slice(0, 2), hex.slice(2)];
+    })()));
+    fs.rmSync(path.join(b.dir, 'parts/y.txt'), { recursive: true });
+    fs.writeFileSync(path.join(b.dir, 'parts/y.txt'), text);
+    const st = b.status();
+    expect(st.up_to_date).toBe(false);
+    expect(st.stages[0].reasons).toContainEqual(expect.objectContaining({ code: 'items_pending', count: 1 }));
+  });
+});

@@ -91,7 +91,8 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
 export function serializeLock(data: LockData): string {
   const stages: Record<string, unknown> = Object.create(null);
   for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
-  const doc = new Document({ schema: 1, stages });
+  // No anchors: an entry's text must not depend on the others' (see stageBlock).
+  const doc = new Document({ schema: 1, stages }, { aliasDuplicateObjects: false });
   const st = doc.get('stages') as YAMLMap | null;
   if (isMap(st)) {
     for (const pair of st.items) {
@@ -149,12 +150,25 @@ export function sortDeep(v: unknown): unknown {
   return v;
 }
 
+export const LOCK_HEADER = 'schema: 1\nstages:\n';
+
+/** One stage's lines in serializeLock's text: the lock is these, sorted by name, after LOCK_HEADER. */
+export function stageBlock(name: string, e: LockEntry): string {
+  const stages: Record<string, LockEntry> = Object.create(null);
+  stages[name] = e;
+  return serializeLock({ schema: 1, stages }).slice(LOCK_HEADER.length);
+}
+
 /** A crash leaves the old lock or the new one, never half. */
 export function writeLock(root: string, data: LockData): void {
+  writeLockText(root, serializeLock(data));
+}
+
+/** `onDisk` when the caller knows the file's text: then it is not read again. */
+export function writeLockText(root: string, text: string, onDisk?: string | null): void {
   const file = path.join(root, LOCK_FILE);
-  const text = serializeLock(data);
   try {
-    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
+    if (onDisk !== undefined ? onDisk === text : fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
     writeFileAtomicSync(file, text);
   } catch (e) {
     throw new DvclError('io', `cannot write ${LOCK_FILE}: ${(e as Error).message}`);

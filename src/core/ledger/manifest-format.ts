@@ -11,6 +11,8 @@ export interface ItemRecord {
   attempts: number;
   output?: string;
   output_hash?: string;
+  /** Only when the output is a directory (as `nfiles` in `pipeline.lock`): how it is pushed, pulled and checked. */
+  output_nfiles?: number;
   last_processed?: string;
   last_attempt?: string;
   reason?: string;
@@ -217,7 +219,7 @@ function fields<T>(v: unknown, where: string, fieldSpec: readonly Field[]): T {
 
 const ITEM = spec({
   status: 'status', hash: 'string', stage_hash: 'string?', attempts: 'count', output: 'string?',
-  output_hash: 'string?', last_processed: 'string?', last_attempt: 'string?', reason: 'string?', run: 'string',
+  output_hash: 'string?', output_nfiles: 'count?', last_processed: 'string?', last_attempt: 'string?', reason: 'string?', run: 'string',
 });
 const STAGE = spec({
   status: 'status', run: 'string?', attempts: 'count?', reason: 'string?', last_attempt: 'string?', last_processed: 'string?',
@@ -256,6 +258,7 @@ function validItem(o: Record<string, unknown>): boolean {
     Number.isInteger(o.attempts) && (o.attempts as number) >= 0 &&
     optionalString(o.output) &&
     optionalString(o.output_hash) &&
+    (o.output_nfiles === undefined || (Number.isInteger(o.output_nfiles) && (o.output_nfiles as number) >= 0)) &&
     optionalString(o.last_processed) &&
     optionalString(o.last_attempt) &&
     optionalString(o.reason) &&

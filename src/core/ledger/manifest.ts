@@ -107,15 +107,15 @@ export class Manifest {
   }
 
   /** Attempts continue the count of failures of the same input version. */
-  recordSuccess(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; output_hash?: string; run: string; now?: Date }): ItemRecord {
+  recordSuccess(stage: string, item: string, r: { hash: string; stage_hash?: string; output?: string; output_hash?: string; output_nfiles?: number; run: string; now?: Date }): ItemRecord {
     const prev = this.data.stages[stage]?.items?.[item];
     // The same success again (`--force`, a deleted output made anew) keeps the record, run and time
     // included, so a re-run that changed nothing changes no file.
     if (prev?.status === 'success' && prev.hash === r.hash && prev.stage_hash === r.stage_hash
-      && prev.output === r.output && prev.output_hash === r.output_hash) return prev;
+      && prev.output === r.output && prev.output_hash === r.output_hash && prev.output_nfiles === r.output_nfiles) return prev;
     const rec: ItemRecord = {
       status: 'success', hash: r.hash, stage_hash: r.stage_hash, attempts: this.nextAttempt(stage, item, r),
-      output: r.output, output_hash: r.output_hash, last_processed: isoTime(r.now), run: r.run,
+      output: r.output, output_hash: r.output_hash, output_nfiles: r.output_nfiles, last_processed: isoTime(r.now), run: r.run,
     };
     this.recordItem(stage, item, stripUndefined(rec));
     return rec;

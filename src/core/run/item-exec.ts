@@ -137,7 +137,7 @@ export class ItemExecutor {
     }
     const h = this.o.hasher.hash(t.vars.out);
     if (!h) return fail(`the command did not produce ${oneLine(t.vars.out)}`);
-    m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash });
+    m.recordSuccess(stage.name, t.item, { ...base, output_hash: h.hash, output_nfiles: h.nfiles });
     this.o.cache?.add(t.vars.out, h.hash); // share: kept for checkout and push
     return 'ok';
   }

@@ -77,7 +77,11 @@ async function references(s: ShareState, ledgers: { lock: LockData; manifest: Ma
         if (o.nfiles !== undefined) trees.set(o.hash, o.path);
       }
     }
-    for (const st of Object.values(manifest.stages)) for (const rec of Object.values(st.items ?? {})) if (rec.output_hash) refs.add(rec.output_hash);
+    for (const st of Object.values(manifest.stages)) for (const rec of Object.values(st.items ?? {})) {
+      if (!rec.output_hash) continue;
+      refs.add(rec.output_hash);
+      if (rec.output_nfiles !== undefined && rec.output) trees.set(rec.output_hash, rec.output);
+    }
   }
   for (const [hash, out] of trees) {
     let text = s.tree(hash);

@@ -88,8 +88,8 @@ export class Manifest {
   recordSuccess(file: string, opts: { output?: string } = {}): void {
     const rel = this.rel(file);
     const output = opts.output === undefined ? undefined : this.rel(opts.output);
-    const outHash = output ? this.hasher.hash(output)?.hash : undefined;
-    this.store.recordSuccess(this.stage, rel, { hash: this.hashes.get(rel) ?? this.hashOf(rel), output, output_hash: outHash, run: this.runId });
+    const out = output ? this.hasher.hash(output) : null;
+    this.store.recordSuccess(this.stage, rel, { hash: this.hashes.get(rel) ?? this.hashOf(rel), output, output_hash: out?.hash, output_nfiles: out?.nfiles, run: this.runId });
   }
 
   recordFailure(file: string, error: unknown): void {

@@ -1,7 +1,7 @@
 // status/: what is stale and why, as data. This module: facts gathered (facts.ts), then decided (decide.ts).
 import picomatch from 'picomatch';
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
-import type { Hasher } from '../hashing/hash.js';
+import type { Hasher, PathHash } from '../hashing/hash.js';
 import { cmp, type LockData, type LockEntry } from '../ledger/lock.js';
 import type { ItemRecord, ItemStats, Manifest } from '../ledger/manifest.js';
 import type { StageKey } from '../ledger/stage-key.js';
@@ -84,7 +84,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
     const out = outputOf(item);
     if (rec) matched++;
     // One stat per output: hashing a recorded output also says whether it exists (100,000s of items).
-    const outputHash = rec?.status === 'success' ? ctx.hasher.for(rec.output_hash).hash(out)?.hash ?? null : null;
+    const outputHash = rec?.status === 'success' ? outputNow(ctx.hasher.for(rec.output_hash).hash(out), rec) : null;
     const stageHasher = ctx.hasher.for(rec?.stage_hash);
     now.stage_hash = stageHasher === ctx.hasher ? hashes.configured : hashes.with(stageHasher);
     now.hash = h.hash;
@@ -131,6 +131,12 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
     if (unmatched.length) status.unmatched_globs = unmatched;
   }
   return { status, inputs, facts, items: { present, tasks, stageHash: hashes.configured, stageHashes: hashes.all(), givenUp, dropped } };
+}
+
+/** A file where the record says directory (the tree's text, placed by an older pull) is not the output. */
+function outputNow(h: PathHash | null, rec: ItemRecord): string | null {
+  if (!h) return null;
+  return rec.output_nfiles !== undefined && !h.isDir ? `${h.hash} (a file)` : h.hash;
 }
 
 export function itemsHash(hasher: Hasher, present: { item: string; hash: string }[], items: Record<string, ItemRecord>): string {

@@ -20,8 +20,8 @@ export interface RecordedOutput {
 
 /**
  * Every recorded out of the lock and every successful item output of the manifest, for `stages`
- * (default: every stage `.pipelinerc` declares), sorted by path. Per-item outputs are files: the
- * manifest records an output's hash but not its kind.
+ * (default: every stage `.pipelinerc` declares), sorted by path. A per-item output is a directory when
+ * its record has `output_nfiles`.
  */
 export function recordedOutputs(cfg: PipelineConfig, lock: LockData, manifest: ManifestData, stages?: readonly string[]): RecordedOutput[] {
   const names = stages && stages.length > 0 ? [...new Set(stages)] : cfg.stages.map((s) => s.name);
@@ -35,7 +35,8 @@ export function recordedOutputs(cfg: PipelineConfig, lock: LockData, manifest: M
     if (!items) continue;
     for (const [item, rec] of Object.entries(items)) {
       if (rec.status !== 'success' || !rec.output || !rec.output_hash) continue;
-      out.push({ path: rec.output, hash: rec.output_hash, size: null, kind: 'file', stage, item });
+      const dir = rec.output_nfiles !== undefined;
+      out.push({ path: rec.output, hash: rec.output_hash, size: null, kind: dir ? 'dir' : 'file', stage, item, ...(dir ? { nfiles: rec.output_nfiles } : {}) });
     }
   }
   return out.sort((a, b) => cmp(a.path, b.path));
