@@ -2,17 +2,18 @@
 // ends; then, once every present item succeeded, the stage's lock entry.
 import fs from 'node:fs';
 import type { StageConfig } from '../pipeline.js';
-import { itemsHash, sameInputs, type Evaluation } from '../status/status.js';
+import { itemsHash, sameInputs, type Evaluation, type ItemTask } from '../status/status.js';
 import { applyDrop, keptWarning } from './dropped-items.js';
 import { wdirProblem } from './exec.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { dropPlan } from './plan.js';
 import type { RunSession } from './session.js';
+import { type RestoredFrom } from './run-cache.js';
 import type { StageResult, StageRun } from './types.js';
 
 export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation, prio: number): Promise<StageRun> {
-  const { tasks, stageHash } = ev.items!;
+  const { stageHash } = ev.items!;
   const reasons = ev.status.reasons;
   // Every item would fail to start, and spend an attempt: the stage fails instead, no item recorded.
   const noWdir = wdirProblem(s.p.cfg.root, stage.wdir);
@@ -24,6 +25,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   }
   // The run record (git state) is read while the first items run; they are recorded after it.
   const runReady = s.ensureRun();
+  const { tasks, restored, from } = await restoreItems(s, stage, ev);
   s.rep.stageStart?.(stage.name, ev, tasks.length);
   const logFd = s.openLog(stage.name);
   const exec = new ItemExecutor({
@@ -61,14 +63,41 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
     fs.closeSync(logFd);
   }
   if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})`, items: s.itemCounts(ev, done, ok, failed) };
-  const counts = s.itemCounts(ev, done, ok, failed);
+  const counts = { ...s.itemCounts(ev, done, ok, failed), ...(restored ? { restored } : {}) };
   const stillFailed = ev.items!.present.filter((p) => s.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
   if (stillFailed > 0) {
     s.recordStageResult(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
     return { result: 'failed', reasons, items: counts, error: `${stillFailed} of ${ev.items!.present.length} items failed` };
   }
   await refreshItemsLock(s, stage, ev, true);
+  if (restored > 0 && done === 0) return { result: 'restored', reasons, items: counts, restored_from: from };
   return { result: 'ran', reasons, items: counts };
+}
+
+/**
+ * Items whose manifest record is a success for this stage key and this input, and that run only
+ * because their output is missing or not the recorded one: their output is placed from its object
+ * (the local cache, or the remote in mode `remote`) instead. The rest are left to run.
+ */
+async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation): Promise<{ tasks: ItemTask[]; restored: number; from: RestoredFrom }> {
+  const { tasks, stageHashes } = ev.items!;
+  if (s.runCache.mode === 'off') return { tasks, restored: 0, from: 'local' };
+  const items = s.p.manifest.stage(stage.name)?.items ?? {};
+  const left: ItemTask[] = [];
+  let restored = 0;
+  let from: RestoredFrom = 'local';
+  for (const t of tasks) {
+    const rec = items[t.item];
+    const ok = (t.why === 'output_missing' || t.why === 'output_changed') && rec?.status === 'success' && rec.hash === t.hash
+      && stageHashes.includes(rec.stage_hash ?? '') && rec.output === t.vars.out && rec.output_hash !== undefined;
+    const got = ok ? await s.runCache.restoreFile(t.vars.out, rec.output_hash!) : null;
+    if (got === null) left.push(t);
+    else {
+      restored++;
+      if (got === 'remote') from = 'remote';
+    }
+  }
+  return { tasks: left, restored, from };
 }
 
 /**
