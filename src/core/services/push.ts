@@ -7,7 +7,7 @@ import { abs } from '../util/paths.js';
 import { oneLine } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { stagesOf } from '../store/recorded.js';
-import { LocalRuns, parseRunEntry, runKey, runRemoteKey } from '../store/run-cache.js';
+import { LocalRuns, parseRunEntry, runKey, runRemoteKey, RUNS_PREFIX } from '../store/run-cache.js';
 import { RunCache } from '../run/run-cache.js';
 
 export interface PushOptions {
@@ -161,9 +161,12 @@ async function pushRuns(s: ShareState, store: ObjectStore, targets: string[], fa
     if (text === null || parseRunEntry(text, stage.outs) === null) continue;
     todo.push({ key: runRemoteKey(key), file: runs.file(key) });
   }
+  if (todo.length === 0) return 0;
+  // One listing, not a HEAD per entry.
+  const there = new Set<string>();
+  for await (const o of store.list(RUNS_PREFIX)) there.add(o.key);
   let n = 0;
-  await limit(todo, jobs, async (t) => {
-    if (await store.head(t.key)) return;
+  await limit(todo.filter((t) => !there.has(t.key)), jobs, async (t) => {
     const size = fs.statSync(t.file).size;
     await store.put(t.key, { size, open: () => fs.createReadStream(t.file) });
     n++;
