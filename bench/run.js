@@ -307,7 +307,7 @@ function runCacheProject(s3) {
       rc += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt && echo ${name} >> ${counter}\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
     }
   }
-  const a = project('runcache-a', rc, { '.gitignore': '.dvcl/\nout/\n' });
+  const a = project('runcache-a', rc, { ...files, '.gitignore': '.dvcl/\nout/\n' });
   dvclOk(a, 'repro');
   const r = spawnSync('node', [BIN, 'push'], { cwd: a, env: { ...ENV, ...SHARE_AWS }, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dvcl push: exit ${r.status}\n${r.stderr}`);
