@@ -246,3 +246,41 @@ it('a corrupt run cache entry is ignored with a warning: the stage runs, nothing
   expect(c.take()).toEqual(['prep', 'tree']);
   expect(a.read('prep.txt')).toBe('input\np: 1\n');
 });
+
+it('per-item: items of a stage key run before are restored, here after a param goes back, and in a clone from the remote', async () => {
+  const remote = tempDir('dvcl-remote-');
+  const a = await pipelineRepo(`version: 1
+settings:
+  remote: ${JSON.stringify(remote)}
+stages:
+  items:
+    foreach: in/*.txt
+    out: parsed/\${name}
+    cmd: cat \${item} params.yaml > \${out} && echo item >> "$COUNTER"
+    params: [q]
+`, { 'params.yaml': 'q: 1\n', 'in/x.txt': 'x\n', 'in/y.txt': 'y\n', '.gitignore': IGNORED });
+  const c = new Counter();
+  ok(c.run(a, 'repro'));
+  a.commitAll('q 1');
+  a.write('params.yaml', 'q: 2\n');
+  ok(c.run(a, 'repro'));
+  expect(c.take()).toEqual(['item', 'item', 'item', 'item']);
+  a.write('params.yaml', 'q: 1\n');
+  const r = ok(c.run(a, 'repro', '--json'));
+  expect(json(r).stages[0]).toMatchObject({ result: 'restored', items: { ran: 0, restored: 2 } });
+  expect(c.take()).toEqual([]);
+  expect(a.read('parsed/x.txt')).toBe('x\nq: 1\n');
+  expect(a.status().up_to_date).toBe(true);
+
+  a.write('params.yaml', 'q: 2\n');
+  ok(c.run(a, 'repro'));
+  expect(c.take()).toEqual([]);
+  ok(c.run(a, 'push'));
+  const b = clone(a); // its manifest is q: 1's
+  b.write('params.yaml', 'q: 2\n');
+  const rb = ok(c.run(b, 'repro', '--pull', '--json'));
+  expect(json(rb).stages[0]).toMatchObject({ result: 'restored', restored_from: 'remote', items: { ran: 0, restored: 2 } });
+  expect(c.take()).toEqual([]);
+  expect(b.read('parsed/y.txt')).toBe('y\nq: 2\n');
+  expect(b.status().up_to_date).toBe(true);
+});

@@ -25,7 +25,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   }
   // The run record (git state) is read while the first items run; they are recorded after it.
   const runReady = s.ensureRun();
-  const { tasks, restored, from } = await restoreItems(s, stage, ev);
+  const { tasks, restored, from } = await restoreItems(s, stage, ev, runReady);
   s.rep.stageStart?.(stage.name, ev, tasks.length);
   const logFd = s.openLog(stage.name);
   const exec = new ItemExecutor({
@@ -63,6 +63,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
     fs.closeSync(logFd);
   }
   if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})`, items: s.itemCounts(ev, done, ok, failed) };
+  if (ok > 0) s.runCache.recordItems(stage, ev, succeeded(s, stage, ev));
   const counts = { ...s.itemCounts(ev, done, ok, failed), ...(restored ? { restored } : {}) };
   const stillFailed = ev.items!.present.filter((p) => s.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
   if (stillFailed > 0) {
@@ -79,10 +80,11 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
  * because their output is missing or not the recorded one: their output is placed from its object
  * (the local cache, or the remote in mode `remote`) instead. The rest are left to run.
  */
-async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation): Promise<{ tasks: ItemTask[]; restored: number; from: RestoredFrom }> {
-  const { tasks, stageHashes } = ev.items!;
-  if (s.runCache.mode === 'off') return { tasks, restored: 0, from: 'local' };
+async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation, runReady: Promise<void>): Promise<{ tasks: ItemTask[]; restored: number; from: RestoredFrom }> {
+  const { tasks, stageHashes, stageHash } = ev.items!;
+  if (s.runCache.mode === 'off' || tasks.length === 0) return { tasks, restored: 0, from: 'local' };
   const items = s.p.manifest.stage(stage.name)?.items ?? {};
+  const recorded = await s.runCache.itemOutputs(stage, stageHash);
   const left: ItemTask[] = [];
   let restored = 0;
   let from: RestoredFrom = 'local';
@@ -90,7 +92,12 @@ async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation): 
     const rec = items[t.item];
     const ok = (t.why === 'output_missing' || t.why === 'output_changed') && rec?.status === 'success' && rec.hash === t.hash
       && stageHashes.includes(rec.stage_hash ?? '') && rec.output === t.vars.out && rec.output_hash !== undefined;
-    const got = ok ? await s.runCache.restoreFile(t.vars.out, rec.output_hash!) : null;
+    let got = ok ? await s.runCache.restoreFile(t.vars.out, rec.output_hash!) : null;
+    const output = recorded.get(t.hash);
+    if (got === null && output !== undefined && (got = await s.runCache.restoreFile(t.vars.out, output)) !== null) {
+      await runReady;
+      s.p.manifest.recordSuccess(stage.name, t.item, { hash: t.hash, stage_hash: stageHash, output: t.vars.out, output_hash: output, run: s.runId });
+    }
     if (got === null) left.push(t);
     else {
       restored++;
@@ -139,4 +146,15 @@ export async function dropItems(s: RunSession, stage: StageConfig, ev: Evaluatio
   const { removed, kept } = applyDrop(s.p.cfg.root, s.p.manifest, stage.out!, plan);
   for (const k of kept) s.rep.warn?.(keptWarning(stage.name, k));
   return { removed_outputs: removed, kept_outputs: kept.map((k) => k.path).sort() };
+}
+
+/** The input hash → output hash of every item that succeeded with the present stage key. */
+function succeeded(s: RunSession, stage: StageConfig, ev: Evaluation): Map<string, string> {
+  const items = s.p.manifest.stage(stage.name)?.items ?? {};
+  const pairs = new Map<string, string>();
+  for (const p of ev.items!.present) {
+    const rec = items[p.item];
+    if (rec?.status === 'success' && rec.stage_hash === ev.items!.stageHash && rec.output_hash !== undefined) pairs.set(rec.hash, rec.output_hash);
+  }
+  return pairs;
 }

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import type { RecordedOutput } from '../store/recorded.js';
 import { configuredRemote, remoteBase } from '../store/remote-index.js';
 import { ContentHasher, placeFromCache, placeLink, planRestore, removePlanned } from '../store/restore.js';
-import { LocalRuns, parseRunEntry, runEntryText, runKey, runRemoteKey } from '../store/run-cache.js';
+import { itemsEntryText, itemsRemoteKey, LocalRuns, parseItemsEntry, parseRunEntry, runEntryText, runKey, runRemoteKey } from '../store/run-cache.js';
 import { parseTree } from '../store/tree.js';
 
 export type RestoredFrom = 'local' | 'remote';
@@ -20,12 +20,14 @@ export type RunCacheMode = 'off' | 'local' | 'remote';
 
 export class RunCache {
   readonly runs: LocalRuns;
+  readonly itemRuns: LocalRuns;
   readonly objects: LocalCache;
   private store: Promise<ObjectStore | null> | undefined;
   private readonly hasher = new ContentHasher();
 
   constructor(private readonly p: Project, readonly mode: RunCacheMode, private readonly warn: (m: string) => void) {
     this.runs = LocalRuns.of(p.stateDir);
+    this.itemRuns = LocalRuns.items(p.stateDir);
     this.objects = LocalCache.of(p.stateDir);
   }
 
@@ -75,6 +77,38 @@ export class RunCache {
     if (!(await this.place(outputs))) return null;
     for (const o of entry.outs) if (this.p.hasher.for(o.hash).hash(o.path)?.hash !== o.hash) return null;
     return { outs: entry.outs, from };
+  }
+
+  /** After a per-item stage's items ran: add their (input hash → output hash) pairs to its key's record, unless a shared dep changed meanwhile. */
+  recordItems(stage: StageConfig, ev: Evaluation, pairs: ReadonlyMap<string, string>): void {
+    if (pairs.size === 0 || ev.inputs.missing.length) return;
+    for (const d of ev.inputs.deps) if (this.p.hasher.for(d.hash).hash(d.path)?.hash !== d.hash) return;
+    const key = ev.items!.stageHash;
+    const text = this.itemRuns.read(key);
+    const merged = new Map([...(text === null ? [] : parseItemsEntry(text) ?? []), ...pairs]);
+    try {
+      this.itemRuns.write(key, itemsEntryText(new Map([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))));
+    } catch (e) {
+      this.warn(oneLine(`cannot record ${stage.name}'s items in the run cache .dvcl/runs/ (${(e as Error).message}); the run goes on`));
+    }
+  }
+
+  /** The recorded (input hash → output hash) pairs of a per-item stage's present key: here, and with mode `remote` the remote's too. */
+  async itemOutputs(stage: StageConfig, stageHash: string): Promise<Map<string, string>> {
+    if (this.mode === 'off') return new Map();
+    const text = this.itemRuns.read(stageHash);
+    let pairs = text === null ? null : parseItemsEntry(text);
+    if (text !== null && pairs === null) {
+      this.warn(`${stage.name}: run cache entry ${this.itemRuns.file(stageHash)} is not a valid items entry: ignored, its items run`);
+      this.itemRuns.remove(stageHash);
+    }
+    if (this.mode === 'remote') {
+      const remote = await this.fetchText(itemsRemoteKey(stageHash));
+      const got = remote === null ? null : parseItemsEntry(remote);
+      if (remote !== null && got === null) this.warn(`${stage.name}: the remote's run cache items entry is not valid: ignored`);
+      if (got) pairs = new Map([...got, ...(pairs ?? [])]);
+    }
+    return pairs ?? new Map();
   }
 
   /** An item output recorded in the manifest, placed from its object when the path is free or dvcl's. */

@@ -7,7 +7,7 @@ import { abs } from '../util/paths.js';
 import { oneLine } from '../errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { stagesOf } from '../store/recorded.js';
-import { LocalRuns, parseRunEntry, runKey, runRemoteKey, RUNS_PREFIX } from '../store/run-cache.js';
+import { itemsRemoteKey, LocalRuns, parseRunEntry, runKey, runRemoteKey, RUNS_PREFIX } from '../store/run-cache.js';
 import { RunCache } from '../run/run-cache.js';
 
 export interface PushOptions {
@@ -151,9 +151,15 @@ function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, So
  */
 async function pushRuns(s: ShareState, store: ObjectStore, targets: string[], failedPaths: Set<string>, jobs: number, limit: typeof import('../store/pool.js').forEachLimit): Promise<number> {
   const runs = LocalRuns.of(s.p.stateDir);
+  const itemRuns = LocalRuns.items(s.p.stateDir);
   const todo: { key: string; file: string }[] = [];
   for (const name of stagesOf(s.p.cfg, targets)) {
     const stage = s.p.cfg.stages.find((st) => st.name === name);
+    if (stage?.foreach) {
+      const keys = new Set(Object.values(s.p.manifest.stage(name)?.items ?? {}).map((r) => r.stage_hash).filter((h): h is string => h !== undefined));
+      for (const k of keys) if (itemRuns.read(k) !== null) todo.push({ key: itemsRemoteKey(k), file: itemRuns.file(k) });
+      continue;
+    }
     const entry = s.p.lock.stages[name];
     if (!stage || !entry || !RunCache.eligible(stage) || entry.outs.some((o) => failedPaths.has(o.path) || [...failedPaths].some((f) => f.startsWith(`${o.path}/`)))) continue;
     const key = runKey(s.p.hasher, entry);

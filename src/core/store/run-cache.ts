@@ -65,12 +65,53 @@ export function parseRunEntry(text: string, declared: readonly string[]): RunEnt
   return { outs: got };
 }
 
+/** A per-item stage's records sit under `items/`, named by the items' `stage_hash`. */
+export const ITEMS_SUB = 'items/';
+
+export function itemsRemoteKey(stageHash: string): string {
+  return RUNS_PREFIX + ITEMS_SUB + runRel(stageHash);
+}
+
+/** For one stage key of a per-item stage: each input hash that succeeded, and its output's hash. */
+export function itemsEntryText(outputs: ReadonlyMap<string, string>): string {
+  return `${canonicalText({ version: 1, items: Object.fromEntries(outputs) })}\n`;
+}
+
+/** The (input hash → output hash) pairs of an entry whose every pair names objects; null when it is not one. */
+export function parseItemsEntry(text: string): Map<string, string> | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const items = typeof v === 'object' && v !== null && (v as { version?: unknown }).version === 1 ? (v as { items?: unknown }).items : null;
+  if (typeof items !== 'object' || items === null || Array.isArray(items)) return null;
+  const out = new Map<string, string>();
+  for (const [input, output] of Object.entries(items)) {
+    if (typeof output !== 'string') return null;
+    try {
+      objectKey(input);
+      objectKey(output);
+    } catch {
+      return null;
+    }
+    out.set(input, output);
+  }
+  return out;
+}
+
 /** The local run cache, `.dvcl/runs/`. */
 export class LocalRuns {
   constructor(readonly dir: string) {}
 
   static of(stateDir: string): LocalRuns {
     return new LocalRuns(path.join(stateDir, RUNS_DIR));
+  }
+
+  /** Per-item stages' records, `.dvcl/runs/items/` (see {@link ITEMS_SUB}). */
+  static items(stateDir: string): LocalRuns {
+    return new LocalRuns(path.join(stateDir, RUNS_DIR, ITEMS_SUB));
   }
 
   file(keyHash: string): string {
