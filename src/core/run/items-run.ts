@@ -9,7 +9,7 @@ import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { dropPlan } from './plan.js';
 import type { RunSession } from './session.js';
-import { type RestoredFrom } from './run-cache.js';
+import { itemRunKey, type RestoredFrom } from './run-cache.js';
 import type { StageResult, StageRun } from './types.js';
 
 export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation, prio: number): Promise<StageRun> {
@@ -93,7 +93,7 @@ async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation, r
     const ok = (t.why === 'output_missing' || t.why === 'output_changed') && rec?.status === 'success' && rec.hash === t.hash
       && stageHashes.includes(rec.stage_hash ?? '') && rec.output === t.vars.out && rec.output_hash !== undefined;
     let got = ok ? await s.runCache.restoreFile(t.vars.out, rec.output_hash!) : null;
-    const output = recorded.get(t.hash);
+    const output = recorded.get(itemRunKey(t.item, t.hash));
     if (got === null && output !== undefined && (got = await s.runCache.restoreFile(t.vars.out, output)) !== null) {
       await runReady;
       s.p.manifest.recordSuccess(stage.name, t.item, { hash: t.hash, stage_hash: stageHash, output: t.vars.out, output_hash: output, run: s.runId });
@@ -148,13 +148,13 @@ export async function dropItems(s: RunSession, stage: StageConfig, ev: Evaluatio
   return { removed_outputs: removed, kept_outputs: kept.map((k) => k.path).sort() };
 }
 
-/** The input hash → output hash of every item that succeeded with the present stage key. */
+/** (item, input hash) → output hash of every item that succeeded with the present stage key. */
 function succeeded(s: RunSession, stage: StageConfig, ev: Evaluation): Map<string, string> {
   const items = s.p.manifest.stage(stage.name)?.items ?? {};
   const pairs = new Map<string, string>();
   for (const p of ev.items!.present) {
     const rec = items[p.item];
-    if (rec?.status === 'success' && rec.stage_hash === ev.items!.stageHash && rec.output_hash !== undefined) pairs.set(rec.hash, rec.output_hash);
+    if (rec?.status === 'success' && rec.stage_hash === ev.items!.stageHash && rec.output_hash !== undefined) pairs.set(itemRunKey(p.item, rec.hash), rec.output_hash);
   }
   return pairs;
 }

@@ -10,8 +10,10 @@ import type { ObjectStore } from '../store/object-store.js';
 import type { RecordedOutput } from '../store/recorded.js';
 import { configuredRemote, remoteBase } from '../store/remote-index.js';
 import { ContentHasher, placeFromCache, placeLink, planRestore, removePlanned } from '../store/restore.js';
-import { itemsEntryText, itemsRemoteKey, LocalRuns, parseItemsEntry, parseRunEntry, runEntryText, runKey, runRemoteKey } from '../store/run-cache.js';
+import { itemRunKey, itemsEntryText, itemsRemoteKey, LocalRuns, parseItemsEntry, parseRunEntry, runEntryText, runKey, runRemoteKey } from '../store/run-cache.js';
 import { parseTree } from '../store/tree.js';
+
+export { itemRunKey };
 
 export type RestoredFrom = 'local' | 'remote';
 
@@ -79,7 +81,7 @@ export class RunCache {
     return { outs: entry.outs, from };
   }
 
-  /** After a per-item stage's items ran: add their (input hash → output hash) pairs to its key's record, unless a shared dep changed meanwhile. */
+  /** After a per-item stage's items ran: add their ((item, input hash) → output hash) pairs to its key's record, unless a shared dep changed meanwhile. */
   recordItems(stage: StageConfig, ev: Evaluation, pairs: ReadonlyMap<string, string>): void {
     if (pairs.size === 0 || ev.inputs.missing.length) return;
     for (const d of ev.inputs.deps) if (this.p.hasher.for(d.hash).hash(d.path)?.hash !== d.hash) return;
@@ -87,13 +89,13 @@ export class RunCache {
     const text = this.itemRuns.read(key);
     const merged = new Map([...(text === null ? [] : parseItemsEntry(text) ?? []), ...pairs]);
     try {
-      this.itemRuns.write(key, itemsEntryText(new Map([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))));
+      this.itemRuns.write(key, itemsEntryText(merged));
     } catch (e) {
       this.warn(oneLine(`cannot record ${stage.name}'s items in the run cache .dvcl/runs/ (${(e as Error).message}); the run goes on`));
     }
   }
 
-  /** The recorded (input hash → output hash) pairs of a per-item stage's present key: here, and with mode `remote` the remote's too. */
+  /** The recorded ((item, input hash) → output hash) pairs (keyed by itemRunKey) of a per-item stage's present key: here, and with mode `remote` the remote's too. */
   async itemOutputs(stage: StageConfig, stageHash: string): Promise<Map<string, string>> {
     if (this.mode === 'off') return new Map();
     const text = this.itemRuns.read(stageHash);

@@ -72,12 +72,22 @@ export function itemsRemoteKey(stageHash: string): string {
   return RUNS_PREFIX + ITEMS_SUB + runRel(stageHash);
 }
 
-/** For one stage key of a per-item stage: each input hash that succeeded, and its output's hash. */
-export function itemsEntryText(outputs: ReadonlyMap<string, string>): string {
-  return `${canonicalText({ version: 1, items: Object.fromEntries(outputs) })}\n`;
+/** The key of an item in an items entry: its path and its input's hash (a command sees the path too). */
+export function itemRunKey(item: string, inputHash: string): string {
+  return `${item}\n${inputHash}`;
 }
 
-/** The (input hash → output hash) pairs of an entry whose every pair names objects; null when it is not one. */
+/** For one stage key of a per-item stage: each (item, input hash) that succeeded, and its output's hash. */
+export function itemsEntryText(outputs: ReadonlyMap<string, string>): string {
+  const items: Record<string, Record<string, string>> = {};
+  for (const [k, output] of outputs) {
+    const i = k.lastIndexOf('\n');
+    (items[k.slice(0, i)] ??= {})[k.slice(i + 1)] = output;
+  }
+  return `${canonicalText({ version: 1, items })}\n`;
+}
+
+/** The pairs (keyed by {@link itemRunKey}) of an entry whose every hash names an object; null when it is not one. */
 export function parseItemsEntry(text: string): Map<string, string> | null {
   let v: unknown;
   try {
@@ -88,15 +98,18 @@ export function parseItemsEntry(text: string): Map<string, string> | null {
   const items = typeof v === 'object' && v !== null && (v as { version?: unknown }).version === 1 ? (v as { items?: unknown }).items : null;
   if (typeof items !== 'object' || items === null || Array.isArray(items)) return null;
   const out = new Map<string, string>();
-  for (const [input, output] of Object.entries(items)) {
-    if (typeof output !== 'string') return null;
-    try {
-      objectKey(input);
-      objectKey(output);
-    } catch {
-      return null;
+  for (const [item, byInput] of Object.entries(items)) {
+    if (typeof byInput !== 'object' || byInput === null || Array.isArray(byInput)) return null;
+    for (const [input, output] of Object.entries(byInput as Record<string, unknown>)) {
+      if (typeof output !== 'string') return null;
+      try {
+        objectKey(input);
+        objectKey(output);
+      } catch {
+        return null;
+      }
+      out.set(itemRunKey(item, input), output);
     }
-    out.set(input, output);
   }
   return out;
 }
