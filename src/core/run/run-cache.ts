@@ -180,8 +180,13 @@ export class RunCache {
     this.store ??= (async () => {
       const remote = configuredRemote(this.p.cfg);
       if (!remote) return null;
-      const { openRemote } = await import('../store/remote.js');
-      return openRemote(remote.url, remote.options, { cwd: remoteBase(remote, this.p.cfg.root) });
+      try {
+        const { openRemote } = await import('../store/remote.js');
+        return await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, this.p.cfg.root) });
+      } catch (e) {
+        this.warn(oneLine(`the run cache cannot use the remote (${(e as Error).message}): stages run`));
+        return null;
+      }
     })();
     return this.store;
   }
