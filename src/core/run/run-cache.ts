@@ -200,7 +200,10 @@ export class RunCache {
       return Buffer.concat(chunks).toString('utf8');
     } catch (e) {
       const { isStoreError } = await import('../store/object-store.js');
-      if (!isStoreError(e, 'not_found')) this.warn(oneLine(`cannot read the remote's run cache: ${(e as Error).message}`));
+      if (isStoreError(e, 'not_found')) return null;
+      this.warn(oneLine(`cannot read the remote's run cache: ${(e as Error).message}`));
+      // Once per run: every other request would fail the same way.
+      if (isStoreError(e) && e.remoteWide) this.store = Promise.resolve(null);
       return null;
     }
   }
