@@ -25,6 +25,7 @@ export class RunCache {
   readonly itemRuns: LocalRuns;
   readonly objects: LocalCache;
   private store: Promise<ObjectStore | null> | undefined;
+  private unusable = false;
   private readonly hasher = new ContentHasher();
 
   constructor(private readonly p: Project, readonly mode: RunCacheMode, private readonly warn: (m: string) => void) {
@@ -176,7 +177,8 @@ export class RunCache {
     return true;
   }
 
-  private remote(): Promise<ObjectStore | null> {
+  private async remote(): Promise<ObjectStore | null> {
+    if (this.unusable) return null;
     this.store ??= (async () => {
       const remote = configuredRemote(this.p.cfg);
       if (!remote) return null;
@@ -203,7 +205,7 @@ export class RunCache {
       if (isStoreError(e, 'not_found')) return null;
       this.warn(oneLine(`cannot read the remote's run cache: ${(e as Error).message}`));
       // Once per run: every other request would fail the same way.
-      if (isStoreError(e) && e.remoteWide) this.store = Promise.resolve(null);
+      if (isStoreError(e) && e.remoteWide) this.unusable = true;
       return null;
     }
   }
