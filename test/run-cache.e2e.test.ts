@@ -284,3 +284,18 @@ stages:
   expect(b.read('parsed/y.txt')).toBe('y\nq: 2\n');
   expect(b.status().up_to_date).toBe(true);
 });
+
+it('an entry whose objects are corrupt restores nothing: the stage runs and its outs are right', async () => {
+  const { a, c } = await project();
+  a.write('params.yaml', 'p: 2\n');
+  ok(c.run(a, 'repro'));
+  a.write('params.yaml', 'p: 1\n');
+  c.take();
+  const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+  for (const f of walk(path.join(a.dir, '.dvcl/objects'))) fs.writeFileSync(f, 'garbage\n');
+  const r = ok(c.run(a, 'repro'));
+  expect(c.take()).toContain('prep');
+  expect(r.stderr).toMatch(/corrupt/);
+  expect(a.read('prep.txt')).toBe('input\np: 1\n');
+  expect(a.status().up_to_date).toBe(true);
+});
