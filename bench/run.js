@@ -9,6 +9,7 @@
 //   BENCH_ONLY=status-warm,items npm run bench   some scenarios (ids in the first column)
 //   BENCH_ONLY=stages npm run bench          500/2,000 stages vs make, status of 4,000/10,000 chained stages (minutes)
 //   BENCH_ONLY=share npm run bench           push/pull against fauxqs and a folder (needs rclone; not in the default run)
+//   BENCH_ONLY=runcache npm run bench        a fresh clone's repro --pull against fauxqs (not in the default run)
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
 //   BENCH_NO_TIME=1 ...                      measure without GNU time, as on a machine that lacks it
@@ -318,6 +319,32 @@ function shareProject(s3) {
   return { a, b, folder };
 }
 
+/**
+ * The run-cache scenario: 50 stages (10 layers of 5) whose outs are git-ignored, run once and
+ * pushed to fauxqs; a clone of it (no outputs, no .dvcl/) and a file each command appends to.
+ */
+function runCacheProject(s3) {
+  const counter = path.join(TMP, 'runcache-count');
+  let rc = `version: 1\nsettings:\n  remote: s3://${s3.bucket}/runcache\n  remote_options: {endpoint: "${s3.endpoint}", jobs: 32}\nstages:\n`;
+  const files = {};
+  for (let layer = 0; layer < 10; layer++) {
+    for (let k = 0; k < 5; k++) {
+      const name = `s${layer}_${k}`;
+      const deps = layer === 0 ? [`src/${k}.txt`] : [`out/s${layer - 1}_${k}.txt`, `out/s${layer - 1}_${(k + 1) % 5}.txt`];
+      if (layer === 0) files[`src/${k}.txt`] = `source ${k}\n`;
+      rc += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt && echo ${name} >> ${counter}\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
+    }
+  }
+  const a = project('runcache-a', rc, { ...files, '.gitignore': '.dvcl/\nout/\n' });
+  dvclOk(a, 'repro');
+  const r = spawnSync('node', [BIN, 'push'], { cwd: a, env: { ...ENV, ...SHARE_AWS }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dvcl push: exit ${r.status}\n${r.stderr}`);
+  fs.rmSync(counter, { force: true });
+  const b = path.join(TMP, 'runcache-b');
+  sh(`cp -R ${JSON.stringify(a)} ${JSON.stringify(b)} && rm -rf ${JSON.stringify(b)}/out ${JSON.stringify(b)}/.dvcl`, TMP);
+  return { b, counter };
+}
+
 // ---------------------------------------------------------------------------------------------
 // scenarios: each returns table rows
 
@@ -420,6 +447,27 @@ const scenarios = [
         const [p, q] = race(peers);
         rows.push(['share-push', `push ${n} to S3 when the remote has them all`, `dvcl push ${fmtMs(p.ms)}`, q ? `rclone copy ${fmtMs(q.ms)}` : '—', q ? ratio(p.ms, q.ms) : '—', '≤ 1 s', verdict(p.ms <= 1000), fmtMb(p.mb)]);
         notes.push('share: dvcl pull hashes every object it places (verify before place) and writes it twice (the workspace and .dvcl/objects/); rclone and cp copy the objects, unchecked, to one folder.');
+      } finally {
+        s3.stop();
+      }
+    },
+  },
+  {
+    id: 'runcache',
+    optIn: true, // a server: only with BENCH_ONLY=runcache
+    run() {
+      const s3 = startS3();
+      try {
+        const { b, counter } = runCacheProject(s3);
+        const fresh = () => { for (const n of ['out', '.dvcl']) fs.rmSync(path.join(b, n), { recursive: true, force: true }); };
+        const [r, p] = race([
+          { label: 'dvcl repro --pull (fresh clone)', argv: dvcl('repro', '--pull'), cwd: b, env: SHARE_AWS, before: fresh },
+          { label: 'dvcl pull (fresh clone)', argv: dvcl('pull'), cwd: b, env: SHARE_AWS, before: fresh },
+        ]);
+        const ran = fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0;
+        rows.push(['runcache', 'fresh clone, 50 restorable stages: `repro --pull` (no command run)', `dvcl repro --pull ${fmtMs(r.ms)}`, `dvcl pull ${fmtMs(p.ms)}`, ratio(r.ms, p.ms),
+          '≤ 1.5x pull, 0 commands', verdict(r.ms <= 1.5 * p.ms && ran === 0), fmtMb(r.mb)]);
+        notes.push(`runcache: ${ran} stage command(s) ran across every repro --pull of the clone.`);
       } finally {
         s3.stop();
       }

@@ -27,9 +27,9 @@ describe('.pipelinerc.example', () => {
   it('shows every key of the contract, each with a comment', () => {
     const cfg = parse(EXAMPLE);
     expect(Object.keys(cfg).sort()).toEqual(['params', 'settings', 'stages', 'version']);
-    expect(Object.keys(cfg.settings).sort()).toEqual(['cache', 'hash', 'jobs', 'max_attempts', 'remote', 'remote_options', 'shell']);
+    expect(Object.keys(cfg.settings).sort()).toEqual(['cache', 'hash', 'jobs', 'max_attempts', 'remote', 'remote_options', 'run_cache', 'shell']);
     expect(Object.keys(cfg.settings.remote_options).sort()).toEqual(['endpoint', 'jobs', 'path_style', 'region']);
-    for (const k of ['cache', 'remote', 'remote_options', 'endpoint', 'region', 'path_style']) {
+    for (const k of ['cache', 'run_cache', 'remote', 'remote_options', 'endpoint', 'region', 'path_style']) {
       expect(EXAMPLE.split('\n').find((l) => new RegExp(`^\\s+${k}:`).test(l)), `${k} has a comment on its line`).toMatch(/#/);
     }
     const stageKeys = new Set(Object.values(cfg.stages).flatMap((s) => Object.keys(s as object)));

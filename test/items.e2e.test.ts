@@ -120,10 +120,10 @@ describe('per-item stages: incremental runs', () => {
     ok(dvcl(r.dir, ['repro']));
     expect(takeRuns(r)).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt', 'in/d.txt']);
 
-    // A deleted output: just that item.
+    // A deleted output: just that item (without the run cache, which would place it from .dvcl/objects/).
     fs.rmSync(path.join(r.dir, 'out/c.out'));
     expect(dvcl(r.dir, ['status', '--check']).code).toBe(1);
-    ok(dvcl(r.dir, ['repro']));
+    ok(dvcl(r.dir, ['repro', '--no-run-cache']));
     expect(takeRuns(r)).toEqual(['in/c.txt']);
     expect(r.read('out/c.out')).toBe('c\n-v1\n');
 
@@ -380,7 +380,7 @@ describe('.manifest.json recovery', () => {
     expect(json(st).stages[0].items).toMatchObject({ total: 3, success: 2, pending: 1 });
     expect(r.read('.manifest.json')).toBe(truncated);
 
-    const res = ok(dvcl(r.dir, ['repro']));
+    const res = ok(dvcl(r.dir, ['repro', '--no-run-cache'])); // the run cache would restore in/c.txt's output
     expect(res.stderr).toMatch(/corrupt.*restored it from \.manifest\.json\.bak/);
     expect(takeRuns(r)).toEqual(['in/c.txt']); // the items of the backup are not run again
     const aside = fs.readdirSync(r.dir).filter((f) => f.startsWith('.manifest.json.corrupt-'));

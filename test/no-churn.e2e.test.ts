@@ -78,8 +78,12 @@ describe('a re-run with the same result rewrites nothing', () => {
   it('a stage re-run because its out was deleted, producing it again, changes no file', async () => {
     const { repo, ...before } = await committed();
     fs.rmSync(path.join(repo.dir, 'copy.txt'));
-    const r = ok(repo.run('repro', '--json'));
+    const r = ok(repo.run('repro', '--json', '--no-run-cache'));
     expect(results(r)).toEqual({ copy: 'ran', upper: 'skipped', stamp: 'ran', items: 'skipped' });
+    unchanged(repo, before);
+    fs.rmSync(path.join(repo.dir, 'copy.txt'));
+    const restored = ok(repo.run('repro', '--json')); // placed from the run cache: no file changes either
+    expect(results(restored)).toEqual({ copy: 'restored', upper: 'skipped', stamp: 'ran', items: 'skipped' });
     unchanged(repo, before);
   });
 
@@ -89,8 +93,12 @@ describe('a re-run with the same result rewrites nothing', () => {
     expect(json<RunJson>(forced).stages[0]).toMatchObject({ name: 'items', result: 'ran', items: { ran: 2 } });
     unchanged(repo, before);
     fs.rmSync(path.join(repo.dir, 'out/a.txt'));
-    const one = ok(repo.run('repro', '-s', 'items', '--json'));
+    const one = ok(repo.run('repro', '-s', 'items', '--json', '--no-run-cache'));
     expect(json<RunJson>(one).stages[0]).toMatchObject({ result: 'ran', items: { ran: 1 } });
+    unchanged(repo, before);
+    fs.rmSync(path.join(repo.dir, 'out/a.txt'));
+    const restored = ok(repo.run('repro', '-s', 'items', '--json'));
+    expect(json<RunJson>(restored).stages[0]).toMatchObject({ result: 'restored', items: { ran: 0, restored: 1 } });
     unchanged(repo, before);
   });
 

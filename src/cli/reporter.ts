@@ -60,7 +60,7 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
 }
 
 function resultLine(r: StageResult, dry?: boolean): string {
-  const items = r.items ? ` [${r.items.ran} of ${r.items.total} items run${r.items.failed ? `, ${r.items.failed} failed` : ''}${r.items.given_up ? `, ${r.items.given_up} given up` : ''}${orphans(r, dry)}]` : '';
+  const items = r.items ? ` [${r.items.ran} of ${r.items.total} items run${r.items.restored ? `, ${r.items.restored} restored` : ''}${r.items.failed ? `, ${r.items.failed} failed` : ''}${r.items.given_up ? `, ${r.items.given_up} given up` : ''}${orphans(r, dry)}]` : '';
   return resultHead(r, items, dry) + (dry ? orphanLines(r) : '');
 }
 
@@ -85,6 +85,7 @@ function resultHead(r: StageResult, items: string, dry?: boolean): string {
   const secs = r.duration_ms >= 100 ? ` in ${(r.duration_ms / 1000).toFixed(1)}s` : '';
   switch (r.result) {
     case 'ran': return `${chalk.green('✔')} ${r.name}${items}${secs}`;
+    case 'restored': return `${chalk.green('✔')} ${r.name} restored from the run cache (${r.restored_from === 'remote' ? 'remote' : 'local cache'})${items}`;
     case 'skipped': if (r.frozen) return dry ? `  ${r.name}: frozen (not run)` : chalk.dim(`- ${r.name}: frozen (not run)`);
       return dry ? `  ${r.name}: up to date${items}` : `${chalk.dim(`- ${r.name}: up to date${items}`)}`;
     case 'would_run': return r.may_skip
@@ -107,8 +108,8 @@ export function summaryText(res: ReproResult, dry?: boolean): string {
       : `${n('would_run')} stage(s) would run${maybe ? ` (${maybe} of them only if their upstream outs change)` : ''}; nothing was changed (dry run).`;
   }
   if (res.interrupted) return `Interrupted: ${n('ran')} stage(s) completed before the ${res.interrupted}; finished items are kept.`;
-  if (n('ran') === 0 && res.ok) return 'Nothing to do: everything is up to date.';
-  const parts = [`${n('ran')} ran`, `${n('skipped')} up to date`];
+  if (n('ran') === 0 && n('restored') === 0 && res.ok) return 'Nothing to do: everything is up to date.';
+  const parts = [`${n('ran')} ran`, ...(n('restored') ? [`${n('restored')} restored`] : []), `${n('skipped')} up to date`];
   if (n('failed')) parts.push(`${n('failed')} failed`);
   if (n('not_run')) parts.push(`${n('not_run')} not run`);
   return `${res.ok ? 'Done' : 'Failed'}: ${parts.join(', ')}.`;

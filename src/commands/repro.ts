@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import { dryRunFlag, jobsFlag } from '../cli/repro-flags.js';
+import { dryRunFlag, jobsFlag, noRunCacheFlag, pullFlag } from '../cli/repro-flags.js';
 import type { ReproResult } from '../core/run/types.js';
 
 export default class Repro extends DvclCommand {
@@ -19,6 +19,8 @@ and to .dvcl/logs/STAGE.log.`;
     'dry-run': dryRunFlag,
     jobs: jobsFlag,
     'keep-going': Flags.boolean({ char: 'k', description: 'after a failure, go on with every stage that does not depend on it' }),
+    'no-run-cache': noRunCacheFlag,
+    pull: pullFlag,
   };
   static override examples = [
     '<%= config.bin %> repro',
@@ -33,6 +35,7 @@ and to .dvcl/logs/STAGE.log.`;
     return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'repro', {
       targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
       dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'],
+      ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}),
     });
   }
 }

@@ -5,6 +5,8 @@ export interface Settings {
   jobs: number; hash: HashAlgorithm; max_attempts: number; shell: string;
   /** `settings.cache`: repro keeps each recorded out in `.dvcl/objects/` (default true). */
   cache?: boolean;
+  /** `settings.run_cache`: repro restores stale stages from recorded runs (default true; `pull`: from the remote too). */
+  run_cache?: boolean | 'pull';
 }
 
 export interface RemoteSettings {

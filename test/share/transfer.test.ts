@@ -24,7 +24,7 @@ async function pushedProject() {
 const objects = (remote: string): string[] => {
   const out: string[] = [];
   const walk = (d: string) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : out.push(path.join(d, e.name)); };
-  if (fs.existsSync(path.join(remote, 'dvcl'))) walk(path.join(remote, 'dvcl'));
+  if (fs.existsSync(path.join(remote, 'dvcl/v1/objects'))) walk(path.join(remote, 'dvcl/v1/objects')); // not the run cache's entries
   return out;
 };
 
@@ -35,6 +35,7 @@ describe('dry runs change nothing', () => {
     expect(r).toMatchObject({ transferred: 3, skipped: 0, failed: [], dry_run: true });
     expect(r.bytes).toBeGreaterThan(4 + 8);
     expect(objects(remote)).toEqual([]);
+    expect(fs.existsSync(path.join(remote, 'dvcl/v1/runs'))).toBe(false);
     expect((await push({ cwd: repo.dir })).transferred).toBe(3);
     expect(objects(remote)).toHaveLength(3);
   });

@@ -19,7 +19,7 @@ import { checkRemoteOptions, parseRemoteUrl } from './remote-settings.js';
 export const CONFIG_FILE = '.pipelinerc';
 export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
 const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
-const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'remote', 'remote_options'];
+const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'run_cache', 'remote', 'remote_options'];
 const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
 
 export function findRoot(cwd: string): string {
@@ -93,6 +93,12 @@ function parseSettings(src: YamlSource, v: unknown, base: Settings): Settings {
   }
   if (v.shell !== undefined) s.shell = str(src, [...at, 'shell'], v.shell);
   if (v.cache !== undefined) s.cache = bool(src, [...at, 'cache'], v.cache);
+  if (v.run_cache !== undefined) {
+    if (v.run_cache !== true && v.run_cache !== false && v.run_cache !== 'pull') {
+      throw src.error([...at, 'run_cache'], `must be true, false or pull, not ${JSON.stringify(v.run_cache)}`, 'true: restore from the local run cache; pull: from the remote too; false: always run');
+    }
+    s.run_cache = v.run_cache;
+  }
   return s;
 }
 

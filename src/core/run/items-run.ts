@@ -2,17 +2,18 @@
 // ends; then, once every present item succeeded, the stage's lock entry.
 import fs from 'node:fs';
 import type { StageConfig } from '../pipeline.js';
-import { itemsHash, sameInputs, type Evaluation } from '../status/status.js';
+import { itemsHash, sameInputs, type Evaluation, type ItemTask } from '../status/status.js';
 import { applyDrop, keptWarning } from './dropped-items.js';
 import { wdirProblem } from './exec.js';
 import { ItemExecutor, type StartedItem } from './item-exec.js';
 import { runItemPool } from './item-pool.js';
 import { dropPlan } from './plan.js';
 import type { RunSession } from './session.js';
+import { itemRunKey, type RestoredFrom } from './run-cache.js';
 import type { StageResult, StageRun } from './types.js';
 
 export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation, prio: number): Promise<StageRun> {
-  const { tasks, stageHash } = ev.items!;
+  const { stageHash } = ev.items!;
   const reasons = ev.status.reasons;
   // Every item would fail to start, and spend an attempt: the stage fails instead, no item recorded.
   const noWdir = wdirProblem(s.p.cfg.root, stage.wdir);
@@ -24,6 +25,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   }
   // The run record (git state) is read while the first items run; they are recorded after it.
   const runReady = s.ensureRun();
+  const { tasks, restored, from } = await restoreItems(s, stage, ev, runReady);
   s.rep.stageStart?.(stage.name, ev, tasks.length);
   const logFd = s.openLog(stage.name);
   const exec = new ItemExecutor({
@@ -61,18 +63,56 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
     fs.closeSync(logFd);
   }
   if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})`, items: s.itemCounts(ev, done, ok, failed) };
-  const counts = s.itemCounts(ev, done, ok, failed);
+  if (ok > 0) s.runCache.recordItems(stage, ev, succeeded(s, stage, ev));
+  const counts = { ...s.itemCounts(ev, done, ok, failed), ...(restored ? { restored } : {}) };
   const stillFailed = ev.items!.present.filter((p) => s.p.manifest.stage(stage.name)?.items?.[p.item]?.status === 'failed').length;
   if (stillFailed > 0) {
     s.recordStageResult(stage.name, `${stillFailed} item${stillFailed > 1 ? 's' : ''} failed`);
     return { result: 'failed', reasons, items: counts, error: `${stillFailed} of ${ev.items!.present.length} items failed` };
   }
   await refreshItemsLock(s, stage, ev, true);
+  if (restored > 0 && done === 0) return { result: 'restored', reasons, items: counts, restored_from: from };
   return { result: 'ran', reasons, items: counts };
 }
 
-// Written only when every present item succeeded in its present version (retry --only-failed may leave some
-// pending), and only when its content changed.
+/**
+ * Items whose manifest record is a success for this stage key and this input, and that run only
+ * because their output is missing or not the recorded one: their output is placed from its object
+ * (the local cache, or the remote in mode `remote`) instead. The rest are left to run.
+ */
+async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation, runReady: Promise<void>): Promise<{ tasks: ItemTask[]; restored: number; from: RestoredFrom }> {
+  const { tasks, stageHashes, stageHash } = ev.items!;
+  if (s.runCache.mode === 'off' || tasks.length === 0) return { tasks, restored: 0, from: 'local' };
+  const items = s.p.manifest.stage(stage.name)?.items ?? {};
+  const recorded = await s.runCache.itemOutputs(stage, stageHash);
+  const left: ItemTask[] = [];
+  let restored = 0;
+  let from: RestoredFrom = 'local';
+  for (const t of tasks) {
+    const rec = items[t.item];
+    const ok = (t.why === 'output_missing' || t.why === 'output_changed') && rec?.status === 'success' && rec.hash === t.hash
+      && stageHashes.includes(rec.stage_hash ?? '') && rec.output === t.vars.out && rec.output_hash !== undefined && rec.output_nfiles === undefined;
+    let got = ok ? await s.runCache.restoreFile(t.vars.out, rec.output_hash!) : null;
+    const output = recorded.get(itemRunKey(t.item, t.hash));
+    if (got === null && output !== undefined && (got = await s.runCache.restoreFile(t.vars.out, output)) !== null) {
+      await runReady;
+      s.p.manifest.recordSuccess(stage.name, t.item, { hash: t.hash, stage_hash: stageHash, output: t.vars.out, output_hash: output, run: s.runId });
+    }
+    if (got === null) left.push(t);
+    else {
+      restored++;
+      if (got === 'remote') from = 'remote';
+    }
+  }
+  return { tasks: left, restored, from };
+}
+
+/**
+ * The lock entry of a per-item stage: shared deps, params, and one hash over every item. Written
+ * only when every present item succeeded in its present version (retry --only-failed may leave
+ * new or changed items pending: the stage is then not complete), and its content changed.
+ * After its items ran (`ran`), the stage's record too, unless it is a success kept with the entry.
+ */
 export async function refreshItemsLock(s: RunSession, stage: StageConfig, ev: Evaluation, ran = false): Promise<void> {
   const items = s.p.manifest.stage(stage.name)?.items ?? {};
   const { present, stageHashes } = ev.items!;
@@ -105,4 +145,16 @@ export async function dropItems(s: RunSession, stage: StageConfig, ev: Evaluatio
   const { removed, kept } = applyDrop(s.p.cfg.root, s.p.manifest, stage.out!, plan);
   for (const k of kept) s.rep.warn?.(keptWarning(stage.name, k));
   return { removed_outputs: removed, kept_outputs: kept.map((k) => k.path).sort() };
+}
+
+/** (item, input hash) → output hash of every item that succeeded with the present stage key. */
+function succeeded(s: RunSession, stage: StageConfig, ev: Evaluation): Map<string, string> {
+  const items = s.p.manifest.stage(stage.name)?.items ?? {};
+  const pairs = new Map<string, string>();
+  for (const p of ev.items!.present) {
+    const rec = items[p.item];
+    // A directory output is placed by pull and checkout, not restored here: it runs.
+    if (rec?.status === 'success' && rec.stage_hash === ev.items!.stageHash && rec.output_hash !== undefined && rec.output_nfiles === undefined) pairs.set(itemRunKey(p.item, rec.hash), rec.output_hash);
+  }
+  return pairs;
 }

@@ -11,6 +11,7 @@ import type { EvalContext, EvalOptions, Evaluation } from '../status/status.js';
 import type { ItemListing } from '../status/items.js';
 import type { ProcessGroups } from './process-groups.js';
 import { ReproCache } from '../store/local-cache.js';
+import { RunCache } from './run-cache.js';
 import { Slots } from './slots.js';
 import type { ItemCounts, Reporter, ReproOptions } from './types.js';
 import { userEnv } from './user-env.js';
@@ -30,12 +31,16 @@ export class RunSession {
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
   private readonly baseEnv = userEnv();
   readonly cache: ReproCache | null;
+  readonly runCache: RunCache;
 
   constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
     this.cache = ReproCache.of(p, (m) => rep.warn?.(m));
+    const setting = p.cfg.settings.run_cache ?? true;
+    const mode = opts.runCache === false || setting === false || opts.force || opts.onlyFailed ? 'off' : opts.pull || setting === 'pull' ? 'remote' : 'local';
+    this.runCache = new RunCache(p, mode, (m) => rep.warn?.(m));
   }
 
   begin(): void {

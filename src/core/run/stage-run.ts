@@ -28,6 +28,11 @@ export async function runStage(s: RunSession, stage: StageConfig, ev: Evaluation
     };
     const noWdir = wdirProblem(root, stage.wdir);
     if (noWdir) return fail(noWdir);
+    const hit = await s.runCache.restore(stage, ev);
+    if (hit) {
+      const done = record(s, stage, ev, hit.outs);
+      return done ?? { result: 'restored', reasons, restored_from: hit.from };
+    }
     try {
       prepareOuts(root, stage.outs, stage.persist);
     } catch (e) {
@@ -54,23 +59,34 @@ export async function runStage(s: RunSession, stage: StageConfig, ev: Evaluation
       outs.push({ path: o, hash: h.hash, size: h.size, ...(h.isDir ? { nfiles: h.nfiles ?? 0 } : {}) });
     }
     outs.sort((a, b) => cmp(a.path, b.path));
-    const entry = s.lockEntry(ev, outs);
-    const kept = s.keptEntry(stage.name, entry);
-    // The record first, then the lock entry: a kill between the two leaves a success that has no
-    // entry yet (the stage runs again), never an entry whose run the manifest knows nothing of
-    // while it still says the stage failed (issue 11).
-    if (!(kept && s.p.manifest.stage(stage.name)?.status === 'success')) s.recordStageResult(stage.name);
-    if (!kept) {
-      try {
-        s.p.lockFile.set(stage.name, entry);
-      } catch (e) {
-        return fail((e as Error).message);
-      }
-    }
-    for (const o of outs) s.cache?.add(o.path, o.hash);
+    const failed = record(s, stage, ev, outs);
+    if (failed) return failed;
+    s.runCache.record(stage, ev, outs);
     return { result: 'ran', reasons };
   } finally {
     if (logFd !== undefined) fs.closeSync(logFd);
     s.slots.release();
   }
+}
+
+/** The stage's record and lock entry for these outs, as a run writes them; a failure to write fails the stage. */
+function record(s: RunSession, stage: StageConfig, ev: Evaluation, outs: LockPath[]): StageRun | null {
+  const entry = s.lockEntry(ev, outs);
+  const kept = s.keptEntry(stage.name, entry);
+  // The record first, then the lock entry: a kill between the two leaves a success that has no
+  // entry yet (the stage runs again), never an entry whose run the manifest knows nothing of
+  // while it still says the stage failed (issue 11).
+  if (!(kept && s.p.manifest.stage(stage.name)?.status === 'success')) s.recordStageResult(stage.name);
+  if (!kept) {
+    try {
+      s.p.lockFile.set(stage.name, entry);
+    } catch (e) {
+      const error = (e as Error).message;
+      s.recordStageResult(stage.name, error);
+      s.stopUnlessKeepGoing();
+      return { result: 'failed', reasons: ev.status.reasons, error };
+    }
+  }
+  for (const o of outs) s.cache?.add(o.path, o.hash);
+  return null;
 }

@@ -1,12 +1,13 @@
 import type { Evaluation } from '../status/status.js';
 import type { Reason } from '../status/reasons.js';
 
-export type StageOutcome = 'ran' | 'skipped' | 'failed' | 'not_run' | 'would_run';
-export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number }
+export type StageOutcome = 'ran' | 'restored' | 'skipped' | 'failed' | 'not_run' | 'would_run';
+export interface ItemCounts { total: number; ran: number; succeeded: number; failed: number; given_up: number; /** outputs placed from the run cache, not run */ restored?: number }
 export interface StageResult {
   name: string; result: StageOutcome; reasons: Reason[]; duration_ms: number; error?: string; items?: ItemCounts;
   /** skipped because `frozen: true` */ frozen?: true;
   /** dry run: runs only if its upstream's outs change */ may_skip?: true;
+  /** `restored`: where the outs came from (the run cache) */ restored_from?: 'local' | 'remote';
   /** per-item stage that dropped items: their outputs removed (dry run: to remove) */ removed_outputs?: string[];
   /** outputs kept because they are not the files dvcl recorded (a warning names each) */ kept_outputs?: string[];
 }
@@ -33,6 +34,10 @@ export interface ReproOptions {
   /** `retry --only-failed`. */
   onlyFailed?: boolean;
   maxAttempts?: number;
+  /** false (`--no-run-cache`): run stale stages even when a recorded run matches. */
+  runCache?: boolean;
+  /** `--pull`: fetch what the run needs from the remote, and look there for recorded runs. */
+  pull?: boolean;
   argv?: string[];
   reporter?: Reporter;
   /**

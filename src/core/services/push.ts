@@ -5,6 +5,10 @@ import type { Failure } from '../store/restore.js';
 import { parseTree } from '../store/tree.js';
 import { abs } from '../util/paths.js';
 import { oneLine } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { stagesOf } from '../store/recorded.js';
+import { itemsRemoteKey, LocalRuns, parseRunEntry, runKey, runRemoteKey, RUNS_PREFIX } from '../store/run-cache.js';
+import { RunCache } from '../run/run-cache.js';
 
 export interface PushOptions {
   cwd: string;
@@ -65,7 +69,8 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     // A tree whose files did not all go up stays off the remote (a pull would find it incomplete).
     await forEachLimit(trees.filter((h) => !failed.some((f) => f.path.startsWith(`${sources.get(h)!.path}/`))), jobs, upload);
     s.index?.add(pushed);
-    return transferResult({ transferred: pushed.length, skipped, failed: failed, bytes, remote: url });
+    const runs = await pushRuns(s, store, targets, new Set(failed.map((f) => f.path)), jobs, forEachLimit);
+    return transferResult({ transferred: pushed.length, skipped, failed: failed, bytes, remote: url, ...(runs ? { runs } : {}) });
   } finally {
     s.index?.save();
     await store.close();
@@ -126,4 +131,39 @@ function localSources(s: ShareState, dryRun: boolean): { sources: Map<string, So
     fromCache(o.hash, o.path, true);
   }
   return { sources, failed };
+}
+
+/**
+ * The run cache entries of the selected stages' lock entries (those this clone ran or restored),
+ * after their objects: an entry on the remote means its outs are there. Returns how many went up.
+ */
+async function pushRuns(s: ShareState, store: ObjectStore, targets: string[], failedPaths: Set<string>, jobs: number, limit: typeof import('../store/pool.js').forEachLimit): Promise<number> {
+  const runs = LocalRuns.of(s.p.stateDir);
+  const itemRuns = LocalRuns.items(s.p.stateDir);
+  const todo: { key: string; file: string }[] = [];
+  for (const name of stagesOf(s.p.cfg, targets)) {
+    const stage = s.p.cfg.stages.find((st) => st.name === name);
+    if (stage?.foreach) {
+      const keys = new Set(Object.values(s.p.manifest.stage(name)?.items ?? {}).map((r) => r.stage_hash).filter((h): h is string => h !== undefined));
+      for (const k of keys) if (itemRuns.read(k) !== null) todo.push({ key: itemsRemoteKey(k), file: itemRuns.file(k) });
+      continue;
+    }
+    const entry = s.p.lock.stages[name];
+    if (!stage || !entry || !RunCache.eligible(stage) || entry.outs.some((o) => failedPaths.has(o.path) || [...failedPaths].some((f) => f.startsWith(`${o.path}/`)))) continue;
+    const key = runKey(s.p.hasher, entry);
+    const text = runs.read(key);
+    if (text === null || parseRunEntry(text, stage.outs) === null) continue;
+    todo.push({ key: runRemoteKey(key), file: runs.file(key) });
+  }
+  if (todo.length === 0) return 0;
+  // One listing, not a HEAD per entry.
+  const there = new Set<string>();
+  for await (const o of store.list(RUNS_PREFIX)) there.add(o.key);
+  let n = 0;
+  await limit(todo.filter((t) => !there.has(t.key)), jobs, async (t) => {
+    const size = fs.statSync(t.file).size;
+    await store.put(t.key, { size, open: () => fs.createReadStream(t.file) });
+    n++;
+  });
+  return n;
 }

@@ -22,6 +22,8 @@ export interface TransferResult {
   /** pull, checkout: the files placed (or to place), and dvcl's files removed from directory outs. */
   placed?: string[];
   removed?: string[];
+  /** push: run cache entries uploaded (see store/run-cache.ts). */
+  runs?: number;
 }
 
 export function transferResult(r: TransferResult): TransferResult {
