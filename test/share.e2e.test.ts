@@ -311,6 +311,11 @@ stages:
     expect(snapshot(b.dir, ['parts'])).toEqual(snapshot(a.dir, ['parts']));
     expect(fs.statSync(path.join(b.dir, 'parts/x.txt')).isDirectory()).toBe(true);
     expect(b.status().up_to_date).toBe(true);
+    // repro brings a deleted one back as a directory (the run cache restores files only: it runs).
+    fs.rmSync(path.join(b.dir, 'parts/x.txt'), { recursive: true });
+    ok(b.run('repro'));
+    expect(fs.statSync(path.join(b.dir, 'parts/x.txt')).isDirectory()).toBe(true);
+    expect(b.status().up_to_date).toBe(true);
     // What an older pull placed: the directory's tree text as a file. Same hash, not the output.
     const text = fs.readFileSync(path.join(remote, 'dvcl/v1/objects/xxh128', ...(() => {
       const hex = JSON.parse(a.manifest()!).stages.split.items['in/y.txt'].output_hash.slice('xxh128:'.length);
