@@ -72,3 +72,34 @@ describe('LockFile', () => {
     expect(serializeLock(again.data)).toBe(lf.text());
   });
 });
+
+describe('LockFile.coalesce', () => {
+  const onDisk = (root: string) => Object.keys(parseLock(fs.readFileSync(path.join(root, LOCK_FILE), 'utf8')).stages).sort();
+
+  it('writes the first change at once, later ones within the interval, and the rest on flush', async () => {
+    const root = project();
+    const lf = LockFile.read(root);
+    lf.coalesce(150);
+    lf.set('a', entry(0));
+    expect(onDisk(root)).toEqual(['a']);
+    lf.set('b', entry(1));
+    expect(onDisk(root)).toEqual(['a']); // within the interval: held
+    await new Promise((r) => setTimeout(r, 400));
+    expect(onDisk(root)).toEqual(['a', 'b']); // written by the timer, with no further change
+    lf.set('c', entry(2));
+    lf.flush();
+    expect(onDisk(root)).toEqual(['a', 'b', 'c']);
+    expect(fs.readFileSync(path.join(root, LOCK_FILE), 'utf8')).toBe(serializeLock(lf.data));
+  });
+
+  it('a write that fails in the timer is thrown by the next flush, not lost', async () => {
+    const root = project();
+    const lf = LockFile.read(root);
+    lf.coalesce(100);
+    lf.set('a', entry(0));
+    lf.set('b', entry(1));
+    fs.rmSync(root, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(() => lf.flush()).toThrow(/cannot write pipeline\.lock/);
+  });
+});

@@ -5,6 +5,11 @@ import { cmp, LOCK_HEADER, readLock, serializeLock, stageBlock, writeLockText, t
 export class LockFile {
   private readonly blocks = new Map<string, string>();
   private written: string | undefined;
+  private interval = 0;
+  private lastWrite = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private dirty = false;
+  private failed: unknown = null;
 
   private constructor(readonly root: string, readonly data: LockData) {}
 
@@ -20,7 +25,7 @@ export class LockFile {
     if (entry) this.data.stages[stage] = entry;
     else delete this.data.stages[stage];
     this.blocks.delete(stage);
-    this.save();
+    this.changed();
   }
 
   remove(stages: string[]): void {
@@ -30,7 +35,42 @@ export class LockFile {
       delete this.data.stages[s];
       this.blocks.delete(s);
     }
-    this.save();
+    this.changed();
+  }
+
+  /**
+   * Write at most once per `ms` (a run of thousands of short stages would rewrite the whole lock
+   * after each); flush() writes what is left. A kill loses at most `ms` of entries: those stages
+   * are stale again, as if killed before they finished.
+   */
+  coalesce(ms: number): void {
+    this.interval = ms;
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.failed) {
+      const e = this.failed;
+      this.failed = null;
+      throw e;
+    }
+    if (this.dirty) this.save();
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    if (this.failed) return this.flush();
+    const wait = this.lastWrite + this.interval - Date.now();
+    if (wait <= 0) return this.flush();
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      try {
+        this.save();
+      } catch (e) {
+        this.failed = e; // thrown by the next change or flush, in the run's own flow
+      }
+    }, wait).unref();
   }
 
   /** The lock's text, as serializeLock(data) would write it. */
@@ -47,8 +87,10 @@ export class LockFile {
   }
 
   private save(): void {
+    this.dirty = false;
     const text = this.text();
     writeLockText(this.root, text, this.written);
     this.written = text;
+    this.lastWrite = Date.now();
   }
 }

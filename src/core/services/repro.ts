@@ -9,6 +9,8 @@ import type { Reporter, ReproOptions, ReproResult } from '../run/types.js';
 import { oneLine } from '../errors.js';
 import { configuredRemote } from '../store/remote-index.js';
 
+const LOCK_WRITE_INTERVAL_MS = 200;
+
 /** Bring the selected stages up to date, in parallel where the DAG allows. */
 export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const rep = opts.reporter ?? {};
@@ -25,11 +27,22 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), opts, rep, runLock.groups);
+    s.p.lockFile.coalesce(LOCK_WRITE_INTERVAL_MS);
+    let result: ReproResult;
     try {
-      return await runSelected(s, selectForRun(s, targets));
+      result = await runSelected(s, selectForRun(s, targets));
+    } catch (e) {
+      try {
+        s.p.lockFile.flush();
+      } catch {
+        // the run's own error says more
+      }
+      throw e;
     } finally {
       await s.runCache.close();
     }
+    s.p.lockFile.flush();
+    return result;
   } finally {
     await runLock.release();
   }
