@@ -12,8 +12,7 @@ const PAGE = 1000;
  * are asked one HEAD each (`jobs` at once, default the store's). Many are answered by listings:
  * one 2-hex folder of objects is listed first to estimate the remote's size, then whichever is
  * fewest round trips of listing every object of the algorithm (pages one after another), listing
- * the other 2-hex folders involved, or HEADs (both `jobs` at once). 10,000 hashes against a remote
- * of 10,000 objects cost ~11 requests, not 10,000.
+ * the other 2-hex folders involved, or HEADs (both `jobs` at once).
  */
 export async function missingObjects(store: ObjectStore, hashes: Iterable<string>, opts: { jobs?: number } = {}): Promise<string[]> {
   const unique = [...new Set(hashes)];
