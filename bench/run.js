@@ -186,18 +186,24 @@ function items(n) {
   return dir;
 }
 
-function fiftyStages() {
-  // A chain of 10 layers of 5 stages, each stage reading two stages of the layer before.
-  let rc = 'version: 1\nstages:\n';
+/** 10 layers of 5 stages, each reading two stages of the layer before; `after` is appended to each cmd. */
+function layeredStages(after = () => '') {
+  let stages = '';
   const files = {};
   for (let layer = 0; layer < 10; layer++) {
     for (let k = 0; k < 5; k++) {
       const name = `s${layer}_${k}`;
       const deps = layer === 0 ? [`src/${k}.txt`] : [`out/s${layer - 1}_${k}.txt`, `out/s${layer - 1}_${(k + 1) % 5}.txt`];
       if (layer === 0) files[`src/${k}.txt`] = `source ${k}\n`;
-      rc += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
+      stages += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt${after(name)}\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
     }
   }
+  return { stages, files };
+}
+
+function fiftyStages() {
+  const { stages, files } = layeredStages();
+  const rc = `version: 1\nstages:\n${stages}`;
   const dir = project('stages50', rc, files);
   dvclOk(dir, 'repro');
   dvclOk(dir, 'status', '--check');
@@ -328,16 +334,8 @@ function shareProject(s3) {
  */
 function runCacheProject(s3) {
   const counter = path.join(TMP, 'runcache-count');
-  let rc = `version: 1\nsettings:\n  remote: s3://${s3.bucket}/runcache\n  remote_options: {endpoint: "${s3.endpoint}", jobs: 32}\nstages:\n`;
-  const files = {};
-  for (let layer = 0; layer < 10; layer++) {
-    for (let k = 0; k < 5; k++) {
-      const name = `s${layer}_${k}`;
-      const deps = layer === 0 ? [`src/${k}.txt`] : [`out/s${layer - 1}_${k}.txt`, `out/s${layer - 1}_${(k + 1) % 5}.txt`];
-      if (layer === 0) files[`src/${k}.txt`] = `source ${k}\n`;
-      rc += `  ${name}:\n    cmd: cat ${deps.join(' ')} > out/${name}.txt && echo ${name} >> ${counter}\n    deps: [${deps.join(', ')}]\n    outs: [out/${name}.txt]\n`;
-    }
-  }
+  const { stages, files } = layeredStages((name) => ` && echo ${name} >> ${counter}`);
+  const rc = `version: 1\nsettings:\n  remote: s3://${s3.bucket}/runcache\n  remote_options: {endpoint: "${s3.endpoint}", jobs: 32}\nstages:\n${stages}`;
   const a = project('runcache-a', rc, { ...files, '.gitignore': '.dvcl/\nout/\n' });
   dvclOk(a, 'repro');
   const r = spawnSync('node', [BIN, 'push'], { cwd: a, env: { ...ENV, ...SHARE_AWS }, encoding: 'utf8' });
