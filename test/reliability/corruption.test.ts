@@ -92,7 +92,7 @@ describe('.manifest.json damaged', () => {
       const st = c.run('status', '--json');
       expect(st.stderr).not.toMatch(STACK);
       expect(c.snapshot(), 'status writes nothing').toEqual(before);
-      const rep = c.run('repro');
+      const rep = c.run('repro', '--no-run-cache');
       expect(rep.stderr).not.toMatch(STACK);
       if (kind === 'wrong version') {
         for (const r of [st, rep]) {
@@ -123,7 +123,7 @@ describe('.manifest.json damaged', () => {
       fs.writeFileSync(file, damage(fs.readFileSync(file, 'utf8')));
       const before = c.snapshot();
       const st = c.run('status');
-      const rep = c.run('repro');
+      const rep = c.run('repro', '--no-run-cache');
       for (const r of [st, rep]) expect(r.stderr).not.toMatch(STACK);
       if (kind === 'empty') {
         // dvcl never writes an empty manifest, so there is nothing in it to lose; the items run again.
@@ -157,7 +157,7 @@ describe('.manifest.json with a BOM (an editor added it)', () => {
     expect(st.stderr).toBe('');
     expect(json(st).stages[0].items).toMatchObject({ total: 3, success: 3, pending: 0 });
     fs.writeFileSync(path.join(c.dir, 'in/d.txt'), 'd\n');
-    const rep = c.run('repro');
+    const rep = c.run('repro', '--no-run-cache');
     expect(rep.code, rep.stderr).toBe(0);
     expect(rep.stderr).not.toMatch(/warning/);
     expect(c.ran()).toEqual(['in/d.txt', 'sum']);
@@ -237,7 +237,7 @@ describe('pipeline.lock damaged', () => {
     expect(st.code, st.stderr).toBe(0);
     const sum = json(st).stages.find((s: { name: string }) => s.name === 'sum');
     expect(sum.reasons).toContainEqual({ code: 'never_run' });
-    const rep = c.run('repro');
+    const rep = c.run('repro', '--no-run-cache');
     expect(rep.code, rep.stderr).toBe(0);
     expect(c.ran()).toEqual(['sum']); // the items are recorded in the manifest: none runs again
     expect(c.run('status', '--check').code).toBe(0);
