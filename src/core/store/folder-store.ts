@@ -10,12 +10,7 @@ import { forEachLimit } from './pool.js';
 
 const FOLDER_JOBS = 8;
 
-/**
- * A remote in a folder (local disk, NFS, a cluster's scratch). The folder must exist: a share that
- * is not mounted must not silently become a fresh folder on the local disk. Nothing below it is
- * reached through a symlink: objects are regular files, and a folder on a key's path that resolves
- * outside the root is refused.
- */
+/** A remote folder; it must exist (an unmounted share must not become a local folder); symlinks never followed. */
 export async function openFolderStore(url: string, root: string): Promise<ObjectStore> {
   let real: string;
   try {
@@ -60,7 +55,6 @@ class FolderStore implements ObjectStore {
         await fh.close();
         throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
       }
-      // A buffer of the object's size (up to 1 MiB): 1 MiB per small object was most of a pull's garbage.
       return fh.createReadStream({ highWaterMark: Math.max(1, Math.min(1024 * 1024, st.size + 1)) });
     } catch (err) {
       if (isAbsent(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') {

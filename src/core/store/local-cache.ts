@@ -12,12 +12,7 @@ export const CACHE_DIR = 'objects';
 
 const STAT = { bigint: true, throwIfNoEntry: false } as const;
 
-/**
- * The local object cache of a project. Objects are written whole and renamed into place, never
- * fsynced: the cache is a copy of what the workspace or the remote holds, and every reader checks
- * an object's hash before it uses it (checkout hashes while it places, push while it uploads), so a
- * torn object after a power cut is found and replaced, never placed.
- */
+/** Objects renamed into place, never fsynced: every reader checks an object's hash, so a torn one is never placed. */
 export class LocalCache {
   /** Folders known to exist: per item output, a mkdir is a syscall saved. */
   private readonly made = new Set<string>();
@@ -37,11 +32,7 @@ export class LocalCache {
     return fs.statSync(this.file(hash), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
-  /**
-   * Copy the file `src` in as the object of `hash` (a reflink where the file system can, else a
-   * copy); nothing when the object is there already. A source whose stat changed during the copy
-   * is left out: it is no longer the content that was hashed. True when the object is there now.
-   */
+  /** Copy (reflink) `src` in as the object of `hash` unless its stat changed meanwhile; true when the object is there. */
   addFile(hash: string, src: string | Buffer, before = fs.statSync(src, STAT)): boolean {
     const dest = this.file(hash);
     if (fs.statSync(dest, { throwIfNoEntry: false })) return true;
@@ -63,10 +54,7 @@ export class LocalCache {
     }
   }
 
-  /**
-   * {@link addFile} without blocking: pull copies each file it downloads in while other transfers
-   * go on (blocking, these copies were a sixth of a pull of 10,000 small files).
-   */
+  /** {@link addFile} without blocking the other transfers. */
   async addFileAsync(hash: string, src: string): Promise<boolean> {
     const dest = this.file(hash);
     if (await fsp.stat(dest).then(() => true, () => false)) return true;
@@ -118,11 +106,7 @@ export class LocalCache {
     fs.rmSync(this.file(hash), { force: true });
   }
 
-  /**
-   * Put a recorded output in: a file as its object, a directory as its files plus its tree object
-   * (the tree last, so that a tree in the cache means its files are there too). Nothing when the
-   * output no longer has `hash`. Returns whether it is in the cache now.
-   */
+  /** Put a recorded output in (a directory's tree last, so a cached tree means its files are there). */
   addOutput(hasher: Hasher, root: string, rel: string, hash: string): boolean {
     const src = abs(root, rel);
     const st = fs.statSync(src, STAT);
@@ -143,11 +127,7 @@ export class LocalCache {
   }
 }
 
-/**
- * What `repro` keeps of each out it records and each item output that succeeds (SPEC §10), unless
- * `settings.cache: false`. Never fails a stage: the cache is an optimisation; a failure to fill it
- * (a full disk) is one warning per run.
- */
+/** repro's filling of the cache (SPEC §10): never fails a stage; a failure is one warning per run. */
 export class ReproCache {
   private warned = false;
   private readonly cache: LocalCache;

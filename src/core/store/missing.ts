@@ -7,13 +7,7 @@ export const HEAD_LIMIT = 64;
 /** Keys per listing page (S3's maximum, and what every S3-compatible store returns). */
 const PAGE = 1000;
 
-/**
- * The hashes of `hashes` (deduplicated, in their order) whose object `store` lacks. Few hashes
- * are asked one HEAD each (`jobs` at once, default the store's). Many are answered by listings:
- * one 2-hex folder of objects is listed first to estimate the remote's size, then whichever is
- * fewest round trips of listing every object of the algorithm (pages one after another), listing
- * the other 2-hex folders involved, or HEADs (both `jobs` at once).
- */
+/** The hashes whose object `store` lacks: HEADs when few; else one 2-hex listing sizes the remote, then the fewest round trips. */
 export async function missingObjects(store: ObjectStore, hashes: Iterable<string>, opts: { jobs?: number } = {}): Promise<string[]> {
   const unique = [...new Set(hashes)];
   unique.forEach(objectKey); // a malformed hash fails here, before any request

@@ -17,11 +17,7 @@ export interface ListedObject {
   mtime: Date;
 }
 
-/**
- * A remote that holds objects by key: a folder or an S3 bucket prefix. Keys are relative to the
- * remote's prefix, `/`-separated. Objects are immutable: putting a key twice is harmless.
- * Failures are {@link StoreError}s.
- */
+/** Immutable objects by `/`-separated key under a folder or S3 prefix; failures are {@link StoreError}s. */
 export interface ObjectStore {
   /** The remote as the user named it, for messages. */
   readonly url: string;
@@ -41,10 +37,7 @@ export interface ObjectStore {
   close(): Promise<void>;
 }
 
-/**
- * Why a store operation failed. `not_found`, `corrupt`, `changed` and `transfer` concern one object
- * (the others may still transfer); the rest concern the whole remote (stop, report once).
- */
+/** Why a store operation failed: the first four concern one object, the rest the whole remote. */
 export type StoreFailure =
   | 'not_found'      // no object at the key
   | 'corrupt'        // the bytes read do not have the hash of their key

@@ -20,10 +20,7 @@ function outside(rel: string, real: string, verb: string): Error {
   return new Error(oneLine(`refusing to ${verb} ${rel}: its folder resolves outside the project (${real})`));
 }
 
-/**
- * Run `fn` on the out's path through its opened folder, checked inside the project and outside git's
- * and dvcl's state; at every use, as a command may swap the folder for a link mid-run. False: no folder.
- */
+/** Run `fn` on the out's path through its opened folder, checked (at every use) inside the project; false: no folder. */
 function inFolder(root: string, rel: string, fn: (file: string) => void = () => {}, verb = 'write'): boolean {
   const parent = path.dirname(abs(root, rel));
   let fd: number;
@@ -87,10 +84,7 @@ function removeOut(file: string): void {
   else fs.unlinkSync(file);
 }
 
-/**
- * Remove a dropped item's output, then the folders it leaves empty below `base`, the template's
- * literal folder (with none, as in `${dir}/${stem}.out`, they are the inputs' own, and stay).
- */
+/** Remove a dropped item's output and the folders it leaves empty below `base` (the template's literal folder). */
 export function removeOrphanOutput(root: string, rel: string, base: string): void {
   inFolder(root, rel, removeOut, 'remove');
   if (base === '.') return;

@@ -1,8 +1,4 @@
-/**
- * Run `fn` over `items` with at most `limit` calls in flight (`-j`). After the first rejection no
- * further item is started; the calls in flight are awaited, then that first error is thrown. Items
- * are taken from the iterable as workers free up, so a lazy iterable is never read far ahead.
- */
+/** `fn` over `items`, at most `limit` in flight; after the first rejection none starts, and it is thrown. */
 export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   const it = items[Symbol.iterator]();
   let index = 0;

@@ -18,11 +18,7 @@ export interface RecordedOutput {
   nfiles?: number;
 }
 
-/**
- * Every recorded out of the lock and every successful item output of the manifest, for `stages`
- * (default: every stage `.pipelinerc` declares), sorted by path. A per-item output is a directory when
- * its record has `output_nfiles`.
- */
+/** Every recorded out and successful item output of `stages` (default all), sorted by path. */
 export function recordedOutputs(cfg: PipelineConfig, lock: LockData, manifest: ManifestData, stages?: readonly string[]): RecordedOutput[] {
   const names = stages && stages.length > 0 ? [...new Set(stages)] : cfg.stages.map((s) => s.name);
   const out: RecordedOutput[] = [];

@@ -6,12 +6,7 @@ import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { resolveRemote, type ResolvedRemote } from './remote.js';
 import { parseRemoteUrl } from '../config/remote-settings.js';
 
-/*
- * What this clone knows to be on a remote without asking it: the hashes push uploaded or found
- * there, and pull fetched, in `.dvcl/remotes/<hash of the remote>`. `status` reads it to say that a
- * missing out is restorable with no network. It can be out of date (another clone's gc), never
- * harmful: pull asks the remote itself.
- */
+// What this clone knows is on a remote (`.dvcl/remotes/<id>`), for status's `restorable`: a hint, never trusted by pull.
 const MAGIC = 'dvcl-remote-index\t1';
 
 /** The remote to use, as configuration and the environment name it (no flag): null when none does. */

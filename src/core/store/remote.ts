@@ -3,10 +3,7 @@ import { openFolderStore } from './folder-store.js';
 import type { ObjectStore } from './object-store.js';
 import { parseRemoteUrl, type RemoteOptions } from '../config/remote-settings.js';
 
-/**
- * The store behind a remote URL. Folders must exist; S3 opens without a request (and loads the AWS
- * SDK only here). The caller closes it.
- */
+/** The store behind a remote URL (loads the AWS SDK only here); the caller closes it. */
 export async function openRemote(url: string, options: RemoteOptions, ctx: { cwd: string }): Promise<ObjectStore> {
   const where = parseRemoteUrl(url, ctx.cwd);
   if (where.kind === 'folder') return openFolderStore(url, where.root);
@@ -27,10 +24,7 @@ export interface ResolvedRemote {
   from: 'flag' | 'env' | 'local' | 'shared';
 }
 
-/**
- * The remote to use: `-r` flag, then DVCL_REMOTE, then `.pipelinerc.local`, then `.pipelinerc`
- * (empty values count as unset). Null when none names one: throw {@link noRemote} if one is needed.
- */
+/** The remote: `-r`, DVCL_REMOTE, `.pipelinerc.local`, `.pipelinerc` (empty is unset); null when none. */
 export function resolveRemote(sources: { flag?: string | null; env?: string | null; local?: RemoteSetting | null; shared?: RemoteSetting | null }): ResolvedRemote | null {
   const options = { ...sources.shared?.options, ...sources.local?.options };
   const candidates = [

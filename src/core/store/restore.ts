@@ -18,7 +18,6 @@ export interface Failure { path: string; reason: string }
 
 /** What checkout and pull do to the workspace, decided before anything is written. */
 export interface RestorePlan {
-  /** Files to write with the content of `hash`. */
   place: { path: string; hash: string }[];
   /** Symlinks of a directory out to (re)create. */
   links: { path: string; target: string }[];
@@ -26,7 +25,6 @@ export interface RestorePlan {
   remove: string[];
   /** The user's files in the way (edited since dvcl placed or recorded them), or objects dvcl lacks. */
   failed: Failure[];
-  /** Files already as recorded. */
   upToDate: number;
 }
 
@@ -42,12 +40,7 @@ export interface PlanContext {
 
 const EDITED = 'modified since dvcl recorded it: not overwritten (--force overwrites)';
 
-/**
- * Decide, for each recorded output, which files to place, which to remove and which to leave
- * because they are the user's. A present file whose content is neither the recorded one nor known
- * to dvcl (see {@link PlanContext.known}) is the user's: listed, never touched without `force`. In
- * a directory out, files the tree does not list are removed only when they are dvcl's.
- */
+/** Which files to place, remove, or leave as the user's (content neither recorded nor {@link PlanContext.known}). */
 export function planRestore(ctx: PlanContext, outputs: readonly RecordedOutput[]): RestorePlan {
   const plan: RestorePlan = { place: [], links: [], remove: [], failed: [], upToDate: 0 };
   for (const o of outputs) {
@@ -80,7 +73,6 @@ function planDir(ctx: PlanContext, plan: RestorePlan, o: RecordedOutput): void {
   const entries = parseTree(text);
   if (entries === null) return void plan.failed.push({ path: o.path, reason: `tree object ${o.hash} is not a dvcl tree: nothing placed` });
   const hasher = ctx.hasher.for(o.hash);
-  // One walk: the folder's tree gives its hash and its files.
   const present = hasher.tree(o.path);
   if (present?.hash === o.hash) return void (plan.upToDate += entries.length);
   const now = present ? null : hasher.hash(o.path);
@@ -124,10 +116,7 @@ export function isDeadTemporary(rel: string): boolean {
   return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
 }
 
-/**
- * The temporaries that a checkout or pull killed with SIGKILL left beside recorded files: one
- * listing per folder, only those of processes that no longer exist, only beside recorded names.
- */
+/** Temporaries of dead checkout/pull processes beside recorded files (one listing per folder). */
 export function sweepTemporaries(root: string, paths: readonly string[]): void {
   const byDir = new Map<string, Set<string>>();
   for (const p of paths) {
@@ -150,10 +139,7 @@ export function sweepTemporaries(root: string, paths: readonly string[]): void {
   }
 }
 
-/**
- * Remove what the plan removes, through folders checked to lie inside the project (see outs.ts):
- * a file, a link, or (only when the plan says so: --force, or a file where a folder goes) a folder.
- */
+/** Remove what the plan removes, through folders checked to lie inside the project (outs.ts). */
 export function removePlanned(root: string, paths: readonly string[]): Failure[] {
   const failed: Failure[] = [];
   for (const rel of paths) {
@@ -206,12 +192,7 @@ export class ContentHasher {
   }
 }
 
-/**
- * Place the cached object of `hash` at project path `rel`: copied (a reflink where the file
- * system can) to a temporary file beside it, hashed, and renamed into place only when it has
- * `hash`; a file it replaces keeps its mode. A cached object that does not have its hash is
- * removed from the cache, and nothing is placed (thrown).
- */
+/** Place the cached object of `hash` at `rel` (temp copy, hashed, renamed only if it matches; a corrupt object is dropped). */
 export function placeFromCache(cache: LocalCache, hasher: ContentHasher, root: string, rel: string, hash: string): number {
   return placeCopy(cache.file(hash), hasher, root, rel, hash, (got) => {
     cache.remove(hash);
@@ -250,13 +231,7 @@ function renameOver(tmp: string, dest: string): void {
   }
 }
 
-/**
- * After files were placed and remembered (Hasher.remember): wait until the change time of the last
- * one placed (`paths` in the order they were placed) lies a full timestamp tick in the past, so
- * that the stat cache saved next is trusted by the next status (the racy-clean rule, see settled):
- * ~20 ms on file systems with fine timestamps, at most 250 ms; past that, the next status hashes
- * those files once.
- */
+/** Wait until the last placed file's ctime is a tick old, so the next status trusts the stat cache (see settled). */
 export async function settlePlaced(root: string, paths: readonly string[]): Promise<void> {
   const last = paths.at(-1);
   if (last === undefined) return;

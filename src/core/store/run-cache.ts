@@ -34,10 +34,7 @@ export function runEntryText(outs: readonly LockPath[]): string {
   return `${canonicalText({ version: 1, outs: outs.map((o) => ({ path: o.path, hash: o.hash, size: o.size, ...(o.nfiles !== undefined ? { nfiles: o.nfiles } : {}) })) })}\n`;
 }
 
-/**
- * The entry in `text` when it is one for a stage with these declared outs, else null: a truncated
- * or foreign file, outs other than the stage's, or a hash dvcl cannot name an object by.
- */
+/** The entry in `text` when it is a valid one for a stage with these outs, else null. */
 export function parseRunEntry(text: string, declared: readonly string[]): RunEntry | null {
   let v: unknown;
   try {

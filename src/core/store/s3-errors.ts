@@ -38,10 +38,7 @@ export function httpStatus(err: unknown): number | undefined {
   return ((err ?? {}) as SdkError).$metadata?.httpStatusCode;
 }
 
-/**
- * One message naming the remote for an SDK failure: missing bucket, refused or missing credentials
- * and unreachable endpoints concern the whole remote; anything else the object `key`.
- */
+/** One message naming the remote (and `key` when the failure is the object's) for an SDK failure. */
 export function s3Error(remote: S3Remote, op: string, key: string | undefined, err: unknown): DvclError {
   if (err instanceof DvclError) return err;
   const code = errorCode(err);

@@ -4,8 +4,7 @@ import type { ListedObject, ObjectSource, ObjectStore } from './object-store.js'
 import { forEachLimit } from './pool.js';
 import { httpStatus, type S3Remote, s3Error } from './s3-errors.js';
 
-// Type-only imports above are erased; the SDK itself is imported inside the functions below, so
-// status and repro (which never touch a remote) do not pay for loading it.
+// The SDK is imported inside the functions below: status and repro never pay for loading it.
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 
 /** A bucket and the key prefix inside it (no leading or trailing `/`; may be empty). */
@@ -19,11 +18,7 @@ import type { RemoteOptions as S3Options } from '../config/remote-settings.js';
 
 export const DEFAULT_S3_JOBS = 16;
 const MiB = 1024 * 1024;
-/**
- * Objects above this are uploaded in parts of this size, every part but the last the same size
- * (R2 rejects uneven parts); it grows for objects over 10,000 parts. 8 MiB as the AWS CLI does:
- * parts are held in memory (4 per upload in flight), and a failed part is retried whole.
- */
+/** Multipart part size (even parts: R2 rejects uneven ones), as the AWS CLI; grows past 10,000 parts. */
 export const PART_SIZE = 8 * MiB;
 const PARTS_IN_FLIGHT = 4;
 const MAX_PARTS = 10_000;
@@ -55,8 +50,7 @@ export async function openS3Store(url: string, location: S3Location, options: S3
     responseChecksumValidation: 'WHEN_REQUIRED',
     retryMode: 'standard',
     maxAttempts: MAX_ATTEMPTS,
-    // The options of the SDK's own Node handler (@smithy/node-http-handler, which it constructs from
-    // them): keep-alive connections, as many as transfers at once.
+    // @smithy/node-http-handler's options: keep-alive, as many sockets as transfers.
     requestHandler: {
       httpAgent: new http.Agent(agent),
       httpsAgent: new https.Agent(agent),
@@ -69,11 +63,7 @@ export async function openS3Store(url: string, location: S3Location, options: S3
   return new S3Store({ url, bucket: location.bucket, endpoint }, location.prefix, client, sdk, jobs);
 }
 
-/**
- * The SDK warns (process.emitWarning) once per process on Node < 22 that future versions will need
- * it: nothing a dvcl user can act on. It checks this variable while a client is constructed; other
- * warnings are untouched, and a value the user set is kept.
- */
+/** Silence the SDK's Node < 22 deprecation warning (nothing a user can act on); a value the user set is kept. */
 function withoutNodeVersionWarning<T>(make: () => T): T {
   if (process.env[VERSION_WARNING] !== undefined) return make();
   process.env[VERSION_WARNING] = 'true';

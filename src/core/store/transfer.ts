@@ -15,14 +15,7 @@ export interface TransferOptions {
 
 const ATTEMPTS = 3;
 
-/**
- * Download the object of `hash` to `destPath`, verified before it is placed: it is streamed to a
- * temporary file beside `destPath` while hashed (with the algorithm the hash names), and only when
- * the hash matches is it fsynced and renamed into place. Otherwise the temporary file is removed and
- * `destPath` is left as it was; a failed, truncated or wrong transfer is retried, then a StoreError
- * (`corrupt`: naming the key and both hashes; `transfer`; `not_found`; or a remote-wide one) is thrown.
- * Creates `destPath`'s folder; keeps the mode of a file it replaces.
- */
+/** Download the object of `hash` to `destPath`: hashed while streamed to a temporary, fsynced and renamed only if it matches; retried, then a StoreError. */
 export async function fetchObject(store: ObjectStore, hash: string, destPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
   const key = objectKey(hash);
   const { algorithm, hasher } = await hasherOf(hash);
@@ -75,12 +68,7 @@ async function download(store: ObjectStore, key: string, tmp: string, mode: numb
   }
 }
 
-/**
- * Upload `srcPath` as the object of `hash`. The file is hashed while it is read: when it does not
- * have `hash` (it changed since it was recorded, or while it was read) the upload fails before the
- * object becomes visible, with a StoreError `changed`, so a wrong object never sits under a hash
- * (objects are immutable: nothing would ever replace it). Broken transfers are retried.
- */
+/** Upload `srcPath` as the object of `hash`; a file that no longer has `hash` fails (`changed`) before the object is visible. */
 export async function pushObject(store: ObjectStore, hash: string, srcPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
   const key = objectKey(hash);
   const { algorithm, hasher } = await hasherOf(hash);
@@ -146,10 +134,7 @@ async function local<T>(file: string, op: () => Promise<T>, verb = 'write'): Pro
   }
 }
 
-/**
- * Hashers not in use, per algorithm: making one instantiates its WebAssembly module (~1 ms), which
- * per object was most of the time of pulling 10,000 small files. One per transfer in flight.
- */
+/** Idle hashers per algorithm: instantiating the WebAssembly module per object is costly. */
 const idle = new Map<HashAlgorithm, IHasher[]>();
 
 /** A hasher of the algorithm `hash` names (objectKey has validated it), for one transfer: give it back after. */

@@ -11,11 +11,7 @@ export type TreeEntry = { rel: string; hash: string; link?: undefined } | { rel:
 
 const HASH = /^[a-z0-9]+:[0-9a-f]{8,128}$/;
 
-/**
- * The entries of a tree object, or null when it is not one dvcl writes: a line of another shape,
- * or a path that is absolute, climbs out (`..`), has empty or `.` segments, or goes into `.git` or
- * `.dvcl` (which the hasher never enters): placing it would write outside the out.
- */
+/** The entries of a tree object, or null for a foreign shape or a path that would write outside the out. */
 export function parseTree(text: string): TreeEntry[] | null {
   if (text === '') return [];
   if (!text.endsWith('\n')) return null;
