@@ -55,6 +55,10 @@ export function humanReporter(opts: { json: boolean; dryRun?: boolean }): Report
       clearBar();
       err.write(`${chalk.yellow('warning:')} ${oneLine(msg)}\n`);
     },
+    info(msg) {
+      clearBar();
+      err.write(`${oneLine(msg)}\n`);
+    },
     finishLine: clearBar,
   };
 }

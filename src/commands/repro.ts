@@ -21,21 +21,25 @@ and to .dvcl/logs/STAGE.log.`;
     'keep-going': Flags.boolean({ char: 'k', description: 'after a failure, go on with every stage that does not depend on it' }),
     'no-run-cache': noRunCacheFlag,
     pull: pullFlag,
+    shard: Flags.string({ description: 'run only this partition of the named per-item stage\'s items, and upload what it records (see gather): K/N (1-based), auto/N or auto (from the job engine\'s index)' }),
   };
   static override examples = [
     '<%= config.bin %> repro',
     '<%= config.bin %> repro report --dry-run',
     '<%= config.bin %> repro train -f -s   # re-run train alone, even if up to date',
     '<%= config.bin %> repro prepare --downstream -j 4',
+    '<%= config.bin %> repro extract --shard 3/8   # worker 3 of 8; then: dvcl gather',
+    '<%= config.bin %> repro extract --shard auto/8   # inside a Kubernetes Indexed Job or a Slurm array',
   ];
 
   async run(): Promise<ReproResult> {
     const { argv, flags } = await this.parse(Repro);
     const { runAndReport } = await import('../cli/run-repro.js');
+    const shard = flags.shard === undefined ? undefined : (await import('../core/run/shard.js')).parseShard(flags.shard);
     return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'repro', {
       targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
       dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'],
-      ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}),
+      ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}), ...(shard ? { shard } : {}),
     });
   }
 }

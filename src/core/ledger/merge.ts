@@ -14,7 +14,7 @@ export interface MergeDecision { what: 'stage' | 'item' | 'run'; stage?: string;
 export interface Merged<T> { data: T; decisions: MergeDecision[] }
 
 type Dict<T> = Record<string, T>;
-type Side = 'ours' | 'theirs';
+export type Side = 'ours' | 'theirs';
 
 // Three-way; removed on one side and changed on the other → kept: an extra entry is harmless, a lost one is a re-run.
 function merge3<T>(
@@ -114,6 +114,11 @@ function mergeStage(name: string, b: StageRecord | undefined, o: StageRecord, t:
     return winner === 'ours' ? x : y;
   }, (item, kept) => decisions.push({ what: 'item', stage: name, key: item, winner: kept, removed: kept === 'ours' ? 'theirs' : 'ours' }));
   return { ...fields, items };
+}
+
+/** Which of two records of one item the merge driver keeps: the later. */
+export function laterSide(o: ItemRecord, t: ItemRecord): Side {
+  return later(o, t, recordTime, (r) => r.run ?? '');
 }
 
 function recordTime(r: { last_processed?: string; last_attempt?: string }): string {

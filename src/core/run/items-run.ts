@@ -12,7 +12,8 @@ import type { RunSession } from './session.js';
 import { itemRunKey, type RestoredFrom } from './run-cache.js';
 import type { StageResult, StageRun } from './types.js';
 
-export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation, prio: number): Promise<StageRun> {
+export async function runItems(s: RunSession, stage: StageConfig, evaluated: Evaluation, prio: number): Promise<StageRun> {
+  const ev = s.shard ? await s.shard.begin(s, stage, evaluated) : evaluated;
   const { stageHash } = ev.items!;
   const reasons = ev.status.reasons;
   // Every item would fail to start, and spend an attempt: the stage fails instead, no item recorded.
@@ -46,6 +47,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
     if (r === 'not_started') return false;
     if (r === 'interrupted') return true;
     done++;
+    s.shard?.note(started.t.item);
     if (r === 'ok') ok++;
     else {
       failed++;
@@ -62,6 +64,7 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   } finally {
     fs.closeSync(logFd);
   }
+  if (s.shard) return shardEnd(s, ev, { done, ok, failed, restored });
   if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})`, items: s.itemCounts(ev, done, ok, failed) };
   if (ok > 0) s.runCache.recordItems(stage, ev, succeeded(s, stage, ev));
   const counts = { ...s.itemCounts(ev, done, ok, failed), ...(restored ? { restored } : {}) };
@@ -73,6 +76,16 @@ export async function runItems(s: RunSession, stage: StageConfig, ev: Evaluation
   await refreshItemsLock(s, stage, ev, true);
   if (restored > 0 && done === 0) return { result: 'restored', reasons, items: counts, restored_from: from };
   return { result: 'ran', reasons, items: counts };
+}
+
+/** A shard records items only: its fragments go up, and `gather` writes the stage's record and lock entry. */
+async function shardEnd(s: RunSession, ev: Evaluation, n: { done: number; ok: number; failed: number; restored: number }): Promise<StageRun> {
+  await s.shard!.finish();
+  const items = { ...s.itemCounts(ev, n.done, n.ok, n.failed), ...(n.restored ? { restored: n.restored } : {}) };
+  const reasons = ev.status.reasons;
+  if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})`, items };
+  if (n.failed > 0) return { result: 'failed', reasons, items, error: `${n.failed} of ${ev.items!.present.length} items of the shard failed` };
+  return { result: 'ran', reasons, items };
 }
 
 /**
@@ -101,6 +114,7 @@ async function restoreItems(s: RunSession, stage: StageConfig, ev: Evaluation, r
     if (got === null) left.push(t);
     else {
       restored++;
+      s.shard?.note(t.item);
       if (got === 'remote') from = 'remote';
     }
   }

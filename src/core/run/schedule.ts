@@ -51,12 +51,12 @@ async function stageTask(s: RunSession, name: string, ups: Promise<StageResult>[
   for (const w of stageWarnings(ev.status)) s.rep.warn?.(w);
   let dropped: Awaited<ReturnType<typeof dropItems>>;
   try {
-    dropped = await dropItems(s, stage, ev);
+    dropped = s.shard ? undefined : await dropItems(s, stage, ev); // a shard's gather drops them
   } catch (e) {
     s.stopUnlessKeepGoing(); // e.g. the journal could not be written
     return finish({ result: 'failed', reasons: ev.status.reasons, error: (e as Error).message });
   }
-  if (!shouldRun(ev)) {
+  if (!shouldRun(ev) && !s.shard) {
     if (ev.items) await refreshItemsLock(s, stage, ev); // e.g. inputs were deleted: nothing to run, a new items hash
     const givenUp = ev.items?.givenUp.length ?? 0;
     if (givenUp > 0) {

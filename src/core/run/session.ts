@@ -12,6 +12,7 @@ import type { ItemListing } from '../status/items.js';
 import type { ProcessGroups } from './process-groups.js';
 import { ReproCache } from '../store/local-cache.js';
 import { RunCache } from './run-cache.js';
+import type { ShardRun } from './shard-worker.js';
 import { Slots } from './slots.js';
 import type { ItemCounts, Reporter, ReproOptions } from './types.js';
 import { userEnv } from './user-env.js';
@@ -32,6 +33,8 @@ export class RunSession {
   private readonly baseEnv = userEnv();
   readonly cache: ReproCache | null;
   readonly runCache: RunCache;
+  /** `repro --shard`: the stage's items are narrowed to the shard and go up to the remote. */
+  shard: ShardRun | null = null;
 
   constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };

@@ -1,3 +1,4 @@
+import type { Shard } from './shard.js';
 import type { Evaluation } from '../status/status.js';
 import type { Reason } from '../status/reasons.js';
 
@@ -12,7 +13,7 @@ export interface StageResult {
   /** outputs kept because they are not the files dvcl recorded (a warning names each) */ kept_outputs?: string[];
 }
 export type StageRun = Omit<StageResult, 'name' | 'duration_ms'>;
-export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[] }
+export interface ReproResult { ok: boolean; interrupted?: NodeJS.Signals; run?: string; stages: StageResult[]; /** `--shard`: K/N */ shard?: string }
 
 export interface Reporter {
   stageStart?(name: string, ev: Evaluation, items?: number): void;
@@ -20,6 +21,8 @@ export interface Reporter {
   stageEnd?(r: StageResult): void;
   itemDone?(stage: string, done: number, total: number, failed: number): void;
   warn?(msg: string): void;
+  /** A line about the run itself (`repro --shard`'s resolved K/N). */
+  info?(msg: string): void;
 }
 
 export interface ReproOptions {
@@ -38,6 +41,8 @@ export interface ReproOptions {
   runCache?: boolean;
   /** `--pull`: fetch what the run needs from the remote, and look there for recorded runs. */
   pull?: boolean;
+  /** `--shard K/N`: run one per-item stage's partition K of N, uploading what it records (see gather). */
+  shard?: Shard;
   argv?: string[];
   reporter?: Reporter;
   /**

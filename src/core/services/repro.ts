@@ -6,8 +6,14 @@ import { ProcessGroups } from '../run/process-groups.js';
 import { runSelected } from '../run/schedule.js';
 import { RunSession } from '../run/session.js';
 import type { Reporter, ReproOptions, ReproResult } from '../run/types.js';
-import { oneLine } from '../errors.js';
-import { configuredRemote } from '../store/remote-index.js';
+import { configuredRemote, remoteBase } from '../store/remote-index.js';
+import { DvclError, oneLine } from '../errors.js';
+import { gitInfo } from '../git/git.js';
+import { selectStages } from '../graph/dag.js';
+import type { PipelineConfig } from '../pipeline.js';
+import { ShardRun } from '../run/shard-worker.js';
+import { shardText } from '../run/shard.js';
+import { computeStatus } from '../status/status.js';
 
 const LOCK_WRITE_INTERVAL_MS = 200;
 
@@ -22,6 +28,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, readOnly: true, onWarning: rep.warn }), opts, rep, new ProcessGroups());
     return planDryRun(s, selectForRun(s, targets));
   }
+  if (opts.shard) return reproShard(opts, cfg, rep);
   if (opts.pull || (cfg.settings.run_cache === 'pull' && configuredRemote(cfg))) await pullFirst(opts, rep);
   // The state is read under the run lock: only its holder recovers a crashed run's journal.
   const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
@@ -53,8 +60,50 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
  * here, from the remote, so that up-to-date stages and the deps stale ones read are there. What the
  * remote lacks is a warning: the stage that makes it runs (or is restored from the run cache).
  */
-async function pullFirst(opts: ReproOptions, rep: Reporter): Promise<void> {
+async function pullFirst(opts: ReproOptions, rep: Reporter, targets = opts.targets): Promise<void> {
   const { pull } = await import('./pull.js');
-  const r = await pull({ cwd: opts.cwd, targets: opts.targets, jobs: opts.jobs, onWarning: rep.warn });
+  const r = await pull({ cwd: opts.cwd, targets, jobs: opts.jobs, onWarning: rep.warn });
   for (const f of r.failed) rep.warn?.(oneLine(`pull: ${f.path}: ${f.reason}`));
+}
+
+/**
+ * `repro STAGE --shard K/N`: one worker of an engine's array. Runs only its partition of a per-item
+ * stage whose upstream is up to date, and sends its records to the remote; `gather` folds them.
+ */
+async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter): Promise<ReproResult> {
+  const shard = opts.shard!;
+  const targets = opts.targets ?? [];
+  const stage = targets.length === 1 ? cfg.stages.find((st) => st.name === targets[0]) : undefined;
+  if (!stage) throw new DvclError('config', '--shard runs one per-item stage: name it (dvcl repro STAGE --shard K/N)', { exit: 2 });
+  if (!stage.foreach) throw new DvclError('config', `--shard: stage ${stage.name} has no foreach: only a per-item stage's items can be split`, { exit: 2 });
+  const remote = configuredRemote(cfg);
+  const { noRemote, openRemote } = await import('../store/remote.js');
+  if (!remote) throw noRemote();
+  const git = await gitInfo(cfg.root);
+  if (!git.commit) throw new DvclError('config', '--shard needs a git commit: workers and gather meet at one', { exit: 2, suggestions: ['commit the pipeline, then start the workers at that commit'] });
+  const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
+  if (upstream.length && (opts.pull || cfg.settings.run_cache === 'pull')) await pullFirst(opts, rep, upstream);
+  const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
+  try {
+    const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), { ...opts, single: true, downstream: false }, rep, runLock.groups);
+    const stale = computeStatus(s.ctx, upstream).stages.filter((st) => st.state === 'stale' || st.state === 'failed');
+    if (stale.length) {
+      const names = stale.map((st) => st.name).join(', ');
+      throw new DvclError('config', `--shard: upstream ${stale.length > 1 ? 'stages' : 'stage'} ${names} ${stale.length > 1 ? 'are' : 'is'} not up to date: every worker would compute ${stale.length > 1 ? 'them' : 'it'} again`, {
+        exit: 2, suggestions: [`run dvcl repro ${names}, commit and dvcl push before starting the workers`, 'or pass --pull when its outputs are on the remote'],
+      });
+    }
+    const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
+    s.shard = new ShardRun(shard, git.commit, store, (m) => rep.warn?.(m));
+    try {
+      const result = await runSelected(s, [stage.name]);
+      return { ...result, shard: shardText(shard) };
+    } finally {
+      await s.shard.close();
+      await s.runCache.close();
+      s.p.lockFile.flush();
+    }
+  } finally {
+    await runLock.release();
+  }
 }
