@@ -1,0 +1,208 @@
+// `repro STAGE --shard K/N` workers in separate clones, then `gather` (issue 15, points 4–5), with
+// the built CLI against a folder remote and an in-process S3 server (fauxqs): a worker killed with
+// SIGKILL and run again, one shard run twice at once, gathers that are byte-identical, and a fresh
+// clone whose repro then runs nothing. Items append their stem to a counter file outside the repos.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dvclSpawn, json, type CliResult } from './helpers/cli.js';
+import { cleanupRepos, pipelineRepo, track, withShortcuts, type PipelineRepo } from './helpers/pipeline.js';
+import { startFakeS3, type FakeS3 } from './helpers/s3.js';
+import { shardOf } from '../src/core/run/shard.js';
+
+let s3: FakeS3;
+beforeAll(async () => { s3 = await startFakeS3(); });
+afterAll(async () => { await s3?.stop(); });
+afterEach(cleanupRepos);
+
+const ENV = { AWS_ACCESS_KEY_ID: 'test-key', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+const ITEMS = 24;
+
+function tempDir(prefix: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  track({ dir, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) });
+  return dir;
+}
+
+function clone(repo: PipelineRepo): PipelineRepo {
+  const dir = path.join(tempDir('dvcl-worker-'), 'w');
+  expect(spawnSync('git', ['clone', '-q', repo.dir, dir]).status).toBe(0);
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8' }).stdout.trim();
+  return withShortcuts({
+    dir, git, write: (rel, text) => { fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); fs.writeFileSync(path.join(dir, rel), text); },
+    read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), exists: (rel) => fs.existsSync(path.join(dir, rel)), cleanup: () => {},
+  });
+}
+
+const RC = (remote: string, options = '') => `version: 1
+settings:
+  remote: ${JSON.stringify(remote)}
+${options}stages:
+  list:
+    cmd: ls in > list.txt
+    deps: [in]
+    outs: [list.txt]
+  extract:
+    foreach: in/*.txt
+    out: out/\${stem}.up
+    deps: [list.txt, tool.txt]
+    cmd: tr a-z A-Z < \${item} > \${out} && echo \${stem} >> "$COUNTER" && if [ -n "$SLOW" ]; then sleep 0.2; fi
+`;
+
+interface Backend { name: string; remote(): string; options: string }
+const backends: Backend[] = [
+  { name: 'folder', remote: () => tempDir('dvcl-remote-'), options: '' },
+  { name: 's3', remote: () => `s3://${s3.bucket()}/team`, options: '' },
+];
+
+async function origin(b: Backend): Promise<{ a: PipelineRepo; counter: string }> {
+  const remote = b.remote();
+  const opts = b.name === 's3' ? `  remote_options: {endpoint: "${s3.endpoint}", jobs: 4}\n` : '';
+  const files: Record<string, string> = { 'tool.txt': 'v1\n', '.gitignore': '.dvcl/\nruns.log\nlist.txt\nout/\n.manifest.json.bak\n' };
+  for (let i = 0; i < ITEMS; i++) files[`in/f${String(i).padStart(2, '0')}.txt`] = `item ${i}\n`;
+  const a = await pipelineRepo(RC(remote, opts), files);
+  const counter = path.join(tempDir('dvcl-counter-'), 'count');
+  await ok(cli(a, counter, 'repro', 'list'));
+  await ok(cli(a, counter, 'push'));
+  a.commitAll('list ran');
+  return { a, counter };
+}
+
+function cli(repo: PipelineRepo, counter: string, ...args: string[]): Promise<CliResult> {
+  return spawnCli(repo, counter, {}, ...args).done;
+}
+
+function spawnCli(repo: PipelineRepo, counter: string, env: Record<string, string>, ...args: string[]) {
+  return dvclSpawn(repo.dir, args, { env: { ...ENV, COUNTER: counter, ...env } });
+}
+
+async function ok(p: Promise<CliResult>): Promise<CliResult> {
+  const r = await p;
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return r;
+}
+
+const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe.each(backends)('shards on a $name remote', (b) => {
+  it('workers in separate clones, one killed and re-run, one run twice at once; gather is complete, byte-identical twice, and a fresh clone runs nothing', async () => {
+    const { a, counter } = await origin(b);
+    const w = [1, 2, 3, 4].map(() => clone(a));
+    const twin = clone(a);
+    // Shard 3 runs slowly, flushes often, and is killed once some of its items are recorded.
+    const slow = spawnCli(w[2], counter, { SLOW: '1', DVCL_SHARD_FLUSH_MS: '50' }, 'repro', 'extract', '--shard', '3/4', '--pull', '-j', '1');
+    const others = [
+      cli(w[0], counter, 'repro', 'extract', '--shard', '1/4', '--pull'),
+      cli(w[1], counter, 'repro', 'extract', '--shard', '2/4', '--pull'),
+      cli(twin, counter, 'repro', 'extract', '--shard', '2/4', '--pull'),
+      cli(w[3], counter, 'repro', 'extract', '--shard', '4/4', '--pull', '--json'),
+    ];
+    const before = lines(counter).length;
+    await until(() => lines(counter).length >= before + 2 || slow.child.exitCode !== null);
+    await new Promise((r) => setTimeout(r, 150)); // a flush or two
+    slow.child.kill('SIGKILL');
+    expect((await slow.done).signal).toBe('SIGKILL');
+    for (const r of await Promise.all(others)) expect(r.code, r.stderr).toBe(0);
+    const last = json((await others[3]));
+    expect(last.shard).toBe('4/4');
+    const again = await ok(cli(w[2], counter, 'repro', 'extract', '--shard', '3/4', '--pull'));
+    expect(again.stderr).toMatch(/shard 3\/4 \(--shard\): \d+ of 24 items/);
+
+    // Every item ran: once, but the one killed mid-run and the twin shard's (harmless) doubles.
+    const ran = lines(counter);
+    expect(new Set(ran).size).toBe(ITEMS);
+    // The re-run of shard 3 resumed: only the item in flight at the kill ran twice there.
+    const twice = Array.from({ length: ITEMS }, (_, i) => `in/f${String(i).padStart(2, '0')}.txt`).filter((p) => shardOf(p, 4) === 2).length;
+    expect(ran.length, ran.sort().join(' ')).toBeLessThanOrEqual(ITEMS + twice + 1);
+
+    const g = await ok(cli(a, counter, 'gather', '--json'));
+    const st = json(g).stages[0];
+    expect(st).toMatchObject({ stage: 'extract', complete: true, uncovered: 0, failed: 0, shard_count: 4, missing_shards: [] });
+    expect(st.shards).toEqual([1, 2, 3, 4]);
+    const manifest = a.manifest()!;
+    const lock = a.lock()!;
+    const records = JSON.parse(manifest).stages.extract.items;
+    expect(Object.keys(records).sort()).toEqual(Array.from({ length: ITEMS }, (_, i) => `in/f${String(i).padStart(2, '0')}.txt`));
+    expect(Object.values(records).every((r: any) => r.status === 'success')).toBe(true);
+    expect(lock).toMatch(/extract:[\s\S]*items:\n\s+count: 24/);
+
+    const second = await ok(cli(a, counter, 'gather'));
+    expect(second.stdout).toContain('nothing new');
+    expect(a.manifest()).toBe(manifest);
+    expect(a.lock()).toBe(lock);
+
+    a.commitAll('gathered');
+    const fresh = clone(a);
+    await ok(cli(fresh, counter, 'pull'));
+    for (let i = 0; i < ITEMS; i++) expect(fresh.read(`out/f${String(i).padStart(2, '0')}.up`)).toBe(`ITEM ${i}\n`);
+    const n = lines(counter).length;
+    const r = json(await ok(cli(fresh, counter, 'repro', '--json')));
+    expect(r.stages.find((s: any) => s.name === 'extract')).toMatchObject({ result: 'skipped', items: { ran: 0, total: ITEMS } });
+    expect(lines(counter).length).toBe(n);
+    expect(fresh.status().up_to_date).toBe(true);
+  }, 120_000);
+});
+
+describe('shards: what is refused', () => {
+  const folder = backends[0];
+
+  it('gather refuses another commit\'s fragments and workers that saw other inputs; reports shards that sent nothing', async () => {
+    const { a, counter } = await origin(folder);
+    const committed = a.manifest();
+    const w1 = clone(a);
+    await ok(cli(w1, counter, 'repro', 'extract', '--shard', '1/3', '--pull'));
+    const partial = json(await ok(cli(a, counter, 'gather', '--json', '--dry-run'))).stages[0];
+    expect(partial).toMatchObject({ complete: false, shards: [1], missing_shards: [2, 3], recorded: expect.any(Number) });
+    expect(partial.uncovered).toBe(ITEMS - partial.recorded);
+    expect(a.manifest()).toBe(committed); // a dry run writes nothing
+
+    // A worker whose inputs differ (an edit not in the commit) cannot be mixed with the others.
+    const w2 = clone(a);
+    w2.write('tool.txt', 'v2\n');
+    await ok(cli(w2, counter, 'repro', 'extract', '--shard', '2/3', '--pull'));
+    const mixed = await cli(a, counter, 'gather');
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toMatch(/fragments of stage extract at [0-9a-f]{12} ran on different inputs/);
+    expect(a.manifest()).toBe(committed);
+
+    // At another commit, those fragments are not gathered: gather names the commit they belong to.
+    const first = a.git('rev-parse', 'HEAD');
+    a.write('README', 'x\n');
+    a.commitAll('another commit');
+    const other = await ok(cli(a, counter, 'gather'));
+    expect(other.stdout).toMatch(/extract: no fragments for [0-9a-f]{12}/);
+    expect(other.stderr).toContain(`of another commit, ${first.slice(0, 12)}: gather there`);
+  }, 60_000);
+
+  it('a worker refuses what it cannot shard, with exit 2 and a hint', async () => {
+    const { a, counter } = await origin(folder);
+    const w = clone(a);
+    const cases: [string[], RegExp][] = [
+      [['repro', '--shard', '1/2'], /--shard runs one per-item stage: name it/],
+      [['repro', 'list', '--shard', '1/2'], /stage list has no foreach/],
+      [['repro', 'extract', '--shard', '3/2'], /K must be between 1 and 2/],
+      [['repro', 'extract', '--shard', 'auto'], /no engine index found/],
+      // list.txt is git-ignored: without --pull, the upstream stage is not up to date here.
+      [['repro', 'extract', '--shard', '1/2'], /upstream stage list is not up to date[\s\S]*--pull/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await cli(w, counter, ...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(msg);
+    }
+    const k8s = await spawnCli(w, counter, { JOB_COMPLETION_INDEX: '1' }, 'repro', 'extract', '--shard', 'auto/2', '--pull').done;
+    expect(k8s.code, k8s.stderr).toBe(0);
+    expect(k8s.stderr).toMatch(/shard 2\/2 \(JOB_COMPLETION_INDEX=1\)/);
+    expect(lines(counter).length).toBeGreaterThan(0);
+  }, 60_000);
+});
