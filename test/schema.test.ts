@@ -193,12 +193,16 @@ describe('the schema lists what the loader allows', () => {
 });
 
 describe('shipped .pipelinerc files are valid', () => {
-  it('.pipelinerc.example', () => {
+  const modeline = `# yaml-language-server: $schema=${SCHEMA.$id}`;
+
+  it('.pipelinerc.example, which names the schema on its first line', () => {
     const text = fs.readFileSync(path.join(ROOT, '.pipelinerc.example'), 'utf8');
     expect(schemaErrors(parse(text))).toBeNull();
+    expect(text.split('\n')[0]).toBe(modeline);
   });
 
   it('the starter file of `dvcl init`, as written and with its example stages uncommented', () => {
+    expect(STARTER_CONFIG.split('\n')[0]).toBe(modeline);
     expect(schemaErrors(parse(STARTER_CONFIG))).toBeNull();
     expect(schemaErrors(parse(STARTER_CONFIG.replace(/^ {2}# /gm, '  ')))).toBeNull();
   });
