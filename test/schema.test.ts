@@ -187,6 +187,21 @@ describe('the schema lists what the loader allows', () => {
     }
   });
 
+  it('the defaults the loader gives', () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-schema-')));
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, '.pipelinerc'), 'stages:\n  a:\n    cmd: x\n');
+    const cfg = loadConfig({ cwd: dir, root: dir });
+    const { jobs: _cpus, ...fixed } = cfg.settings;
+    const shown = (props: Record<string, { default?: unknown }>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, props[k].default]));
+    expect(shown(settings.properties, Object.keys(fixed))).toEqual(fixed);
+    expect(settings.properties.jobs.default).toBeUndefined(); // the number of CPUs
+    expect(settings.properties.run_cache.default).toBe(cfg.settings.run_cache ?? true); // unset: restore from the local run cache
+    expect(SCHEMA.properties.params.default).toBe(cfg.paramsFile);
+    const [a] = cfg.stages;
+    expect(shown(stage.properties, ['wdir', 'persist', 'frozen', 'always_changed'])).toEqual({ wdir: a.wdir, persist: a.persist, frozen: a.frozen, always_changed: a.always_changed });
+  });
+
   it('the hash algorithms dvcl has', () => {
     expect(settings.properties.hash.enum).toEqual([...HASH_ALGORITHMS]);
   });
