@@ -26,6 +26,8 @@ describe('dvcl init in a git repository', () => {
     expect(out.stderr).toBe('');
 
     const rc = r.read('.pipelinerc');
+    // First, so that editors with the YAML language server validate and complete the file.
+    expect(rc.split('\n')[0]).toBe('# yaml-language-server: $schema=https://unpkg.com/dvcl/schema/pipelinerc.schema.json');
     expect(rc).toMatch(/^version: 1$/m);
     expect(rc.split('\n').filter((l) => l.trimStart().startsWith('#')).length).toBeGreaterThan(5);
     expect(r.read('.gitignore').split('\n')).toContain('.dvcl/');

@@ -7,7 +7,7 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function checkKeys(src: YamlSource, at: KeyPath, obj: Record<string, unknown>, allowed: string[]): void {
+export function checkKeys(src: YamlSource, at: KeyPath, obj: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(obj)) {
     if (allowed.includes(k)) continue;
     const near = closest(k, allowed);

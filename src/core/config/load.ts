@@ -18,9 +18,10 @@ import { checkRemoteOptions, parseRemoteUrl } from './remote-settings.js';
 
 export const CONFIG_FILE = '.pipelinerc';
 export const LOCAL_CONFIG_FILE = '.pipelinerc.local';
-const TOP_KEYS = ['version', 'settings', 'params', 'stages'];
-const SETTING_KEYS = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'run_cache', 'remote', 'remote_options'];
-const STAGE_KEYS = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
+// The keys each level accepts; schema/pipelinerc.schema.json lists the same (test/schema.test.ts keeps them in step).
+export const TOP_KEYS: readonly string[] = ['version', 'settings', 'params', 'stages'];
+export const SETTING_KEYS: readonly string[] = ['jobs', 'hash', 'max_attempts', 'shell', 'cache', 'run_cache', 'remote', 'remote_options'];
+export const STAGE_KEYS: readonly string[] = ['desc', 'cmd', 'deps', 'params', 'outs', 'env', 'wdir', 'persist', 'frozen', 'always_changed', 'foreach', 'out'];
 
 export function findRoot(cwd: string): string {
   let dir = path.resolve(cwd);

@@ -49,6 +49,11 @@ export function parseRemoteUrl(url: string, cwd: string): RemoteLocation {
   throw bad(`unknown scheme ${scheme}://`);
 }
 
+/** The keys of `remote_options`, as written in `.pipelinerc` (the schema lists the same). */
+export const REMOTE_OPTION_KEYS = ['endpoint', 'region', 'path_style', 'jobs'] as const;
+type RemoteOptionKey = (typeof REMOTE_OPTION_KEYS)[number];
+const isRemoteOptionKey = (key: string): key is RemoteOptionKey => (REMOTE_OPTION_KEYS as readonly string[]).includes(key);
+
 export interface RemoteOptionsProblem {
   key: string[];
   message: string;
@@ -61,6 +66,8 @@ export function checkRemoteOptions(raw: unknown): { options: RemoteOptions } | {
   const options: RemoteOptions = {};
   for (const [key, value] of Object.entries(raw)) {
     const problem = (message: string) => ({ problem: { key: [key], message } });
+    if (!isRemoteOptionKey(key)) return problem(`unknown option (known: ${REMOTE_OPTION_KEYS.join(', ')})`);
+    // Exhaustive over REMOTE_OPTION_KEYS: a key added there without a case here does not compile.
     switch (key) {
       case 'endpoint':
         if (typeof value !== 'string' || !/^https?:\/\/[^/\s]+/.test(value)) return problem('must be an http:// or https:// URL');
@@ -78,8 +85,10 @@ export function checkRemoteOptions(raw: unknown): { options: RemoteOptions } | {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1024) return problem('must be a whole number from 1 to 1024');
         options.jobs = value as number;
         break;
-      default:
-        return problem(`unknown option (known: endpoint, region, path_style, jobs)`);
+      default: {
+        const never: never = key;
+        return problem(`unknown option ${String(never)}`);
+      }
     }
   }
   return { options };

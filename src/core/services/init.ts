@@ -4,7 +4,12 @@ import { CONFIG_FILE } from '../config/load.js';
 import { getLocalConfig, gitTopLevel, setLocalConfig } from '../git/git.js';
 import { installHooks } from '../git/hooks.js';
 
-export const STARTER_CONFIG = `# dvcl pipeline: see .pipelinerc.example in the dvcl package for every key.
+/** Where editors fetch the schema of `.pipelinerc` (schema/pipelinerc.schema.json, published with the package). */
+export const SCHEMA_URL = 'https://unpkg.com/dvcl/schema/pipelinerc.schema.json';
+
+// The modeline comes first: yaml-language-server (VS Code, Neovim, Helix...) reads it to validate and complete the file.
+export const STARTER_CONFIG = `# yaml-language-server: $schema=${SCHEMA_URL}
+# dvcl pipeline: see .pipelinerc.example in the dvcl package for every key.
 version: 1
 settings:
   # jobs: 4            # parallel stages/items (default: number of CPUs)
