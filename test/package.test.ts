@@ -27,7 +27,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(consumer, { recursive: true, force: true }));
 
 describe('the npm package', () => {
-  it('ships the CLI, both library builds, the manifest, the licence and the docs, and no sources or tests', () => {
+  it('ships the CLI, both library builds, the oclif manifest and the licence, and no sources or tests', () => {
     const required = ['package.json', 'README.md', 'LICENSE', '.pipelinerc.example', 'oclif.manifest.json', 'bin/run.js',
       'dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.cts', 'dist/cli/execute.js'];
     expect(required.filter((f) => !shipped.has(f))).toEqual([]);
@@ -48,6 +48,7 @@ describe('the npm package', () => {
     for (const c of Object.values(manifest.commands) as { relativePath: string[] }[]) targets.push(c.relativePath.join('/'));
     expect(targets.map(rel).filter((t) => !shipped.has(t))).toEqual([]);
     expect(Object.keys(manifest.commands).length).toBeGreaterThan(5);
+    expect(pkg.bin).toEqual({ dvcl: 'bin/run.js' }); // as npm publish writes it: './bin/run.js' gets a warning
   });
 
   it("leaves no relative link in the shipped markdown pointing at a file that is not shipped", () => {
