@@ -40,13 +40,6 @@ export interface Resolution { value: unknown; fromFiles: { file: string; key: st
 
 const KEYCRE = /(?<!\\)\$\{(.*?)\}/g;
 
-export function hasInterpolation(v: unknown): boolean {
-  if (typeof v === 'string') return new RegExp(KEYCRE.source).test(v);
-  if (Array.isArray(v)) return v.some(hasInterpolation);
-  if (isObject(v)) return Object.entries(v).some(([k, x]) => hasInterpolation(k) || hasInterpolation(x));
-  return false;
-}
-
 /** Resolves every string in `v` (keys too); `inCmd`: a mapping unpacks into `--key value` flags, as DVC does. */
 export function resolve(ctx: VarContext, v: unknown, opts: { inCmd?: boolean } = {}): Resolution {
   const r: Resolution = { value: undefined, fromFiles: [], missing: [] };

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { isObject, typeName } from '../config/fields.js';
 import { formatKeyPath, type KeyPath, type YamlSource } from '../config/yaml-source.js';
-import { hasInterpolation, resolve, toStr, VarContext } from './dvc-vars.js';
+import { resolve, toStr, VarContext } from './dvc-vars.js';
 import { pipelineText, type EmittedStage } from './emit.js';
 import { translateOuts } from './dvc-outs.js';
 
@@ -82,6 +82,7 @@ export class Translator {
     if (this.uncachedOuts.length) {
       this.hints.add(`outs DVC did not cache (\`cache: false\`, committed to git): ${this.uncachedOuts.join(', ')}; keep committing them (dvcl caches and pushes every out as well, which does no harm)`);
     }
+    this.dropped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
     const notTranslated = this.dropped.map((d) => `${this.where(d)}: ${d.message}`);
     const text = pipelineText({ source: this.src.file, stages: this.stages, notTranslated });
     return { text, stages: this.stages.map(({ name, from, line }) => ({ name, from, line })), dropped: this.dropped, hints: [...this.hints], cachedOuts: this.cachedOuts };
@@ -119,7 +120,8 @@ export class Translator {
 
   /** Resolves `${…}` in one field; a value taken from a params file is reported, a missing one is an error (DVC's too). */
   value(ctx: VarContext, at: KeyPath, v: unknown, opts: { inCmd?: boolean } = {}): unknown {
-    if (!hasInterpolation(v)) return v;
+    if (v === undefined || v === null) return v;
+    // Even with nothing to interpolate: DVC turns an escaped `\${` into `${`.
     const r = resolve(ctx, v, opts);
     if (r.missing.length) {
       throw this.src.error(at, `\${${r.missing[0]}} is not defined`, 'define it under `vars:` or in params.yaml (a vars file dvcl import cannot read is listed above)');
