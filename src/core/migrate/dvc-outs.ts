@@ -1,14 +1,24 @@
 // A DVC stage's `outs`, `metrics` and `plots`: all three are plain outs in dvcl; their options map
 // to the stage (`persist`) or are reported.
 import { isObject, typeName } from '../config/fields.js';
-import type { KeyPath } from '../config/yaml-source.js';
+import type { KeyPath, YamlSource } from '../config/yaml-source.js';
 import type { VarContext } from './dvc-vars.js';
-import type { Translator } from './dvc.js';
+
+/** What of the translator the outs need (dvc.ts's Translator): an interface, so the two modules import no circle. */
+export interface OutsContext {
+  readonly src: YamlSource;
+  readonly hints: Set<string>;
+  readonly cachedOuts: string[];
+  readonly uncachedOuts: string[];
+  value(ctx: VarContext, at: KeyPath, v: unknown): unknown;
+  place(p: string, wdir: string): { path: string } | { problem: string; instead: string };
+  drop(at: KeyPath, message: string, instead: string, which?: 'key' | 'value'): void;
+}
 
 const PLOT_PROPS = ['template', 'x', 'y', 'x_label', 'y_label', 'title', 'header'];
 const ANNOTATIONS = ['desc', 'type', 'labels', 'meta'];
 
-export function translateOuts(t: Translator, ctx: VarContext, at: KeyPath, def: Record<string, unknown>, wdir: string): { outs: string[]; persist: boolean } {
+export function translateOuts(t: OutsContext, ctx: VarContext, at: KeyPath, def: Record<string, unknown>, wdir: string): { outs: string[]; persist: boolean } {
   const outs: string[] = [];
   const persisted: { path: string; at: KeyPath }[] = [];
   for (const section of ['outs', 'metrics', 'plots'] as const) {
@@ -52,7 +62,7 @@ export function translateOuts(t: Translator, ctx: VarContext, at: KeyPath, def: 
   return { outs, persist };
 }
 
-function options(t: Translator, at: KeyPath, file: string, section: string, opts: Record<string, unknown>): void {
+function options(t: OutsContext, at: KeyPath, file: string, section: string, opts: Record<string, unknown>): void {
   let plotted = false;
   for (const [k, v] of Object.entries(opts)) {
     const where = [...at, k];

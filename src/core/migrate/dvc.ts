@@ -5,7 +5,7 @@ import { isObject, typeName } from '../config/fields.js';
 import { formatKeyPath, type KeyPath, type YamlSource } from '../config/yaml-source.js';
 import { resolve, toStr, VarContext } from './dvc-vars.js';
 import { pipelineText, type EmittedStage } from './emit.js';
-import { translateOuts } from './dvc-outs.js';
+import { translateOuts, type OutsContext } from './dvc-outs.js';
 
 /** One thing of dvc.yaml that the `.pipelinerc` does not carry, and what to do about it. */
 export interface Dropped { line: number | null; col: number | null; key: string; message: string; instead: string }
@@ -43,7 +43,7 @@ export function translateDvc(input: DvcInput): Translation {
   return new Translator(input).run();
 }
 
-export class Translator {
+class Translator implements OutsContext {
   readonly src: YamlSource;
   readonly dropped: Dropped[] = [];
   readonly hints = new Set<string>();
