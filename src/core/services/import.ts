@@ -72,5 +72,5 @@ function lockHints(lockFile: string, given: boolean): string[] {
   } catch {
     return ['dvc.lock is not valid YAML: it was not read (it is not needed)'];
   }
-  return [`dvc.lock records ${recorded} stage run${recorded === 1 ? '' : 's'}; they are not carried over: DVC's hashes (md5 of its own keys, \`.dir\` listings) are not what pipeline.lock records, so the first \`dvcl repro\` runs every stage once (\`dvc pull\` first, and the data it reads is there)`];
+  return [`dvc.lock records ${recorded} stage run${recorded === 1 ? '' : 's'}; they are not carried over: DVC's hashes (md5 of its own keys, \`.dir\` listings) are not what pipeline.lock records, so the first \`dvcl repro\` runs every stage once (run \`dvc pull\` before it, so the data the stages read is there)`];
 }
