@@ -262,6 +262,22 @@ stages:
   });
 });
 
+describe('dvcl import: foreach over a params file', () => {
+  it('writes one stage per entry as it is now, and lists that a later change does not reach the pipeline', () => {
+    const t = translate(`stages:
+  train:
+    foreach: \${models}
+    do:
+      cmd: python train.py \${item}
+      outs:
+        - \${item}.pkl
+`, { 'params.yaml': 'models: [cnn, xgb]\n' });
+    expect(t.stages.map((s) => s.name)).toEqual(['train-cnn', 'train-xgb']);
+    expect(t.dropped.map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual(['3:14 ${models}, replaced by its value in params.yaml:models (now 2 entries)']);
+    expect(t.dropped[0].instead).toMatch(/run `dvcl import` again after changing it/);
+  });
+});
+
 describe('dvcl import: bad input', () => {
   const fails = (text: string): DvclError => {
     try {
@@ -308,6 +324,16 @@ describe('dvcl import: the service', () => {
     expect(r.source).toBe('sub/dvc.yaml');
     expect(parse(r.text).stages.a).toEqual({ cmd: 'echo a > a.txt', wdir: 'sub', deps: ['sub/in.txt'], outs: ['sub/a.txt'] });
     expect(r.hints.join('\n')).toMatch(/dvc\.lock records 1 stage run; they are not carried over/);
+  });
+
+  it("points at DVC's default remote for settings.remote", () => {
+    const dir = tmp({
+      'dvc.yaml': 'stages: {}\n',
+      '.dvc/config': "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://team-bucket/dvc\n",
+    });
+    expect(importDvc({ cwd: dir, dryRun: true }).hints).toContain('DVC\'s default remote "storage" is s3://team-bucket/dvc: dvcl can share it: `settings.remote: s3://team-bucket/dvc` (dvcl\'s objects go under dvcl/v1/ below it, beside DVC\'s files/)');
+    fs.writeFileSync(path.join(dir, '.dvc/config'), '[core]\nremote = local\n[remote "local"]\nurl = ../../shared/dvc-store\n');
+    expect(importDvc({ cwd: dir, dryRun: true }).hints.join('\n')).toContain('dvcl can share the folder: `settings.remote: ../shared/dvc-store`');
   });
 
   it('names a missing dvc.yaml', () => {

@@ -127,7 +127,8 @@ class Translator implements OutsContext {
       throw this.src.error(at, `\${${r.missing[0]}} is not defined`, 'define it under `vars:` or in params.yaml (a vars file dvcl import cannot read is listed above)');
     }
     for (const f of r.fromFiles) {
-      const now = `${f.file}:${f.key} (now ${JSON.stringify(toStr(f.value, opts.inCmd))})`;
+      const size = Array.isArray(f.value) ? f.value.length : isObject(f.value) ? Object.keys(f.value).length : null;
+      const now = `${f.file}:${f.key} (now ${size === null ? JSON.stringify(toStr(f.value, opts.inCmd)) : `${size} entries`})`;
       this.drop(at, `\${${f.key}}, replaced by its value in ${now}`,
         opts.inCmd
           ? `dvcl substitutes no parameters into commands: changing ${f.file} will not change the command. Read the value in the script (and list ${f.key} under \`params:\`), or run \`dvcl import\` again after changing it`

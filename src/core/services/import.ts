@@ -6,6 +6,7 @@ import { CONFIG_FILE } from '../config/load.js';
 import { YamlSource } from '../config/yaml-source.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { translateDvc, type Dropped, type ReadResult } from '../migrate/dvc.js';
+import { dvcDefaultRemote, remoteHint } from '../migrate/dvc-remote.js';
 
 export interface ImportResult {
   /** dvc.yaml as named (relative to cwd). */
@@ -42,7 +43,7 @@ export function importDvc(opts: { cwd: string; file?: string; out?: string; forc
   }
   const base = path.relative(path.dirname(outAbs), dir).split(path.sep).join('/') || '.';
   const t = translateDvc({ src: YamlSource.parse(source, text), base, readFile: (rel) => readData(path.join(dir, rel)) });
-  const hints = [...t.hints, ...lockHints(path.join(dir, 'dvc.lock'), lockGiven)];
+  const hints = [...t.hints, ...lockHints(path.join(dir, 'dvc.lock'), lockGiven), ...remoteHints(dir, path.dirname(outAbs))];
   if (!opts.dryRun) writeFileAtomicSync(outAbs, t.text);
   return { source, out, written: !opts.dryRun, stages: t.stages, dropped: t.dropped.map((d) => ({ file: source, ...d })), hints, text: t.text };
 }
@@ -73,4 +74,25 @@ function lockHints(lockFile: string, given: boolean): string[] {
     return ['dvc.lock is not valid YAML: it was not read (it is not needed)'];
   }
   return [`dvc.lock records ${recorded} stage run${recorded === 1 ? '' : 's'}; they are not carried over: DVC's hashes (md5 of its own keys, \`.dir\` listings) are not what pipeline.lock records, so the first \`dvcl repro\` runs every stage once (run \`dvc pull\` before it, so the data the stages read is there)`];
+}
+
+/** The default remote of the DVC project dvc.yaml is in (the nearest `.dvc/config` up from it). */
+function remoteHints(dir: string, outDir: string): string[] {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const config = path.join(d, '.dvc', 'config');
+    if (fs.existsSync(config)) {
+      let text: string;
+      try {
+        text = fs.readFileSync(config, 'utf8');
+      } catch {
+        return [];
+      }
+      const remote = dvcDefaultRemote(text);
+      if (!remote) return [];
+      // A local remote's relative path is relative to .dvc/, dvcl's to the project.
+      const local = /^[a-z][a-z0-9+.-]*:\/\//i.test(remote.url) ? undefined : path.relative(outDir, path.resolve(d, '.dvc', remote.url)).split(path.sep).join('/');
+      return [remoteHint(remote, local)];
+    }
+    if (fs.existsSync(path.join(d, '.git')) || path.dirname(d) === d) return [];
+  }
 }
