@@ -124,7 +124,8 @@ class Translator implements OutsContext {
     // Even with nothing to interpolate: DVC turns an escaped `\${` into `${`.
     const r = resolve(ctx, v, opts);
     if (r.missing.length) {
-      throw this.src.error(at, `\${${r.missing[0]}} is not defined`, 'define it under `vars:` or in params.yaml (a vars file dvcl import cannot read is listed above)');
+      const unread = this.dropped.some((d) => d.message.startsWith('vars file'));
+      throw this.src.error(at, `\${${r.missing[0]}} is not defined`, `define it under \`vars:\` or in params.yaml${unread ? ' (or in a YAML/JSON copy of the vars file dvcl import could not read)' : ''}`);
     }
     for (const f of r.fromFiles) {
       const size = Array.isArray(f.value) ? f.value.length : isObject(f.value) ? Object.keys(f.value).length : null;
