@@ -25,6 +25,7 @@ const COMMANDS: [string, string][] = [
   ['pull', 'Download recorded outputs from the remote'],
   ['checkout', 'Restore recorded outputs from the local cache'],
   ['gc', 'Delete stored objects that nothing refers to'],
+  ['import', "Write a .pipelinerc from DVC's dvc.yaml"],
 ];
 
 describe.concurrent('--help', () => {
