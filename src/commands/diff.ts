@@ -9,8 +9,8 @@ files in the working tree, as the last repro wrote them): the stages added, remo
 the params, deps and outs that changed (old → new); for per-item stages, the items added, removed, \
 changed and failed. A revision without a pipeline.lock counts as an empty pipeline.`;
   static override args = {
-    a: Args.string({ name: 'REV_A', description: 'the old revision (default HEAD)' }),
-    b: Args.string({ name: 'REV_B', description: 'the new revision (default: the working tree)' }),
+    rev_a: Args.string({ description: 'the old revision (default HEAD)' }),
+    rev_b: Args.string({ description: 'the new revision (default: the working tree)' }),
   };
   static override flags = {
     md: Flags.boolean({ description: 'a Markdown table, to paste into a pull request' }),
@@ -26,7 +26,7 @@ changed and failed. A revision without a pipeline.lock counts as an empty pipeli
   async run(): Promise<DiffResult> {
     const { args, flags } = await this.parse(Diff);
     const { diff } = await import('../core/services/diff.js');
-    const r = await diff({ cwd: process.cwd(), a: args.a, b: args.b, onWarning: (m) => this.note(`warning: ${m}`) });
+    const r = await diff({ cwd: process.cwd(), a: args.rev_a, b: args.rev_b, onWarning: (m) => this.note(`warning: ${m}`) });
     if (!this.jsonEnabled()) {
       const { diffMarkdown, diffText } = await import('../cli/render-diff.js');
       this.log(flags.md ? diffMarkdown(r, { all: flags.all }) : diffText(r, { all: flags.all }));

@@ -8,8 +8,8 @@ export default class ParamsDiff extends DvclCommand {
 (default HEAD) and REV_B (default: the working tree), one row per param: its file, key, old and new \
 value, and the stages that track it. Only changed params unless --all.`;
   static override args = {
-    a: Args.string({ name: 'REV_A', description: 'the old revision (default HEAD)' }),
-    b: Args.string({ name: 'REV_B', description: 'the new revision (default: the working tree)' }),
+    rev_a: Args.string({ description: 'the old revision (default HEAD)' }),
+    rev_b: Args.string({ description: 'the new revision (default: the working tree)' }),
   };
   static override flags = {
     all: Flags.boolean({ description: 'include the params that did not change' }),
@@ -24,7 +24,7 @@ value, and the stages that track it. Only changed params unless --all.`;
   async run(): Promise<ParamsDiffResult> {
     const { args, flags } = await this.parse(ParamsDiff);
     const { paramsDiff } = await import('../../core/services/diff.js');
-    const r = await paramsDiff({ cwd: process.cwd(), a: args.a, b: args.b, all: flags.all });
+    const r = await paramsDiff({ cwd: process.cwd(), a: args.rev_a, b: args.rev_b, all: flags.all });
     if (!this.jsonEnabled()) {
       const { paramsMarkdown, paramsText } = await import('../../cli/render-diff.js');
       this.log(flags.md ? paramsMarkdown(r) : paramsText(r));
