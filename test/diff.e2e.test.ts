@@ -113,14 +113,17 @@ stages:
     repo.write('in/d.txt', 'd\n');
     expect(repo.run('repro').code).toBe(1); // c failed
     const text = ok(repo.run('diff')).stdout;
-    expect(text).toContain('upper: 3 → 3 items: 1 added, 1 removed, 2 changed, 1 failed (1 newly)');
+    expect(text).toContain('upper: failed (1 item failed), 3 → 3 items: 1 added, 1 removed, 2 changed, 1 failed (1 newly)');
     expect(text).toContain('added: in/d.txt');
     expect(text).toContain('removed: in/a.txt');
     expect(text).toContain('changed: in/b.txt, in/c.txt');
     expect(text).toContain('failed: in/c.txt');
     const r = json(ok(repo.run('diff', '--json')));
     expect(r.items).toEqual([{ stage: 'upper', count: { old: 3, new: 3 }, added: ['in/d.txt'], removed: ['in/a.txt'], changed: ['in/b.txt', 'in/c.txt'], failed: ['in/c.txt'], newly_failed: 1 }]);
-    expect(ok(repo.run('diff', '--md')).stdout).toContain('| upper | 3 → 3 | 1 | 1 | 2 | 1 (1 newly) |');
+    expect(r.failed).toEqual([{ name: 'upper', reason: '1 item failed', newly: true }]);
+    const md = ok(repo.run('diff', '--md')).stdout;
+    expect(md).toContain('| upper | 3 → 3 | 1 | 1 | 2 | 1 (1 newly) |');
+    expect(md).toContain('| upper | failed | 1 item failed |');
   });
 });
 

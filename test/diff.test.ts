@@ -61,7 +61,7 @@ describe('diffLedgers: stages', () => {
     expect(d.unchanged).toBe(0);
     expect(d.items).toMatchObject([{ stage: 'up', count: { old: 0, new: 1 }, added: ['in/1.txt'] }]);
     expect(diffLedgers(b, { lock: null, manifest: null }).stages.map((s) => s.change)).toEqual(['removed', 'removed']);
-    expect(diffLedgers({ lock: null, manifest: null }, { lock: null, manifest: null })).toEqual({ stages: [], unchanged: 0, items: [] });
+    expect(diffLedgers({ lock: null, manifest: null }, { lock: null, manifest: null })).toEqual({ stages: [], unchanged: 0, failed: [], items: [] });
   });
 });
 
@@ -85,6 +85,15 @@ describe('diffLedgers: items of per-item stages', () => {
       added: ['new.txt'], removed: ['gone.txt'], changed: ['a.txt', 'b.txt', 'out.txt', 'same.txt'],
       failed: ['same.txt', 'still.txt'], newly_failed: 1,
     }]);
+  });
+
+  it('stages whose last run failed on the new side, newly or still, with the reason', () => {
+    const m = (status: 'success' | 'failed', reason?: string): ManifestData => ({
+      version: 1, runs: dict(), stages: dict({ train: { status, ...(reason ? { reason } : {}) }, ok: { status: 'success' } }),
+    });
+    expect(diffLedgers({ lock: null, manifest: m('success') }, { lock: null, manifest: m('failed', 'exit 3') }).failed).toEqual([{ name: 'train', reason: 'exit 3', newly: true }]);
+    expect(diffLedgers({ lock: null, manifest: m('failed') }, { lock: null, manifest: m('failed') }).failed).toEqual([{ name: 'train', reason: null, newly: false }]);
+    expect(diffLedgers({ lock: null, manifest: m('failed') }, { lock: null, manifest: m('success') }).failed).toEqual([]);
   });
 
   it('a stage whose items did not change is not listed; neither is a whole-stage record', () => {

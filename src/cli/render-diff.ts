@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import { showValue } from '../core/util/exact.js';
 import type { EntryChange } from '../core/ledger/entry-diff.js';
-import type { ItemsDiff, StageDiff } from '../core/ledger/diff.js';
+import type { FailedStage, ItemsDiff, StageDiff } from '../core/ledger/diff.js';
 import type { DiffResult, DiffSide, ParamsDiffResult } from '../core/services/diff.js';
 import { describeChange } from './render-log.js';
 
@@ -32,6 +32,8 @@ function details(s: StageDiff): string[] {
   return s.changes.map(describeChange);
 }
 
+const failure = (f: FailedStage) => `${f.newly ? 'failed' : 'still failed'}${f.reason ? ` (${f.reason})` : ''}`;
+
 function itemsSummary(d: ItemsDiff): string {
   const failed = d.failed.length ? `, ${d.failed.length} failed${d.newly_failed ? ` (${d.newly_failed} newly)` : ''}` : '';
   return `${d.count.old} → ${d.count.new} items: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${failed}`;
@@ -44,18 +46,22 @@ function names(list: string[], all: boolean): string {
 
 function totals(r: DiffResult): string {
   const n = (c: StageDiff['change']) => r.stages.filter((s) => s.change === c).length;
-  return `${n('rerun')} re-run, ${n('added')} added, ${n('removed')} removed, ${r.unchanged} unchanged`;
+  return `${n('rerun')} re-run, ${n('added')} added, ${n('removed')} removed, ${r.unchanged} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`;
 }
 
 export function diffText(r: DiffResult, opts: { all?: boolean } = {}): string {
   const lines = [`${label(r.a)} → ${label(r.b)}`, ...notes(r)];
-  if (r.stages.length === 0 && r.items.length === 0) return [...lines, 'No stage changed.'].join('\n');
+  if (r.stages.length === 0 && r.items.length === 0 && r.failed.length === 0) return [...lines, 'No stage changed.'].join('\n');
   for (const s of r.stages) {
     const runs = s.change === 'rerun' ? ` (run ${s.run.old} → ${s.run.new})` : '';
     lines.push(`  ${chalk.bold(s.name)}: ${what(s)}${runs}`, ...details(s).map((d) => `      ${d}`));
   }
+  const failed = new Map(r.failed.map((f) => [f.name, f]));
+  const withItems = new Set(r.items.map((d) => d.stage));
+  for (const f of r.failed) if (!withItems.has(f.name)) lines.push(`  ${chalk.bold(f.name)}: ${failure(f)}`);
   for (const d of r.items) {
-    lines.push(`  ${chalk.bold(d.stage)}: ${itemsSummary(d)}`);
+    const f = failed.get(d.stage);
+    lines.push(`  ${chalk.bold(d.stage)}: ${f ? `${failure(f)}, ` : ''}${itemsSummary(d)}`);
     for (const k of ['added', 'removed', 'changed', 'failed'] as const) {
       if (d[k].length) lines.push(`      ${k}: ${names(d[k], opts.all ?? false)}`);
     }
@@ -71,8 +77,9 @@ const table = (head: string[], rows: string[][]) => [tableRow(head), tableRow(he
 /** GitHub-flavoured Markdown, to paste into a pull request. */
 export function diffMarkdown(r: DiffResult, opts: { all?: boolean } = {}): string {
   const out = [`**dvcl diff** \`${label(r.a)}\` → \`${label(r.b)}\`: ${totals(r)}`, ...notes(r).map((n) => `_${n}_`)];
-  if (r.stages.length) {
-    out.push('', ...table(['Stage', 'Change', 'Details'], r.stages.map((s) => [s.name, what(s), details(s).join('<br>')])));
+  if (r.stages.length || r.failed.length) {
+    const rows = [...r.stages.map((s) => [s.name, what(s), details(s).join('<br>')]), ...r.failed.map((f) => [f.name, f.newly ? 'failed' : 'still failed', f.reason ?? ''])];
+    out.push('', ...table(['Stage', 'Change', 'Details'], rows));
   }
   if (r.items.length) {
     out.push('', ...table(['Stage', 'Items', 'Added', 'Removed', 'Changed', 'Failed'], r.items.map((d) => [

@@ -26,7 +26,10 @@ export interface ItemsDiff {
   newly_failed: number;
 }
 
-export interface LedgerDiff { stages: StageDiff[]; unchanged: number; items: ItemsDiff[] }
+/** A stage whose last run failed, on the new side (from the manifest: a failed run leaves the lock entry as it was). */
+export interface FailedStage { name: string; reason: string | null; newly: boolean }
+
+export interface LedgerDiff { stages: StageDiff[]; unchanged: number; failed: FailedStage[]; items: ItemsDiff[] }
 
 export function diffLedgers(a: Ledger, b: Ledger): LedgerDiff {
   const sa = a.lock?.stages ?? {};
@@ -49,14 +52,16 @@ export function diffLedgers(a: Ledger, b: Ledger): LedgerDiff {
   const ma = a.manifest?.stages ?? {};
   const mb = b.manifest?.stages ?? {};
   const items: ItemsDiff[] = [];
+  const failed: FailedStage[] = [];
   for (const name of union(Object.keys(ma), Object.keys(mb))) {
+    if (mb[name]?.status === 'failed') failed.push({ name, reason: mb[name].reason ?? null, newly: ma[name]?.status !== 'failed' });
     const ia = ma[name]?.items;
     const ib = mb[name]?.items;
     if (ia === undefined && ib === undefined) continue; // a whole-stage record: the lock says the rest
     const d = diffItems(name, ia ?? {}, ib ?? {});
     if (d.added.length || d.removed.length || d.changed.length || d.failed.length) items.push(d);
   }
-  return { stages, unchanged, items };
+  return { stages, unchanged, failed, items };
 }
 
 /** Linear in the items: one pass over each side's map, then one sort per list (100,000s of items). */
