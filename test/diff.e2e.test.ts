@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, type CliResult } from './helpers/cli.js';
+import { dvcl, json, type CliResult } from './helpers/cli.js';
 import { cleanupRepos, pipelineRepo, type PipelineRepo } from './helpers/pipeline.js';
 
 // `dvcl diff` and `dvcl params diff` through the built binary, on a real git repository.
@@ -83,6 +86,20 @@ describe('dvcl diff', () => {
     const j = repo.run('diff', 'HEAD', 'v9.9', '--json');
     expect(j.code).toBe(2);
     expect(json(j).error).toMatchObject({ code: 'config', message: 'unknown revision: v9.9' });
+  });
+
+  it('outside a git repository: exit 2 with the reason, for both commands', () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-nogit-')));
+    try {
+      fs.writeFileSync(path.join(dir, '.pipelinerc'), RC);
+      for (const args of [['diff'], ['params', 'diff']]) {
+        const r = dvcl(dir, args);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/comparing revisions reads pipeline\.lock from git, and .* is not in a git repository/);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--md: a Markdown table to paste into a pull request', async () => {

@@ -47,7 +47,7 @@ async function sides(opts: DiffOptions, withManifest: boolean): Promise<[Read, R
   try {
     prefix = (await gitOk(['rev-parse', '--show-prefix'], { cwd: root })).trim();
   } catch {
-    throw new DvclError('config', `dvcl diff reads ${LOCK_FILE} at git revisions, and ${root} is not in a git repository`);
+    throw new DvclError('config', `comparing revisions reads ${LOCK_FILE} from git, and ${root} is not in a git repository`);
   }
   const at = (rev: string) => atRevision(root, prefix, rev, withManifest, opts.a === undefined && rev === 'HEAD');
   return Promise.all([at(opts.a ?? 'HEAD'), opts.b === undefined ? inWorkTree(root, withManifest, opts.onWarning) : at(opts.b)]);
