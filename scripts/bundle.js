@@ -20,7 +20,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = (...p) => path.join(root, 'src', ...p);
 
 const entryPoints = { 'cli/execute': src('cli/execute.ts') };
-for (const f of fs.readdirSync(src('commands'))) {
+// Topics (`params diff`) are folders: oclif names dist/commands/params/diff.js.
+for (const f of fs.readdirSync(src('commands'), { recursive: true })) {
   if (f.endsWith('.ts') && !f.endsWith('.d.ts')) entryPoints[`commands/${f.slice(0, -3)}`] = src('commands', f);
 }
 if (fs.existsSync(src('cli/help.ts'))) entryPoints['cli/help'] = src('cli/help.ts');

@@ -13,6 +13,7 @@ export { push, type PushOptions } from './core/services/push.js';
 export { pull, type PullOptions } from './core/services/pull.js';
 export { checkout, type CheckoutOptions } from './core/services/checkout.js';
 export { gc, type GcOptions, type GcResult } from './core/services/gc.js';
+export { diff, paramsDiff, type DiffOptions, type DiffResult, type ParamsDiffResult } from './core/services/diff.js';
 export type { TransferResult } from './core/services/sharing.js';
 export { loadConfig, findRoot } from './core/config/load.js';
 export type { Dag, PipelineConfig, Settings, StageConfig } from './core/pipeline.js';

@@ -99,6 +99,9 @@ describe('what people type from other CLIs (12.17)', () => {
     expect(complete('dvcl st')).toEqual(['status']);
     expect(complete('dvcl repro --dr')).toEqual(['--dry-run']);
     expect(complete('dvcl repro ')).toEqual(['env', 's']);
+    expect(complete('dvcl par')).toEqual(['params']); // a topic: its commands come second
+    expect(complete('dvcl params ')).toEqual(['diff']);
+    expect(complete('dvcl params diff --m')).toEqual(['--md']);
     expect(dvcl(repo.dir, ['completion', 'zsh']).stdout).toMatch(/bashcompinit/);
     expect(dvcl(repo.dir, ['completion', 'fish']).stdout).toMatch(/complete -c dvcl -n '__fish_seen_subcommand_from repro' -l dry-run/);
   });

@@ -101,3 +101,30 @@ async function configUser(cwd: string): Promise<string | null> {
 function orNull(value: string, sentinel: string): string | null {
   return value === sentinel ? null : value;
 }
+
+/** Blobs by `<rev>:<path>` spec, read by one `git cat-file --batch`; a spec git does not find is absent from the map. */
+export async function catFiles(cwd: string, specs: string[]): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  if (specs.length === 0) return texts;
+  const { code, stdout: buf } = await runGit(['cat-file', '--batch'], { cwd, input: specs.join('\n') + '\n' });
+  if (code !== 0) throw new DvclError('io', `git cat-file failed (exit ${code})`);
+  let pos = 0;
+  for (const spec of specs) {
+    const eol = buf.indexOf(10, pos);
+    const header = buf.toString('utf8', pos, eol);
+    pos = eol + 1;
+    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+    if (!m) continue; // `<spec> missing`: no such file in that commit (or a shallow clone's cut)
+    const size = Number(m[2]);
+    if (m[1] === 'blob') texts.set(spec, buf.toString('utf8', pos, pos + size));
+    pos += size + 1;
+  }
+  return texts;
+}
+
+/** The commit a revision names (branch, tag, `HEAD~2`, a hash), or null when git knows no such commit. */
+export async function resolveCommit(cwd: string, rev: string): Promise<string | null> {
+  if (rev.startsWith('-')) return null; // never an option to rev-parse
+  const r = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd });
+  return r.code === 0 ? r.stdout.toString('utf8').trim() || null : null;
+}

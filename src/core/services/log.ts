@@ -1,24 +1,10 @@
 import { findRoot } from '../config/load.js';
 import { DvclError } from '../errors.js';
-import { sameValue } from '../util/exact.js';
-import { gitOk, runGit } from '../git/git.js';
-import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry, type LockGit, type LockPath } from '../ledger/lock.js';
+import { catFiles, gitOk } from '../git/git.js';
+import { diffEntry, same, type StageChange } from '../ledger/entry-diff.js';
+import { cmp, LOCK_FILE, parseLock, serializeLock, type LockData, type LockEntry } from '../ledger/lock.js';
 
-export type EntryChange =
-  | { code: 'cmd_changed'; old: string | string[] | null; new: string | string[] | null }
-  | { code: 'dep_changed'; path: string; old: string | null; new: string | null }
-  | { code: 'param_changed'; file: string; key: string; old: unknown; new: unknown }
-  | { code: 'out_changed'; path: string; old: string | null; new: string | null }
-  | { code: 'items_changed'; old: { count: number; hash: string } | null; new: { count: number; hash: string } | null };
-
-/** `rerun`: a new run with the same cmd, deps, params and outs (e.g. `repro --force`). */
-export interface StageChange {
-  name: string;
-  change: 'added' | 'modified' | 'removed' | 'rerun';
-  run: string | null;
-  git: LockGit | null;
-  changes: EntryChange[];
-}
+export { diffEntry, type EntryChange, type StageChange } from '../ledger/entry-diff.js';
 
 export interface LogCommit { commit: string; author: string; date: string; subject: string; stages: StageChange[] }
 export interface LogResult { stage: string | null; commits: LogCommit[] }
@@ -150,25 +136,6 @@ export function parseLogOutput(out: string, file: string): RawCommit[] {
   return commits;
 }
 
-async function catFiles(root: string, specs: string[]): Promise<Map<string, string>> {
-  const texts = new Map<string, string>();
-  if (specs.length === 0) return texts;
-  const { code, stdout: buf } = await runGit(['cat-file', '--batch'], { cwd: root, input: specs.join('\n') + '\n' });
-  if (code !== 0) throw new DvclError('io', `git cat-file failed (exit ${code})`);
-  let pos = 0;
-  for (const spec of specs) {
-    const eol = buf.indexOf(10, pos);
-    const header = buf.toString('utf8', pos, eol);
-    pos = eol + 1;
-    const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
-    if (!m) continue; // `<spec> missing`: no lock in that commit (or a shallow clone's cut)
-    const size = Number(m[2]);
-    if (m[1] === 'blob') texts.set(spec, buf.toString('utf8', pos, pos + size));
-    pos += size + 1;
-  }
-  return texts;
-}
-
 /** For a merge, only entries that differ from every parent: one taken whole from a branch shows where it changed. */
 function changedIn(before: Version[], now: Version, only: string | undefined, entries: EntryCache): StageChange[] {
   const parents = before.length ? before : [new Map<string, string>()];
@@ -189,34 +156,3 @@ export function changedStages(before: LockData[], now: LockData, only?: string):
   return changedIn(before.map(versionOf), versionOf(now), only, new EntryCache());
 }
 
-function same(a: unknown, b: unknown): boolean {
-  return a === b || (a !== undefined && b !== undefined && sameValue(a, b));
-}
-
-export function diffEntry(name: string, old: LockEntry | undefined, cur: LockEntry | undefined): StageChange | null {
-  if (same(old, cur)) return null;
-  const entry = (cur ?? old)!;
-  const shape = (change: StageChange['change'], changes: EntryChange[]): StageChange => ({ name, change, run: entry.run ?? null, git: entry.git ?? null, changes });
-  if (!cur) return shape('removed', []);
-  const changes: EntryChange[] = [];
-  if (!same(old?.cmd, cur.cmd)) changes.push({ code: 'cmd_changed', old: old?.cmd ?? null, new: cur.cmd });
-  changes.push(...pathChanges('dep_changed', old?.deps ?? [], cur.deps));
-  const files = [...new Set([...Object.keys(old?.params ?? {}), ...Object.keys(cur.params)])].sort(cmp);
-  for (const f of files) {
-    const a = old?.params[f] ?? {};
-    const b = cur.params[f] ?? {};
-    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(cmp)) {
-      if (!same(a[key], b[key])) changes.push({ code: 'param_changed', file: f, key, old: a[key] ?? null, new: b[key] ?? null });
-    }
-  }
-  changes.push(...pathChanges('out_changed', old?.outs ?? [], cur.outs));
-  if (!same(old?.items, cur.items)) changes.push({ code: 'items_changed', old: old?.items ?? null, new: cur.items ?? null });
-  return shape(!old ? 'added' : changes.length ? 'modified' : 'rerun', changes);
-}
-
-function pathChanges<C extends 'dep_changed' | 'out_changed'>(code: C, old: LockPath[], cur: LockPath[]): { code: C; path: string; old: string | null; new: string | null }[] {
-  const a = new Map(old.map((p) => [p.path, p.hash]));
-  const b = new Map(cur.map((p) => [p.path, p.hash]));
-  const paths = [...new Set([...a.keys(), ...b.keys()])].sort(cmp);
-  return paths.filter((p) => a.get(p) !== b.get(p)).map((p) => ({ code, path: p, old: a.get(p) ?? null, new: b.get(p) ?? null }));
-}
