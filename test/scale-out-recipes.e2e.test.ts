@@ -70,7 +70,11 @@ stages:
 
 interface Setup { a: PipelineRepo; remote: string; counter: string; env: Record<string, string> }
 
-/** "Before you start": the project committed, its upstream run once and pushed, the lock committed. */
+/**
+ * "Before you start": the project committed, its upstream run once and pushed, the lock committed.
+ * Not set up by `dvcl init` (as many a project is not, or by an older dvcl): the gather job's
+ * `dvcl init` then changes .gitignore, which its `git pull --rebase` must survive.
+ */
 async function setup(): Promise<Setup> {
   const remote = tempDir('dvcl-remote-');
   const files: Record<string, string> = { 'tool.txt': 'v1\n', '.gitignore': '.dvcl/\nlist.txt\nout/\n.manifest.json.bak\n' };
@@ -150,11 +154,13 @@ describe('docs/SCALE-OUT.md recipes', () => {
     const file = path.join(tempDir('dvcl-sbatch-'), 'extract.sbatch');
     fs.writeFileSync(file, script);
     const tmp = tempDir('dvcl-slurm-tmp-');
-    // As sbatch would start `--array=1-3`: every task at once (3 is within any %C).
+    // As sbatch would start `--array=1-3`: every task at once (3 is within any %C). The remote is
+    // the project's settings.remote (a folder, as on shared scratch); tasks 1 and 2 are also given
+    // it as DVCL_REMOTE (exported before sbatch), task 3 is not: it must then use settings.remote.
     const tasks = await Promise.all(Array.from({ length: SMALL }, (_, i) => run('bash', [file], '/', {
       ...s.env, SLURM_ARRAY_TASK_ID: String(i + 1), SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_MAX: String(SMALL),
-      SLURM_ARRAY_TASK_COUNT: String(SMALL), SLURM_ARRAY_JOB_ID: '42', SLURM_CPUS_PER_TASK: '1',
-      REPO: s.a.dir, DVCL_REMOTE: s.remote, TMPDIR: tmp,
+      SLURM_ARRAY_TASK_COUNT: String(SMALL), SLURM_ARRAY_JOB_ID: '42', SLURM_CPUS_PER_TASK: '1', USER: 'tester',
+      REPO: s.a.dir, TMPDIR: tmp, ...(i + 1 < SMALL ? { DVCL_REMOTE: s.remote } : {}),
     })));
     tasks.forEach((r, i) => {
       expect(r.code, `task ${i + 1}: ${r.stdout}${r.stderr}`).toBe(0);
@@ -166,7 +172,7 @@ describe('docs/SCALE-OUT.md recipes', () => {
     // (plus --json, to read its report).
     const home = tempDir('dvcl-home-');
     fs.symlinkSync(s.a.dir, path.join(home, 'pipeline'));
-    await gathered(s, '/', { HOME: home, DVCL_REMOTE: s.remote }, `${gatherLine![1]} --json`);
+    await gathered(s, '/', { HOME: home }, `${gatherLine![1]} --json`);
     s.a.commitAll('extract: gathered');
     await freshRunsNothing(s, s.a.dir);
   }, 90_000);
