@@ -10,11 +10,12 @@
 //   BENCH_ONLY=stages npm run bench          500/2,000 stages vs make, status of 4,000/10,000 chained stages (minutes)
 //   BENCH_ONLY=share npm run bench           push/pull against fauxqs and a folder (needs rclone; not in the default run)
 //   BENCH_ONLY=runcache npm run bench        a fresh clone's repro --pull against fauxqs (not in the default run)
+//   BENCH_ONLY=shard npm run bench           4 shard workers + gather vs repro -j 4 (2,000 items), gather of 100 fragments / 100,000 items (minutes)
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
 //   BENCH_NO_TIME=1 ...                      measure without GNU time, as on a machine that lacks it
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -346,6 +347,104 @@ function runCacheProject(s3) {
   return { b, counter };
 }
 
+/** Commit every file of a `project()` folder (shard workers and gather meet at a commit). */
+function commitAll(dir, msg) {
+  sh(`git add -A && git -c user.name=bench -c user.email=bench@example.org -c commit.gpgsign=false commit -q -m ${JSON.stringify(msg)}`, dir);
+  return sh('git rev-parse HEAD', dir).trim();
+}
+
+/** A per-item stage with a folder remote: `n` inputs read by `cp`, its outputs git-ignored. */
+const SHARD_RC = (remote, extra = '') => `version: 1\nsettings:\n  remote: ${JSON.stringify(remote)}\n${extra}stages:\n  copy:\n    foreach: in/*.txt\n    out: out/\${stem}.txt\n    cmd: cp \${item} \${out}\n`;
+
+/** The shard scenario's origin: a committed repository of `n` inputs; a folder remote beside it. */
+function shardOrigin(n) {
+  const remote = path.join(TMP, 'shard-remote');
+  const files = { '.gitignore': '.dvcl/\nout/\n.manifest.json.bak\n' };
+  for (let i = 0; i < n; i++) files[`in/${String(i).padStart(5, '0')}.txt`] = `item ${i}\n`;
+  const dir = project('shard-origin', SHARD_RC(remote), files);
+  commitAll(dir, 'inputs');
+  return { dir, remote };
+}
+
+/** Spawn one command, measured as runOnce does (wall time, GNU time's peak RSS); resolves when it exits. */
+function timedSpawn(argv, cwd, env = {}, tag = 'x') {
+  const memFile = path.join(TMP, `maxrss-${tag}`);
+  fs.rmSync(memFile, { force: true });
+  const e = { ...ENV, ...env };
+  let full = argv;
+  if (TIME) full = [TIME, '-f', '%M', '-o', memFile, ...argv];
+  else if (path.basename(argv[0]) === 'node') Object.assign(e, { NODE_OPTIONS: `--import=${pathToFileURL(MEM_HOOK)}`, BENCH_MAXRSS_FILE: memFile });
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(full[0], full.slice(1), { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (c) => out.push(c));
+    child.stderr.on('data', (c) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      if (code !== 0) return reject(new Error(`exit ${code}: ${argv.join(' ')} in ${cwd}\n${stdout}\n${stderr}`));
+      let kb = null;
+      try {
+        kb = Number(fs.readFileSync(memFile, 'utf8').trim().split('\n').pop());
+      } catch { /* not measurable */ }
+      resolve({ ms, kb, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * 100 ledger fragments covering `n` items, written straight into a folder remote at the keys
+ * fragmentKey gives, as 50 workers of `copy --shard K/50` would leave them: each attempt's seq-0
+ * fragment lists the shard's items (`present`) and carries the first half of their records, seq 1
+ * the rest. Items are partitioned as dvcl partitions them; the repository's HEAD is their commit.
+ */
+async function gatherProject(n = 100_000, shards = 50) {
+  const lib = (rel) => import(pathToFileURL(path.join(PKG, 'dist', rel)).href);
+  const { fragmentKey, serializeFragment } = await lib('core/ledger/fragment.js');
+  const { shardOf } = await lib('core/run/shard.js');
+  const remote = path.join(TMP, 'gather-remote');
+  const dir = project('gather100k', SHARD_RC(remote, '  hash: sha256\n'), { '.gitignore': '.dvcl/\nout/\n.manifest.json.bak\n' });
+  const commit = commitAll(dir, 'stage');
+  const hex = (s) => createHash('sha256').update(s).digest('hex');
+  const stageKey = `sha256:${hex('stage key')}`;
+  const itemsSet = `sha256:${hex('items set')}`;
+  const entry = { cmd: 'cp ${item} ${out}', deps: [], params: {}, out: 'out/${stem}.txt', git: { commit, branch: 'main', dirty: false } };
+  const byShard = Array.from({ length: shards }, () => []);
+  for (let i = 0; i < n; i++) {
+    const item = `in/${String(i).padStart(6, '0')}.txt`;
+    byShard[shardOf(item, shards) - 1].push(item);
+  }
+  let written = 0;
+  for (let k = 1; k <= shards; k++) {
+    const attempt = hex(`attempt ${k}`).slice(0, 12);
+    const t = new Date(Date.UTC(2026, 11, 1, 12, 0, k));
+    const stamp = t.toISOString().replace(/\.\d+Z$/, 'Z');
+    const run = `${stamp.replace(/[-:]/g, '')}-${attempt.slice(0, 6)}`;
+    const runs = { [run]: { argv: ['repro', 'copy', '--shard', `${k}/${shards}`, '-j', '1'], dvcl: '0.1.0', started_at: stamp, finished_at: null, git_branch: 'main', git_commit: commit, git_dirty: false, host: `worker-${k}`, node: process.version, platform: 'linux-x64', user: 'bench <bench@example.org>' } };
+    const list = byShard[k - 1];
+    const present = list.map((item) => [item, `sha256:${hex(`in ${item}`)}`]);
+    const rec = (item, j) => ({
+      status: 'success', hash: present[j][1], stage_hash: stageKey, attempts: 1, output: item.replace(/^in\//, 'out/'),
+      output_hash: `sha256:${hex(`out ${item}`)}`, last_processed: stamp, run,
+    });
+    const half = list.length >> 1;
+    for (const [seq, from, to] of [[0, 0, half], [1, half, list.length]]) {
+      const items = {};
+      for (let j = from; j < to; j++) items[list[j]] = rec(list[j], j);
+      const frag = { version: 1, commit, stage: 'copy', stage_key: stageKey, items_set: itemsSet, items_total: n, shard: { index: k, count: shards }, attempt, seq, entry, ...(seq === 0 ? { present } : {}), items, runs };
+      const file = path.join(remote, fragmentKey(frag));
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, serializeFragment(frag));
+      written++;
+    }
+  }
+  return { dir, fragments: written, bytes: Number(sh(`du -sb ${JSON.stringify(remote)} | cut -f1`, TMP)) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // scenarios: each returns table rows
 
@@ -475,6 +574,84 @@ const scenarios = [
     },
   },
   {
+    id: 'shard',
+    optIn: true, // 2,000 items run ~20 times in fresh clones, and 100 generated fragments of 100,000 items: only with BENCH_ONLY=shard
+    async run() {
+      const n = 2000;
+      const { dir: origin, remote } = shardOrigin(n);
+      const clone = (name) => {
+        const d = path.join(TMP, name);
+        fs.rmSync(d, { recursive: true, force: true });
+        sh(`git clone -q ${JSON.stringify(origin)} ${JSON.stringify(d)}`, TMP);
+        return d;
+      };
+      const emptyRemote = () => { fs.rmSync(remote, { recursive: true, force: true }); fs.mkdirSync(remote); };
+      const countFragments = () => Number(sh(`find ${JSON.stringify(path.join(remote, 'dvcl/v1/fragments'))} -type f | wc -l`, TMP));
+      // Setup (untimed) returns the timed part; each contender runs in fresh clones against an emptied remote.
+      const peer = {
+        label: 'dvcl repro copy -j 4',
+        setup: () => { emptyRemote(); return clone('shard-peer'); },
+        async timed(d) {
+          const r = await timedSpawn(dvcl('repro', 'copy', '-j', '4', '--json'), d, {}, 'peer');
+          const ran = JSON.parse(r.stdout).stages.reduce((sum, st) => sum + (st.items?.ran ?? 0), 0);
+          if (ran !== n) throw new Error(`shard peer: ${ran} items ran, not ${n}`);
+          return { ms: r.ms, kb: r.kb };
+        },
+      };
+      const sharded = (label, env) => ({
+        label,
+        setup: () => { emptyRemote(); return [1, 2, 3, 4].map((k) => clone(`shard-w${k}`)); },
+        async timed(ws) {
+          const t0 = process.hrtime.bigint();
+          const workers = await Promise.all(ws.map((w, i) => timedSpawn(dvcl('repro', 'copy', '--shard', `${i + 1}/4`, '-j', '1'), w, env, `w${i + 1}`)));
+          const g = await timedSpawn(dvcl('gather', '--json'), ws[0], {}, 'gather');
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          const st = JSON.parse(g.stdout).stages[0];
+          if (!st.complete || st.uncovered !== 0 || st.items_total !== n) throw new Error(`${label}: gather not complete (${g.stdout})`);
+          const kbs = [...workers, g].map((r) => r.kb).filter((kb) => kb !== null);
+          return { ms, kb: kbs.length ? Math.max(...kbs) : null, fragments: countFragments(), workers: Math.max(...workers.map((r) => r.ms)), gather: g.ms };
+        },
+      });
+      const contenders = [
+        peer,
+        sharded('4 × repro copy --shard K/4 -j 1, then gather', {}), // DVCL_SHARD_FLUSH_MS unset: the default, 30 s
+        sharded('the same, DVCL_SHARD_FLUSH_MS=100', { DVCL_SHARD_FLUSH_MS: '100' }),
+      ];
+      const rounds = Math.max(3, REPS);
+      const samples = contenders.map(() => []);
+      for (let i = -1; i < rounds; i++) { // round -1: the warm-up, not counted
+        const order = contenders.map((_, j) => j);
+        if (i % 2) order.reverse();
+        for (const j of order) {
+          const arg = contenders[j].setup();
+          const r = await contenders[j].timed(arg);
+          if (i >= 0) samples[j].push(r);
+          log(`  ${i < 0 ? 'warm-up' : `round ${i + 1}`}: ${contenders[j].label} ${fmtMs(r.ms)}${r.fragments ? ` (workers ${fmtMs(r.workers)}, gather ${fmtMs(r.gather)}, ${r.fragments} fragments)` : ''}`);
+        }
+      }
+      const med = (j, k = 'ms') => median(samples[j].map((r) => r[k]));
+      const mb = (j) => { const kbs = samples[j].map((r) => r.kb).filter((kb) => kb !== null); return kbs.length ? Math.max(...kbs) / 1024 : null; };
+      const [p, s, f] = [0, 1, 2].map((j) => med(j));
+      rows.push(['shard', `${n.toLocaleString('en-US')} \`cp\` items, folder remote: 4 shard workers at once (\`-j 1\`) + gather vs one \`repro -j 4\`, fresh clones, ${rounds} rounds`,
+        `4 shards + gather ${fmtMs(s)}`, `repro -j 4 ${fmtMs(p)}`, ratio(s, p), '≤ 1.2x repro -j 4', verdict(s <= 1.2 * p), fmtMb(mb(1))]);
+      notes.push(`shard: medians over ${rounds} rounds — workers (all 4 done) ${fmtMs(med(1, 'workers'))}, gather ${fmtMs(med(1, 'gather'))}, ${med(1, 'fragments')} fragments; ` +
+        `with DVCL_SHARD_FLUSH_MS=100: ${fmtMs(f)} in all (${ratio(f, p)} the peer, ${ratio(f, s)} the default flush), workers ${fmtMs(med(2, 'workers'))}, gather ${fmtMs(med(2, 'gather'))}, ${med(2, 'fragments')} fragments. ` +
+        `The peer's peak RSS ${fmtMb(mb(0))}; the shard row's is the largest of any worker or gather.`);
+      for (const w of [1, 2, 3, 4]) fs.rmSync(path.join(TMP, `shard-w${w}`), { recursive: true, force: true });
+      fs.rmSync(path.join(TMP, 'shard-peer'), { recursive: true, force: true });
+      emptyRemote();
+
+      const g = await gatherProject();
+      const reset = () => { for (const f of ['.manifest.json', '.manifest.json.bak', 'pipeline.lock', '.dvcl']) fs.rmSync(path.join(g.dir, f), { recursive: true, force: true }); };
+      reset();
+      const check = JSON.parse(dvclOk(g.dir, 'gather', '--json')).stages[0];
+      if (!check.complete || check.recorded !== 100_000 || check.fragments !== g.fragments) throw new Error(`gather100k: ${JSON.stringify(check)}`);
+      const [gt] = race([{ label: 'dvcl gather', argv: dvcl('gather'), cwd: g.dir, before: reset }]);
+      rows.push(['shard-gather', `gather of ${g.fragments} fragments (${(g.bytes / 1e6).toFixed(0)} MB, 50 shards) covering 100,000 items, nothing gathered before`, `dvcl gather ${fmtMs(gt.ms)}`, '—', '—',
+        '≤ 2 s, ≤ 300 MB', verdict(gt.ms <= 2000 && (gt.mb === null || gt.mb <= 300)), fmtMb(gt.mb)]);
+    },
+  },
+  {
     id: 'noop',
     run() {
       const dir = fiftyStages();
@@ -560,7 +737,7 @@ function table() {
   return lines.join('\n');
 }
 
-fs.writeFileSync(MEM_HOOK, "import fs from 'node:fs';\nprocess.on('exit', () => { fs.writeFileSync(" +
+fs.writeFileSync(MEM_HOOK, "import fs from 'node:fs';\nprocess.on('exit', () => { fs.writeFileSync(process.env.BENCH_MAXRSS_FILE ?? " +
   `${JSON.stringify(path.join(TMP, 'maxrss'))}, String(process.resourceUsage().maxRSS)); });\n`);
 const started = Date.now();
 const loadBefore = os.loadavg()[0];
@@ -575,7 +752,7 @@ try {
     if (ONLY ? !ONLY.has(s.id) : s.optIn) continue;
     const t0 = Date.now();
     log(`- ${s.id} ...`);
-    s.run();
+    await s.run();
     log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 } catch (err) {
