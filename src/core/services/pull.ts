@@ -1,6 +1,7 @@
 import { checkTargets, loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { applyPlan, contentHasher, remoteRoot, restorePlan, shareState, type Progress, transferResult, type TransferResult } from './sharing.js';
 import fs from 'node:fs';
+import path from 'node:path';
 import { placeCopy, placeFromCache } from '../store/restore.js';
 import { prepareOuts } from '../store/outs.js';
 import { abs } from '../util/paths.js';
@@ -62,22 +63,27 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
       const useCache = cfg.settings.cache !== false;
       // One download per object: the other files with the same content are copies of the first.
       const first = new Map<string, Promise<string>>();
+      const checked = new Set<string>();
       const place = async (rel: string, hash: string): Promise<number> => {
         if (s.cache.has(hash)) return placeFromCache(s.cache, hasher, cfg.root, rel, hash);
         const earlier = first.get(hash);
         if (earlier) return placeCopy(await earlier, hasher, cfg.root, rel, hash, (got) => `${rel}: the copy of ${hash} hashes to ${got}`);
         const dest = abs(cfg.root, rel);
         const done = (async () => {
-          prepareOuts(cfg.root, [rel], true);
+          // Checked once per folder: nothing runs during a pull to swap one for a link.
+          const folder = path.dirname(rel);
+          if (!checked.has(folder)) {
+            prepareOuts(cfg.root, [rel], true);
+            checked.add(folder);
+          }
           try {
-            await fetchObject(store, hash, dest);
+            await fetchObject(store, hash, dest, useCache && !s.cache.has(hash) ? { copyTo: s.cache.file(hash) } : {});
           } catch (e) {
             if (!isStoreError(e, 'not_found')) throw e;
             gone.add(hash);
             throw new Error(`not on remote ${url} (\`dvcl push\` in the clone that ran its stage uploads it)`);
           }
           fetched.add(hash);
-          if (useCache) await s.cache.addFileAsync(hash, dest);
           return dest;
         })();
         first.set(hash, done);

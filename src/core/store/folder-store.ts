@@ -1,4 +1,4 @@
-import { constants, type Dirent } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Dirent } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -61,6 +61,34 @@ class FolderStore implements ObjectStore {
         throw new StoreError('not_found', `remote ${this.url}: no object ${key}`, { key });
       }
       throw this.error('read', key, err);
+    }
+  }
+
+  /** Small objects in three syscalls on this thread (open, fstat, read): a pull of 10,000 small files is mostly these. */
+  async getBytes(key: string, limit: number): Promise<Buffer | Readable> {
+    const file = this.file(key);
+    let fd: number | undefined;
+    try {
+      await this.checkInside(path.dirname(file));
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
+      if (st.size > limit) {
+        closeSync(fd);
+        fd = undefined;
+        return await this.get(key);
+      }
+      const buf = Buffer.allocUnsafe(st.size);
+      let n = 0;
+      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0;) n += r;
+      return n === buf.length ? buf : buf.subarray(0, n);
+    } catch (err) {
+      if (isAbsent(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') {
+        throw new StoreError('not_found', `remote ${this.url}: no object ${key}`, { key });
+      }
+      throw this.error('read', key, err);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { oneLine } from '../errors.js';
 import type { Hasher } from '../hashing/hash.js';
@@ -50,29 +49,6 @@ export class LocalCache {
       return true;
     } catch (e) {
       fs.rmSync(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /** {@link addFile} without blocking the other transfers. */
-  async addFileAsync(hash: string, src: string): Promise<boolean> {
-    const dest = this.file(hash);
-    if (await fsp.stat(dest).then(() => true, () => false)) return true;
-    const before = await fsp.stat(src, { bigint: true }).catch(() => null);
-    if (!before?.isFile()) return false;
-    this.ensureDir(path.dirname(dest));
-    const tmp = temporaryBeside(dest);
-    try {
-      await fsp.copyFile(src, tmp, fs.constants.COPYFILE_FICLONE);
-      const after = await fsp.stat(src, { bigint: true }).catch(() => null);
-      if (!after || after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) {
-        await fsp.rm(tmp, { force: true });
-        return false;
-      }
-      await fsp.rename(tmp, dest);
-      return true;
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
       throw e;
     }
   }

@@ -27,6 +27,8 @@ export interface ObjectStore {
   head(key: string): Promise<{ size: number } | null>;
   /** The object's bytes; rejects with a StoreError of reason `not_found` when there is none. */
   get(key: string): Promise<Readable>;
+  /** Optional: the object's bytes in one Buffer when it has at most `limit`, else its stream (as get). */
+  getBytes?(key: string, limit: number): Promise<Buffer | Readable>;
   /** Store `source` at `key`: visible under `key` only once complete (never partly written). */
   put(key: string, source: ObjectSource): Promise<void>;
   /** Every object whose key starts with `prefix`, in no particular order. */

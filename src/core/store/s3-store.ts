@@ -117,6 +117,20 @@ class S3Store implements ObjectStore {
     }
   }
 
+  async getBytes(key: string, limit: number): Promise<Buffer | Readable> {
+    let r;
+    try {
+      r = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.remote.bucket, Key: this.base + key }));
+    } catch (err) {
+      throw s3Error(this.remote, 'read', key, err);
+    }
+    const body = r.Body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+    if (r.ContentLength === undefined || r.ContentLength > limit) return body;
+    // A body broken mid-way rejects as a broken stream would: the transfer is retried.
+    const bytes = await body.transformToByteArray();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
   async put(key: string, source: ObjectSource): Promise<void> {
     const { Upload } = await (this.libStorage ??= import('@aws-sdk/lib-storage'));
     const upload = new Upload({

@@ -1,21 +1,27 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import type { IHasher } from 'hash-wasm';
 import { DvclError } from '../errors.js';
 import { createHasher, type HashAlgorithm } from '../hashing/algorithms.js';
-import { syncDir, temporaryBeside, writeAll } from './files.js';
+import { temporaryBeside, writeAll } from './files.js';
 import { isAlgorithm, objectKey, type ObjectStore, StoreError } from './object-store.js';
 
 export interface TransferOptions {
   /** Attempts of one object before giving up (a broken connection, a truncated or wrong body). Default 3. */
   attempts?: number;
+  /** Also write the verified bytes here, in the same pass (the local cache's object); best effort. */
+  copyTo?: string;
 }
 
 const ATTEMPTS = 3;
 
-/** Download the object of `hash` to `destPath`: hashed while streamed to a temporary, fsynced and renamed only if it matches; retried, then a StoreError. */
+/**
+ * Download the object of `hash` to `destPath`: hashed while streamed to a temporary, renamed only
+ * if it matches; retried, then a StoreError. Not fsynced, as git checkout does not: a file torn by
+ * a power cut no longer has its hash, so status shows it and `pull --force` places it again.
+ */
 export async function fetchObject(store: ObjectStore, hash: string, destPath: string, opts: TransferOptions = {}): Promise<{ size: number }> {
   const key = objectKey(hash);
   const { algorithm, hasher } = await hasherOf(hash);
@@ -27,44 +33,71 @@ export async function fetchObject(store: ObjectStore, hash: string, destPath: st
 }
 
 async function fetchWith(store: ObjectStore, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher, destPath: string, opts: TransferOptions): Promise<{ size: number }> {
-  const dir = path.dirname(destPath);
-  await local(destPath, () => mkdir(dir, { recursive: true }));
-  const mode = await stat(destPath).then((st) => st.mode & 0o7777, () => 0o666);
+  local(destPath, () => ensureDir(path.dirname(destPath)));
+  let copyTo = opts.copyTo;
+  if (copyTo) try { ensureDir(path.dirname(copyTo)); } catch { copyTo = undefined; }
+  const keepMode = local(destPath, () => statSync(destPath, { throwIfNoEntry: false }), 'read')?.mode; // a file replaced keeps its mode
+  const mode = keepMode === undefined ? 0o666 : keepMode & 0o7777;
   for (let attempt = 1; ; attempt++) {
     const tmp = temporaryBeside(destPath);
+    const tmpCopy = copyTo && temporaryBeside(copyTo);
     try {
-      const { size, hex } = await download(store, key, tmp, mode, hasher);
+      const body = store.getBytes ? await store.getBytes(key, SMALL) : await store.get(key);
+      const { size, hex } = Buffer.isBuffer(body) ? writeSmall(body, tmp, mode, hasher, tmpCopy) : await download(body, tmp, mode, hasher, tmpCopy);
       const got = `${algorithm}:${hex}`;
       if (got !== hash) {
         throw new StoreError('corrupt', `remote ${store.url}: object ${key} is corrupt: expected ${hash}, got ${got}`, { key });
       }
-      await local(destPath, () => rename(tmp, destPath));
-      await syncDir(dir);
+      local(destPath, () => renameSync(tmp, destPath));
+      if (tmpCopy) try { renameSync(tmpCopy, copyTo!); } catch { rmSync(tmpCopy, { force: true }); }
       return { size };
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => {});
+      rmSync(tmp, { force: true });
+      if (tmpCopy) rmSync(tmpCopy, { force: true });
       if (!retryable(err) || attempt >= (opts.attempts ?? ATTEMPTS)) throw asStoreError(store, key, 'read', err);
     }
   }
 }
 
-async function download(store: ObjectStore, key: string, tmp: string, mode: number, hasher: IHasher): Promise<{ size: number; hex: string }> {
-  const body = await store.get(key);
-  let fh;
+/** Objects up to this size are read whole and written with one call each, synchronously: no stream, no thread pool round trips. */
+const SMALL = 1024 * 1024;
+
+/** Folders this process made or found: one mkdir per folder, not per file. */
+const madeDirs = new Set<string>();
+
+function ensureDir(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher, tmpCopy: string | undefined): { size: number; hex: string } {
+  const hex = hasher.init().update(body).digest('hex');
+  local(tmp, () => writeFileSync(tmp, body, { flag: 'wx', mode }));
+  if (tmpCopy) try { writeFileSync(tmpCopy, body, { flag: 'wx' }); } catch { rmSync(tmpCopy, { force: true }); }
+  return { size: body.length, hex };
+}
+
+async function download(body: Readable, tmp: string, mode: number, hasher: IHasher, tmpCopy: string | undefined): Promise<{ size: number; hex: string }> {
+  let fh: FileHandle | undefined;
+  let copy: FileHandle | undefined;
   try {
-    fh = await local(tmp, () => open(tmp, 'wx', mode));
+    fh = await localAsync(tmp, () => open(tmp, 'wx', mode));
+    copy = tmpCopy ? await open(tmpCopy, 'wx').catch(() => undefined) : undefined;
     const h = hasher.init();
     let size = 0;
     for await (const chunk of body) {
       h.update(chunk as Buffer);
       size += (chunk as Buffer).length;
-      await local(tmp, () => writeAll(fh!, chunk as Buffer));
+      await localAsync(tmp, () => writeAll(fh!, chunk as Buffer));
+      if (copy) await writeAll(copy, chunk as Buffer).catch(() => { void copy?.close().catch(() => {}); copy = undefined; });
     }
-    await local(tmp, () => fh!.sync());
+    if (tmpCopy && !copy) await rm(tmpCopy, { force: true });
     return { size, hex: h.digest('hex') };
   } finally {
     body.destroy();
     await fh?.close().catch(() => {});
+    await copy?.close().catch(() => {});
   }
 }
 
@@ -79,7 +112,7 @@ export async function pushObject(store: ObjectStore, hash: string, srcPath: stri
 }
 
 async function pushWith(store: ObjectStore, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher, srcPath: string, opts: TransferOptions): Promise<{ size: number }> {
-  const st = await local(srcPath, () => stat(srcPath), 'read');
+  const st = await localAsync(srcPath, () => stat(srcPath), 'read');
   if (!st.isFile()) throw new DvclError('io', `cannot upload ${srcPath}: not a file`, { exit: 1 });
   const source = { size: st.size, open: () => verified(srcPath, st.size, hash, key, algorithm, hasher) };
   for (let attempt = 1; ; attempt++) {
@@ -126,12 +159,24 @@ function asStoreError(store: ObjectStore, key: string, op: string, err: unknown)
 }
 
 /** Run a local file operation; its failure is the project's, not the remote's: not retried. */
-async function local<T>(file: string, op: () => Promise<T>, verb = 'write'): Promise<T> {
+async function localAsync<T>(file: string, op: () => Promise<T>, verb = 'write'): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    throw new DvclError('io', `cannot ${verb} ${file}: ${(err as Error).message}`, { exit: 1 });
+    throw localError(file, verb, err);
   }
+}
+
+function local<T>(file: string, op: () => T, verb = 'write'): T {
+  try {
+    return op();
+  } catch (err) {
+    throw localError(file, verb, err);
+  }
+}
+
+function localError(file: string, verb: string, err: unknown): DvclError {
+  return new DvclError('io', `cannot ${verb} ${file}: ${(err as Error).message}`, { exit: 1 });
 }
 
 /** Idle hashers per algorithm: instantiating the WebAssembly module per object is costly. */
