@@ -12,6 +12,7 @@
 // Chunks go to dist/chunks/, as deep as dist/cli/ and dist/core/: code that finds package.json or
 // bin/run.js relative to import.meta.url (core/version.ts, cli/self.ts) works unchanged.
 import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -100,6 +101,15 @@ const cjs = await build({
   logLevel: 'warning',
   write: false,
 });
+// esbuild gives every module that imports a builtin its own copy of it (`__toESM(require("node:fs"), 1)`
+// defines a getter per export: 39 copies of node:fs, 35 of node:path at start-up); one view per
+// builtin does the same, read-only.
+{
+  const out = cjs.outputFiles[0];
+  const shared = "var __dvclBuiltins = new Map(), __dvclBuiltin = (id) => __dvclBuiltins.get(id) ?? __dvclBuiltins.set(id, __toESM(require(id), 1)).get(id);\n";
+  const text = out.text.replace(/__toESM\(require\("((?:node:)?[a-z0-9_/]+)"\),1\)/g, (all, id) => (builtinModules.includes(id.replace(/^node:/, '')) ? `__dvclBuiltin("${id}")` : all));
+  out.contents = Buffer.from(text.replace('\n', `\n${shared}`));
+}
 
 // Tests may be running the CLI from dist/ while this builds: each file is written whole and renamed
 // into place, chunks before the entry points that import them, and chunks of earlier builds are
