@@ -108,7 +108,10 @@ const cjs = await build({
   const out = cjs.outputFiles[0];
   const shared = "var __dvclBuiltins = new Map(), __dvclBuiltin = (id) => __dvclBuiltins.get(id) ?? __dvclBuiltins.set(id, __toESM(require(id), 1)).get(id);\n";
   const text = out.text.replace(/__toESM\(require\("((?:node:)?[a-z0-9_/]+)"\),1\)/g, (all, id) => (builtinModules.includes(id.replace(/^node:/, '')) ? `__dvclBuiltin("${id}")` : all));
-  out.contents = Buffer.from(text.replace('\n', `\n${shared}`));
+  // ASCII only (a raw U+009B of strip-ansi's regex was the one exception): src/cli/boot.ts reads
+  // this file on every call, and V8 decodes UTF-8 past the first non-ASCII byte the slow way.
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  out.contents = Buffer.from(ascii.replace('\n', `\n${shared}`));
 }
 
 // Tests may be running the CLI from dist/ while this builds: each file is written whole and renamed

@@ -1,14 +1,14 @@
 import nodeModule, { createRequire } from 'node:module';
 
-// Builtins through require(): an ES import of one builds a module facade of all its exports first
-// (node:crypto's took longer than reading and checking the whole code cache).
+// Builtins through require(): an ES import of one builds a module facade of all its exports first.
+// node:crypto only where the cache is used: loading it costs more than --version itself (the
+// commands load it anyway).
 const require = createRequire(import.meta.url);
-const crypto = require('node:crypto') as typeof import('node:crypto');
+const sha1 = () => (require('node:crypto') as typeof import('node:crypto')).createHash('sha1');
 const fs = require('node:fs') as typeof import('node:fs');
 const os = require('node:os') as typeof import('node:os');
 const path = require('node:path') as typeof import('node:path');
 const { fileURLToPath } = require('node:url') as typeof import('node:url');
-const vm = require('node:vm') as typeof import('node:vm');
 
 // What bin/run.js runs. Start-up (issue 17): `--version` answers without loading oclif, and the
 // CLI is compiled from dist/cli/cli.cjs with a V8 code cache, which Node 20 offers for vm.Script
@@ -22,7 +22,13 @@ export async function boot(bin: string): Promise<void> {
   const argv = process.argv.slice(2);
   const version = isVersionCall(argv) ? userAgent(bin) : null;
   if (version) {
-    process.stdout.write(`${version}\n`);
+    // fd 1 directly: process.stdout would load Node's streams and net for one line (a few ms).
+    try {
+      fs.writeSync(1, `${version}\n`);
+    } catch (error) {
+      // A non-blocking fd 1 that is full: the stream waits. EPIPE: nobody is reading (oclif hung on it, exit 13).
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') process.stdout.write(`${version}\n`);
+    }
     return;
   }
   let cli: Cli | null = null;
@@ -85,6 +91,7 @@ function loadWithCodeCache(argv: string[]): Cli | null {
   const cachedData = cache ? readCache(cache) : undefined;
   // oclif's import() of anything not in the bundle (scripts/bundle.js): a vm.Script has no ESM loader of its own.
   (globalThis as Record<symbol, unknown>)[Symbol.for('dvcl.import')] = (url: string) => import(url);
+  const vm = require('node:vm') as typeof import('node:vm');
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
   if (cache && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(cache, script));
   const module = { exports: {} as Cli };
@@ -110,7 +117,7 @@ function cachePath(file: string, stat: import('node:fs').Stats, argv: string[]):
   const dir = cacheRoot();
   if (!dir) return null;
   const command = /^[a-z][a-z-]{0,30}$/.test(argv[0] ?? '') && fs.existsSync(path.join(path.dirname(file), '..', 'commands', `${argv[0]}.js`)) ? argv[0] : '_';
-  const hash = (s: string) => crypto.createHash('sha1').update(s).digest('hex').slice(0, 16);
+  const hash = (s: string) => sha1().update(s).digest('hex').slice(0, 16);
   const prefix = `${hash(file)}-${command}-`;
   const build = hash(JSON.stringify([stat.size, stat.mtimeMs, process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '']));
   return { dir: path.join(dir, 'v8'), file: path.join(dir, 'v8', `${prefix}${build}.v8`), prefix };
@@ -123,7 +130,7 @@ function readCache(cache: { file: string }): Buffer | undefined {
   try {
     const bytes = fs.readFileSync(cache.file);
     const data = bytes.subarray(20);
-    return data.length > 0 && crypto.createHash('sha1').update(data).digest().equals(bytes.subarray(0, 20)) ? data : undefined;
+    return data.length > 0 && sha1().update(data).digest().equals(bytes.subarray(0, 20)) ? data : undefined;
   } catch {
     return undefined;
   }
@@ -135,7 +142,7 @@ function writeCache(cache: { dir: string; file: string; prefix: string }, script
   try {
     const data = script.createCachedData();
     fs.mkdirSync(cache.dir, { recursive: true });
-    fs.writeFileSync(tmp, Buffer.concat([crypto.createHash('sha1').update(data).digest(), data]));
+    fs.writeFileSync(tmp, Buffer.concat([sha1().update(data).digest(), data]));
     fs.renameSync(tmp, cache.file);
     for (const name of fs.readdirSync(cache.dir)) {
       const other = path.join(cache.dir, name);
