@@ -82,8 +82,15 @@ function loadWithCodeCache(argv: string[]): Cli | null {
   let source: string;
   let stat: import('node:fs').Stats;
   try {
-    source = fs.readFileSync(file, 'utf8');
-    stat = fs.statSync(file);
+    // The stat of the very file read (a build renames a new one into place): V8 checks only the
+    // source's length against cached code, so the key must not name a build the code is not from.
+    const fd = fs.openSync(file, 'r');
+    try {
+      stat = fs.fstatSync(fd);
+      source = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return null; // built without it: the ESM bundle
   }
@@ -119,7 +126,7 @@ function cachePath(file: string, stat: import('node:fs').Stats, argv: string[]):
   const command = /^[a-z][a-z-]{0,30}$/.test(argv[0] ?? '') && fs.existsSync(path.join(path.dirname(file), '..', 'commands', `${argv[0]}.js`)) ? argv[0] : '_';
   const hash = (s: string) => sha1().update(s).digest('hex').slice(0, 16);
   const prefix = `${hash(file)}-${command}-`;
-  const build = hash(JSON.stringify([stat.size, stat.mtimeMs, process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '']));
+  const build = hash(JSON.stringify([stat.size, stat.mtimeMs, stat.ino, process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '']));
   return { dir: path.join(dir, 'v8'), file: path.join(dir, 'v8', `${prefix}${build}.v8`), prefix };
 }
 
