@@ -28,9 +28,12 @@ function tempDir(): string {
 const cacheFiles = (dir: string) => (fs.existsSync(path.join(dir, 'v8')) ? fs.readdirSync(path.join(dir, 'v8')) : []);
 
 describe('the code cache', () => {
-  it('is written by the first run of a command and read, not rewritten, by the next', async () => {
+  it('is written by the first run of a command that succeeds and read, not rewritten, by the next', async () => {
     const repo = await pipelineRepo(RC, { 'in.txt': 'x\n' });
     const cache = tempDir();
+    // A run that stops at an error compiled only part of the command: it leaves no cache.
+    expect(dvcl(tempDir(), ['status'], { env: { DVCL_CODE_CACHE_DIR: cache } }).code).toBe(2);
+    expect(cacheFiles(cache)).toEqual([]);
     const first = dvcl(repo.dir, ['status'], { env: { DVCL_CODE_CACHE_DIR: cache } });
     expect(first.code, first.stderr).toBe(0);
     const [file] = cacheFiles(cache);

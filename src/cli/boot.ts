@@ -100,7 +100,8 @@ function loadWithCodeCache(argv: string[]): Cli | null {
   (globalThis as Record<symbol, unknown>)[Symbol.for('dvcl.import')] = (url: string) => import(url);
   const vm = require('node:vm') as typeof import('node:vm');
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
-  if (cache && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(cache, script));
+  // After a run that went through: one that stopped at an error compiled only part of the command.
+  if (cache && (!cachedData || script.cachedDataRejected)) process.once('exit', (code) => code === 0 && writeCache(cache, script));
   const module = { exports: {} as Cli };
   (script.runInThisContext() as CommonJsWrapper).call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
   return module.exports;
