@@ -1,3 +1,8 @@
+// What bin/run.js runs. Start-up (issue 17): `--version` answers without loading oclif, and the
+// CLI is compiled from dist/cli/cli.cjs with a V8 code cache, which Node 20 offers for vm.Script
+// only (module.enableCompileCache, for ES modules too, arrived in Node 22.1). Whatever goes wrong
+// with the cache (missing, stale, corrupt, unwritable) costs a compile, never the command.
+
 import nodeModule, { createRequire } from 'node:module';
 
 // Builtins through require(): an ES import of one builds a module facade of all its exports first.
@@ -9,11 +14,6 @@ const fs = require('node:fs') as typeof import('node:fs');
 const os = require('node:os') as typeof import('node:os');
 const path = require('node:path') as typeof import('node:path');
 const { fileURLToPath } = require('node:url') as typeof import('node:url');
-
-// What bin/run.js runs. Start-up (issue 17): `--version` answers without loading oclif, and the
-// CLI is compiled from dist/cli/cli.cjs with a V8 code cache, which Node 20 offers for vm.Script
-// only (module.enableCompileCache, for ES modules too, arrived in Node 22.1). Whatever goes wrong
-// with the cache (missing, stale, corrupt, unwritable) costs a compile, never the command.
 
 type Cli = { run(bin: string): Promise<void> };
 type CommonJsWrapper = (exports: object, req: NodeJS.Require, module: { exports: Cli }, filename: string, dirname: string) => void;
