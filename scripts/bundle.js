@@ -54,8 +54,8 @@ const result = await build({
 
 // The same CLI once more as one CommonJS file, dist/cli/cli.cjs, for src/cli/boot.ts to compile with a
 // V8 code cache (Node 20 has no compile cache for ES modules: vm.Script takes cachedData, the ESM
-// loader does not). Everything a command can load is in it: each `await import()` becomes a lazily
-// initialised module of the same file (dynamic-import off; the externals become require()).
+// loader does not). Everything a command can load is in it: each `await import()` of dvcl's own
+// code becomes a lazily initialised module of the same file.
 // oclif loads commands and the help class with import(path): that is patched to take them from the
 // bundle, by path relative to dist/, and to hand any other path to the ESM loader (boot.ts).
 const OCLIF_IMPORT = 'await import((0, node_url_1.pathToFileURL)(filePath).href)';
@@ -74,7 +74,6 @@ const cjs = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  supported: { 'dynamic-import': false },
   minifyWhitespace: true,
   minifySyntax: true,
   external: ['typescript', 'ts-node', 'hash-wasm', '@aws-sdk/*'],
@@ -106,8 +105,11 @@ const cjs = await build({
 // builtin does the same, read-only.
 {
   const out = cjs.outputFiles[0];
-  const shared = "var __dvclBuiltins = new Map(), __dvclBuiltin = (id) => __dvclBuiltins.get(id) ?? __dvclBuiltins.set(id, __toESM(require(id), 1)).get(id);\n";
-  const text = out.text.replace(/__toESM\(require\("((?:node:)?[a-z0-9_/]+)"\),1\)/g, (all, id) => (builtinModules.includes(id.replace(/^node:/, '')) ? `__dvclBuiltin("${id}")` : all));
+  const shared = "var __dvclImport = (specifier) => globalThis[Symbol.for('dvcl.import')](specifier);\nvar __dvclBuiltins = new Map(), __dvclBuiltin = (id) => __dvclBuiltins.get(id) ?? __dvclBuiltins.set(id, __toESM(require(id), 1)).get(id);\n";
+  // import() of what is not bundled (the AWS SDK, hash-wasm's index, node:http) goes to the ESM
+  // loader, as from the ES module chunks: a vm.Script has none of its own (boot.ts lends its own).
+  const dynamic = /(?<![\w$."'`])import\(/g;
+  const text = out.text.replace(dynamic, '__dvclImport(').replace(/__toESM\(require\("((?:node:)?[a-z0-9_/]+)"\),1\)/g, (all, id) => (builtinModules.includes(id.replace(/^node:/, '')) ? `__dvclBuiltin("${id}")` : all));
   // ASCII only (a raw U+009B of strip-ansi's regex was the one exception): src/cli/boot.ts reads
   // this file on every call, and V8 decodes UTF-8 past the first non-ASCII byte the slow way.
   const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
