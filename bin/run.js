@@ -9,6 +9,6 @@ if (process.env.NO_COLOR || process.env.TERM === 'dumb' || process.argv.includes
 // previous file intact. Node ignores SIGXFSZ, but signal-exit (under proper-lockfile) re-raises
 // it when it is the only listener, killing dvcl mid-save.
 process.on('SIGXFSZ', () => {});
-// dist/cli/execute.js is oclif's execute(), bundled with the commands by `npm run build`.
-const { run } = await import('../dist/cli/execute.js');
-await run(import.meta.url);
+// dist/cli/boot.js answers --version itself and loads the CLI, bundled by `npm run build`, with a V8 code cache.
+const { boot } = await import('../dist/cli/boot.js');
+await boot(import.meta.url);

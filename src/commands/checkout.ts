@@ -10,7 +10,7 @@ and without running anything: after \`git checkout other-branch\`, that branch's
 you changed by hand is never overwritten: it is listed and the exit status is 1; --force \
 overwrites it. With STAGE names, only those stages' outputs.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages whose outputs to restore (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to restore (default: all)' }) };
   static override flags = {
     force: Flags.boolean({ char: 'f', description: 'overwrite files changed by hand, and remove what is in the way' }),
     'dry-run': Flags.boolean({ char: 'n', description: 'print what would be placed; change nothing' }),

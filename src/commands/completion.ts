@@ -5,7 +5,7 @@ export default class Completion extends DvclCommand {
   static override summary = 'Print a shell completion script for bash, zsh or fish';
   static override description = `Prints a script that completes dvcl's commands, their flags and the stage names of the \
 project you are in. Load it from your shell's start-up file, as the examples show.`;
-  static override args = { shell: Args.string({ options: ['bash', 'zsh', 'fish'], default: 'bash', description: 'the shell' }) };
+  static override args = { shell: Args.string({ ignoreStdin: true, options: ['bash', 'zsh', 'fish'], default: 'bash', description: 'the shell' }) };
   static override flags = { stages: Flags.boolean({ hidden: true, description: 'print the stage names, one per line' }) };
   static override examples = [
     '<%= config.bin %> completion bash   # print the script',

@@ -8,7 +8,7 @@ export default class Log extends DvclCommand {
 changed a stage's entry: the commit, its author and date, the run that wrote the entry (with the \
 commit it ran at) and what changed: cmd, deps, params, outs, items. With STAGE, only the commits \
 that changed that stage.`;
-  static override args = { stage: Args.string({ description: 'only this stage' }) };
+  static override args = { stage: Args.string({ ignoreStdin: true, description: 'only this stage' }) };
   static override flags = {
     'max-count': Flags.integer({ char: 'n', min: 1, description: 'show at most N commits' }),
   };

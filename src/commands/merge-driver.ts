@@ -11,10 +11,10 @@ one branch is taken, one changed on both is taken from the later run, run record
 Writes the result, in canonical form, to OURS and exits 0. When a version cannot be parsed, \
 OURS is left as it is and the exit is 1: git then reports an ordinary conflict.`;
   static override args = {
-    base: Args.string({ required: true, description: 'common ancestor version (%O); empty when the file was added on both branches' }),
-    ours: Args.string({ required: true, description: 'our version (%A); the result is written here' }),
-    theirs: Args.string({ required: true, description: 'their version (%B)' }),
-    path: Args.string({ description: 'the file\'s path in the repository (%P): tells a lock from a manifest' }),
+    base: Args.string({ ignoreStdin: true, required: true, description: 'common ancestor version (%O); empty when the file was added on both branches' }),
+    ours: Args.string({ ignoreStdin: true, required: true, description: 'our version (%A); the result is written here' }),
+    theirs: Args.string({ ignoreStdin: true, required: true, description: 'their version (%B)' }),
+    path: Args.string({ ignoreStdin: true, description: 'the file\'s path in the repository (%P): tells a lock from a manifest' }),
   };
 
   async run(): Promise<{ kind: MergeKind; path: string | null; decisions: MergeDecision[] }> {

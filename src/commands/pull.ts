@@ -12,7 +12,7 @@ and keeps it in the local cache. A file you changed by hand is never overwritten
 and the exit status is 1; --force overwrites it. Afterwards \`dvcl status\` reads the placed files \
 from its stat cache, without hashing them again.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages whose outputs to pull (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to pull (default: all)' }) };
   static override flags = {
     remote: remoteFlag,
     jobs: transferJobsFlag,

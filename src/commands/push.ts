@@ -12,7 +12,7 @@ not once per file. An output that differs from its record, or is nowhere here, i
 exit status is 1. Commit and push pipeline.lock and .manifest.json with git as usual: they say \
 which objects a clone pulls.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages whose outputs to push (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to push (default: all)' }) };
   static override flags = {
     remote: remoteFlag,
     jobs: transferJobsFlag,

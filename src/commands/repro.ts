@@ -11,7 +11,7 @@ upstream re-ran but produced identical outs is not re-run. Each successful stage
 written to pipeline.lock at once. Stage output goes to stderr, prefixed with the stage name, \
 and to .dvcl/logs/STAGE.log.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages to reproduce (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages to reproduce (default: all)' }) };
   static override flags = {
     force: Flags.boolean({ char: 'f', description: 'run the selected stages even if they are up to date' }),
     'single-item': Flags.boolean({ char: 's', description: 'only the named stages, not their upstream' }),

@@ -10,7 +10,7 @@ failed, and nothing else: no new or changed items, no other stale stage, no down
 An item that has failed max_attempts times (settings.max_attempts, default 3) is given up: \
 reported, not run, until its input changes or --max-attempts raises the limit.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages to retry (default: every stage with failures)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages to retry (default: every stage with failures)' }) };
   static override flags = {
     'only-failed': Flags.boolean({ description: 'only failed items and stages (the only mode; accepted for clarity)', default: true }),
     'max-attempts': Flags.integer({ min: 1, description: 'give up on an item after this many failed attempts (default: settings.max_attempts)' }),

@@ -8,7 +8,9 @@ export default class Status extends DvclCommand {
 params and outs; per-item stages also by their items in .manifest.json. Changes nothing and \
 takes no lock. Stages are listed in dependency order; with STAGE names, those and their upstream.`;
   static override strict = false;
-  static override args = { stages: Args.string({ description: 'stages to check (default: all)' }) };
+  // ignoreStdin (all commands' args): oclif reads a missing argument from a stdin that is not a
+  // terminal, waiting up to 10 ms for it; `echo x | dvcl status` named stage x.
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages to check (default: all)' }) };
   static override flags = {
     check: Flags.boolean({ description: 'exit 1 when anything is stale or failed (for CI and hooks)' }),
     'allow-missing': Flags.boolean({ description: 'do not count a stage as stale when its only reasons are recorded outputs missing here (outputs not committed: CI)' }),
