@@ -17,7 +17,7 @@ export interface Fragment {
   stage: string;
   /** The items' `stage_hash`: cmd template, shared deps, params. */
   stage_key: string;
-  /** A hash over every item of the stage and its input hash, as the worker listed them. */
+  /** A hash over the names of every item of the stage, as the worker listed them (each hashes only its own). */
   items_set: string;
   items_total: number;
   shard: { index: number; count: number };

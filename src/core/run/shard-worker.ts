@@ -12,7 +12,7 @@ import { abs } from '../util/paths.js';
 import type { StageConfig } from '../pipeline.js';
 import type { Evaluation } from '../status/status.js';
 import type { RunSession } from './session.js';
-import { inShard, shardText, type Shard } from './shard.js';
+import { shardText, type Shard } from './shard.js';
 
 /** How often records go up while the shard runs (and always at its end); DVCL_SHARD_FLUSH_MS overrides. */
 const FLUSH_MS = 30_000;
@@ -155,7 +155,8 @@ async function text(stream: Readable): Promise<string> {
 export class ShardRun {
   private uploader: ShardUploader | null = null;
 
-  constructor(readonly shard: Shard, readonly commit: string, private readonly store: ObjectStore, private readonly warn: (m: string) => void) {}
+  /** `names`: every item of the stage, sorted, as listed before the listing was narrowed to the shard. */
+  constructor(readonly shard: Shard, readonly commit: string, private readonly store: ObjectStore, private readonly names: readonly string[], private readonly warn: (m: string) => void) {}
 
   /**
    * The evaluation narrowed to this shard's items, less those an earlier attempt recorded on the
@@ -164,24 +165,23 @@ export class ShardRun {
   async begin(s: RunSession, stage: StageConfig, ev: Evaluation): Promise<Evaluation> {
     await s.ensureRun();
     const items = ev.items!;
-    const mine = items.present.filter((p) => inShard(p.item, this.shard));
+    const mine = items.present; // the listing was narrowed to the shard (reproShard)
     const entry = s.lockEntry(ev, [], { out: stage.out });
     const header: ShardHeader = {
-      commit: this.commit, stage: stage.name, stage_key: items.stageHash, items_set: s.p.hasher.hashParts(items.present.map((p) => `${p.item}\0${p.hash}\n`)),
-      items_total: items.present.length, shard: this.shard,
+      commit: this.commit, stage: stage.name, stage_key: items.stageHash, items_set: s.p.hasher.hashParts(this.names.map((n) => `${n}\n`)),
+      items_total: this.names.length, shard: this.shard,
       entry: { cmd: entry.cmd, ...(entry.wdir ? { wdir: entry.wdir } : {}), ...(entry.env ? { env: entry.env } : {}), deps: entry.deps, params: entry.params, out: stage.out, git: entry.git },
       present: mine.map((p) => [p.item, p.hash]),
     };
     const earlier = await ShardUploader.earlier(this.store, header, this.warn);
     const matches = (rec: ItemRecord | undefined, hash: string) => rec?.status === 'success' && rec.hash === hash && items.stageHashes.includes(rec.stage_hash ?? '');
     const records = s.p.manifest.stage(stage.name)?.items ?? {};
-    const hashOf = new Map(mine.map((p) => [p.item, p.hash]));
     // Recorded successes whose output is only missing here: on the remote already, nothing to run.
-    const outputOnly = items.tasks.filter((t) => hashOf.has(t.item) && t.why === 'output_missing' && matches(records[t.item], t.hash) && records[t.item].output_nfiles === undefined);
+    const outputOnly = items.tasks.filter((t) => t.why === 'output_missing' && matches(records[t.item], t.hash) && records[t.item].output_nfiles === undefined);
     const { missingObjects } = await import('../store/missing.js');
     const lacking = new Set(await missingObjects(this.store, outputOnly.map((t) => records[t.item].output_hash!).filter(Boolean)));
     const skip = new Set(outputOnly.filter((t) => !lacking.has(records[t.item].output_hash!)).map((t) => t.item));
-    const tasks = items.tasks.filter((t) => hashOf.has(t.item) && !skip.has(t.item) && !matches(earlier.get(t.item), t.hash));
+    const tasks = items.tasks.filter((t) => !skip.has(t.item) && !matches(earlier.get(t.item), t.hash));
     this.uploader = new ShardUploader(this.store, s.p, header, this.warn);
     // Recorded in this clone by an attempt killed before it could send them.
     const todo = new Set(tasks.map((t) => t.item));
@@ -189,7 +189,7 @@ export class ShardRun {
       const rec = Object.hasOwn(records, p.item) ? records[p.item] : undefined;
       if (rec && !todo.has(p.item) && !skip.has(p.item) && !matches(earlier.get(p.item), p.hash) && rec.hash === p.hash && rec.run && s.p.manifest.data.runs[rec.run]?.git_commit === this.commit) this.uploader.note(p.item);
     }
-    s.rep.info?.(`shard ${shardText(this.shard)} (${this.shard.source === 'flag' ? '--shard' : this.shard.source}): ${mine.length} of ${items.present.length} items, ${tasks.length} to run, attempt ${this.uploader.attempt}`);
+    s.rep.info?.(`shard ${shardText(this.shard)} (${this.shard.source === 'flag' ? '--shard' : this.shard.source}): ${mine.length} of ${this.names.length} items, ${tasks.length} to run, attempt ${this.uploader.attempt}`);
     await this.uploader.flush();
     this.uploader.start();
     return { ...ev, items: { ...items, present: mine, tasks } };

@@ -127,16 +127,17 @@ function foldStage(p: Project, r: Read, dry: boolean): { report: StageGather; ch
   };
   if (frags.length === 0) return { report, changed: false };
   const m = p.manifest;
-  const records = m.stage(r.stage)?.items ?? {};
+  const records = m.stage(r.stage)?.items ?? {}; // read before the recording below changes it
   const folded = foldFragments(records, frags);
   report.shards = folded.shards;
   if (report.shard_count !== null) for (let k = 1; k <= report.shard_count; k++) if (!folded.shards.includes(k)) report.missing_shards.push(k);
-  const items = { ...records, ...folded.changed };
+  const changed = folded.changed;
+  const recordOf = (item: string): ItemRecord | undefined => (Object.hasOwn(changed, item) ? changed[item] : Object.hasOwn(records, item) ? records[item] : undefined);
   const key = frags[0].stage_key;
   const listed = folded.present.size === frags[0].items_total;
   let ok = 0;
   for (const [item, hash] of folded.present) {
-    const rec = Object.hasOwn(items, item) ? items[item] : undefined;
+    const rec = recordOf(item);
     if (rec?.hash === hash && rec.stage_hash === key) {
       if (rec.status === 'success') ok++;
       else report.failed++;
@@ -144,23 +145,24 @@ function foldStage(p: Project, r: Read, dry: boolean): { report: StageGather; ch
   }
   report.uncovered = frags[0].items_total - ok;
   report.complete = listed && ok === frags[0].items_total;
-  report.recorded = Object.keys(folded.changed).length;
+  report.recorded = Object.keys(changed).length;
   // Records of items no worker listed, once every worker has: their inputs are gone.
   const gone = listed ? Object.keys(records).filter((i) => !folded.present.has(i)).sort(cmp) : [];
-  const stageRec = report.complete ? stageRecord(items, folded.present) : null;
+  const stageRec = report.complete ? stageRecord(recordOf, folded.present) : null;
+  const writeStage = stageRec !== null && !deepEqual(withoutItems(m.stage(r.stage)), stageRec);
+  if (!dry) {
+    // Not journaled: nothing is written before save(), and a gather cut short is run again.
+    for (const [id, run] of Object.entries(folded.runs)) if (!deepEqual(m.data.runs[id], run)) m.recordRun(id, run);
+    for (const [item, rec] of Object.entries(changed)) m.recordItem(r.stage, item, rec);
+    m.removeItems(r.stage, gone);
+    if (writeStage) m.recordStage(r.stage, stageRec!);
+  }
+  const items = dry ? { ...records, ...changed } : m.stage(r.stage)?.items ?? {};
   const entry = report.complete ? lockEntry(p, frags[0], items, folded.present, stageRec!.run!) : null;
   const old = p.lockFile.entry(r.stage);
   const writeEntry = entry !== null && !(old && sameEntryContent(old, entry));
-  const writeStage = stageRec !== null && !deepEqual(withoutItems(m.stage(r.stage)), stageRec);
-  const changed = report.recorded > 0 || gone.length > 0 || writeEntry || writeStage;
-  if (dry || !changed) return { report, changed };
-  m.newRunId(); // journal the changes like any other
-  for (const [id, run] of Object.entries(folded.runs)) if (!deepEqual(m.data.runs[id], run)) m.recordRun(id, run);
-  for (const [item, rec] of Object.entries(folded.changed)) m.recordItem(r.stage, item, rec);
-  m.removeItems(r.stage, gone);
-  if (writeStage) m.recordStage(r.stage, stageRec!);
-  if (writeEntry) p.lockFile.set(r.stage, entry);
-  return { report, changed };
+  if (writeEntry && !dry) p.lockFile.set(r.stage, entry);
+  return { report, changed: report.recorded > 0 || gone.length > 0 || writeEntry || writeStage };
 }
 
 function withoutItems(rec: StageRecord | undefined): Omit<StageRecord, 'items'> | undefined {
@@ -170,11 +172,11 @@ function withoutItems(rec: StageRecord | undefined): Omit<StageRecord, 'items'> 
 }
 
 /** The stage's record as one run of it would leave it: the latest of its items' runs. */
-function stageRecord(items: Record<string, ItemRecord>, present: Map<string, string>): Omit<StageRecord, 'items'> {
+function stageRecord(recordOf: (item: string) => ItemRecord | undefined, present: Map<string, string>): Omit<StageRecord, 'items'> {
   let run = '';
   let last = '';
   for (const item of present.keys()) {
-    const rec = items[item];
+    const rec = recordOf(item)!;
     if (cmp(rec.run, run) > 0) run = rec.run;
     if (rec.last_processed && cmp(rec.last_processed, last) > 0) last = rec.last_processed;
   }

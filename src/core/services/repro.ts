@@ -12,7 +12,8 @@ import { gitInfo } from '../git/git.js';
 import { selectStages } from '../graph/dag.js';
 import type { PipelineConfig } from '../pipeline.js';
 import { ShardRun } from '../run/shard-worker.js';
-import { shardText } from '../run/shard.js';
+import { inShard, shardText } from '../run/shard.js';
+import { checkItemOutputs } from '../status/items.js';
 import { computeStatus } from '../status/status.js';
 
 const LOCK_WRITE_INTERVAL_MS = 200;
@@ -94,7 +95,10 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
       });
     }
     const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
-    s.shard = new ShardRun(shard, git.commit, store, (m) => rep.warn?.(m));
+    // Only the shard's items are hashed; every name goes into the fragment's item set.
+    const listing = checkItemOutputs(cfg.root, stage);
+    s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)) });
+    s.shard = new ShardRun(shard, git.commit, store, listing.items, (m) => rep.warn?.(m));
     try {
       const result = await runSelected(s, [stage.name]);
       return { ...result, shard: shardText(shard) };
