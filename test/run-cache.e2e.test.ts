@@ -1,13 +1,11 @@
 // The run cache (issue 15, points 1–3) through the built CLI: entries recorded after a run, stale
 // stages and item outputs restored instead of run (locally, or from a folder remote), --pull in a
 // fresh clone, and what is never restored. Commands append to a counter file outside the repos.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { dvcl, json, type CliResult } from './helpers/cli.js';
-import { cleanupRepos, pipelineRepo, track, withShortcuts, type PipelineRepo } from './helpers/pipeline.js';
+import { cleanupRepos, cloneOf, pipelineRepo, tempDir, type PipelineRepo } from './helpers/pipeline.js';
 
 afterEach(cleanupRepos);
 
@@ -16,22 +14,7 @@ const ok = (r: CliResult) => {
   return r;
 };
 
-function tempDir(prefix: string): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  track({ dir, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) });
-  return dir;
-}
-
-function clone(repo: PipelineRepo): PipelineRepo {
-  const base = tempDir('dvcl-clone-');
-  const dir = path.join(base, 'b');
-  expect(spawnSync('git', ['clone', '-q', repo.dir, dir], { encoding: 'utf8' }).status).toBe(0);
-  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8' }).stdout.trim();
-  return withShortcuts({
-    dir, git, write: (rel, text) => { fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); fs.writeFileSync(path.join(dir, rel), text); },
-    read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), exists: (rel) => fs.existsSync(path.join(dir, rel)), cleanup: () => {},
-  });
-}
+const clone = (repo: PipelineRepo) => cloneOf(repo.dir);
 
 /** Each command appends its stage's name to this file, outside every repository. */
 class Counter {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, json, type CliResult } from './helpers/cli.js';
-import { cleanupRepos, pipelineRepo, track, withShortcuts, type PipelineRepo } from './helpers/pipeline.js';
+import { cleanupRepos, cloneOf, pipelineRepo, tempDir, type PipelineRepo } from './helpers/pipeline.js';
 
 afterEach(cleanupRepos);
 
@@ -31,27 +31,13 @@ function only<T>(found: T[], what: string): T {
   return found[0];
 }
 
-function tempDir(prefix: string): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  track({ dir, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) });
-  return dir;
-}
-
 function git(cwd: string, ...args: string[]): string {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
   expect(r.status, `git ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout.trim();
 }
 
-function clone(from: string): PipelineRepo {
-  const dir = path.join(tempDir('dvcl-worker-'), 'w');
-  git(os.tmpdir(), 'clone', '-q', from, dir);
-  return withShortcuts({
-    dir, git: (...args) => git(dir, ...args),
-    write: (rel, text) => { fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); fs.writeFileSync(path.join(dir, rel), text); },
-    read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), exists: (rel) => fs.existsSync(path.join(dir, rel)), cleanup: () => {},
-  });
-}
+const clone = (from: string) => cloneOf(from, 'dvcl-worker-');
 
 const RC = (remote: string) => `version: 1
 settings:

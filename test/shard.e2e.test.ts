@@ -2,13 +2,11 @@
 // the built CLI against a folder remote and an in-process S3 server (fauxqs): a worker killed with
 // SIGKILL and run again, one shard run twice at once, gathers that are byte-identical, and a fresh
 // clone whose repro then runs nothing. Items append their stem to a counter file outside the repos.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dvclSpawn, json, type CliResult } from './helpers/cli.js';
-import { cleanupRepos, pipelineRepo, track, withShortcuts, type PipelineRepo } from './helpers/pipeline.js';
+import { cleanupRepos, cloneOf, pipelineRepo, tempDir, type PipelineRepo } from './helpers/pipeline.js';
 import { startFakeS3, type FakeS3 } from './helpers/s3.js';
 import { shardOf } from '../src/core/run/shard.js';
 
@@ -20,21 +18,7 @@ afterEach(cleanupRepos);
 const ENV = { AWS_ACCESS_KEY_ID: 'test-key', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 const ITEMS = 24;
 
-function tempDir(prefix: string): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  track({ dir, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) });
-  return dir;
-}
-
-function clone(repo: PipelineRepo): PipelineRepo {
-  const dir = path.join(tempDir('dvcl-worker-'), 'w');
-  expect(spawnSync('git', ['clone', '-q', repo.dir, dir]).status).toBe(0);
-  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8' }).stdout.trim();
-  return withShortcuts({
-    dir, git, write: (rel, text) => { fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); fs.writeFileSync(path.join(dir, rel), text); },
-    read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), exists: (rel) => fs.existsSync(path.join(dir, rel)), cleanup: () => {},
-  });
-}
+const clone = (repo: PipelineRepo) => cloneOf(repo.dir, 'dvcl-worker-');
 
 const RC = (remote: string, options = '') => `version: 1
 settings:

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { dvcl, json, type CliResult } from './cli.js';
 import { gitRepo, type GitRepo } from './git-repo.js';
@@ -90,3 +92,26 @@ stages:
     deps: [b.txt]
     outs: [c.txt]
 `;
+
+/** A fresh folder (realpath'd), removed by cleanupRepos. */
+export function tempDir(prefix: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  track({ dir, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) });
+  return dir;
+}
+
+/** `git clone` of `from` (a repo or a bare one) into a fresh folder, removed by cleanupRepos; git failures fail the test. */
+export function cloneOf(from: string, prefix = 'dvcl-clone-'): PipelineRepo {
+  const dir = path.join(tempDir(prefix), 'w');
+  const r = spawnSync('git', ['clone', '-q', from, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git clone ${from}: ${r.stderr}`);
+  const git = (...args: string[]) => {
+    const g = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
+    if (g.status !== 0) throw new Error(`git ${args.join(' ')}: ${g.stderr}`);
+    return g.stdout.trim();
+  };
+  return withShortcuts({
+    dir, git, write: (rel, text) => { fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); fs.writeFileSync(path.join(dir, rel), text); },
+    read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), exists: (rel) => fs.existsSync(path.join(dir, rel)), cleanup: () => {},
+  });
+}
