@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/core/config/load.js';
 import { buildDag, inferEdges, neighbourhood, pipelineOf, selectStages, subDag } from '../src/core/graph/dag.js';
 import { resolveTargets, stageOfPath } from '../src/core/graph/targets.js';
 import type { DvclError } from '../src/core/errors.js';
@@ -71,6 +74,13 @@ describe('resolveTargets: out paths', () => {
     const f = failure(() => resolveTargets(STAGES, ['evalute']));
     expect(f.message).toBe('unknown stage "evalute"');
     expect(f.suggestions).toEqual(['did you mean "evaluate"?']);
+  });
+});
+
+describe('resolveTargets: the quickstart, as the README names its stages', () => {
+  const cfg = loadConfig({ cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/quickstart') });
+  it('data/features.csv is features; a file in split\'s folder out is split; an item output is extract', () => {
+    expect(resolveTargets(cfg.stages, ['data/features.csv', 'data/items/OSL.json', 'data/features/OSL.json'])).toEqual(['features', 'split', 'extract']);
   });
 });
 
