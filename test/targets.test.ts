@@ -65,6 +65,7 @@ describe('resolveTargets: out paths', () => {
     expect(f).toMatchObject({ code: 'unknown_stage', exit: 2 });
     expect(f.message).toBe(`unknown stage "models/c.pkl": no stage has that name, and no stage's outs hold that path`);
     expect(f.suggestions).toEqual(['did you mean "models/a.pkl"?']);
+    expect(failure(() => resolveTargets(STAGES, ['c.pkl'], { prefix: 'models' })).suggestions).toEqual(['did you mean "models/a.pkl"?']);
     // a dep is not an out, nor is an input item
     expect(failure(() => resolveTargets(STAGES, ['data/raw.csv'])).code).toBe('unknown_stage');
     expect(failure(() => resolveTargets(STAGES, ['pages/x.html'])).code).toBe('unknown_stage');

@@ -44,7 +44,7 @@ export function resolveTargets(stages: readonly StageConfig[], targets: readonly
     }
     const owner = stageOfPath(stages, t, opts.prefix ?? '.');
     if (owner) { found.add(owner); continue; }
-    throw unknownTarget(t, stages);
+    throw unknownTarget(t, stages, opts.prefix ?? '.');
   }
   return [...found];
 }
@@ -62,11 +62,12 @@ export function stageOfPath(stages: readonly StageConfig[], target: string, pref
   return undefined;
 }
 
-function unknownTarget(t: string, stages: readonly StageConfig[]): DvclError {
+function unknownTarget(t: string, stages: readonly StageConfig[], prefix: string): DvclError {
   const names = stages.map((s) => s.name);
   // A target that looks like a path was meant as one: the closest out, not the closest name.
   if (/[/.\\]/.test(t)) {
-    const near = closest(t, stages.flatMap((s) => (s.out ? [] : s.outs)));
+    const outs = stages.flatMap((s) => (s.out ? [] : s.outs));
+    const near = prefix === '.' ? closest(t, outs) : closest(path.posix.join(prefix, t), outs);
     return new DvclError('unknown_stage', `unknown stage "${t}": no stage has that name, and no stage's outs hold that path`, {
       suggestions: [near ? `did you mean "${near}"?` : 'dvcl dag lists every stage with its outs'],
     });
