@@ -222,6 +222,8 @@ describe('the quickstart example', () => {
     expect([...ids.values()]).toEqual(['clean', 'split', 'extract', 'features', 'report']);
     const arrows = lines.filter((l) => l.includes('-->')).map((l) => l.trim().split(' --> ').map((id) => ids.get(id)));
     expect(arrows).toEqual(CHAIN);
+    // The README's rendered graph is this very output, so it cannot drift from what dvcl prints.
+    expect(fs.readFileSync(path.join(QUICKSTART, '../../README.md'), 'utf8')).toContain('```mermaid\n' + mermaid.stdout + '```\n');
 
     expect(dot.code, dot.stderr).toBe(0);
     expect(dot.stdout).toMatch(/^digraph \w+ \{\n[\s\S]*\}\n$/);

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
+import { globFlag } from '../cli/target-flags.js';
 import { remoteFlag, transferJobsFlag } from '../cli/transfer-flags.js';
 import type { TransferResult } from '../core/services/sharing.js';
 
@@ -12,8 +13,9 @@ and keeps it in the local cache. A file you changed by hand is never overwritten
 and the exit status is 1; --force overwrites it. Afterwards \`dvcl status\` reads the placed files \
 from its stat cache, without hashing them again.`;
   static override strict = false;
-  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to pull (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to pull (default: all); an out path names its stage' }) };
   static override flags = {
+    glob: globFlag,
     remote: remoteFlag,
     jobs: transferJobsFlag,
     force: Flags.boolean({ char: 'f', description: 'overwrite files changed by hand' }),
@@ -21,6 +23,8 @@ from its stat cache, without hashing them again.`;
   };
   static override examples = [
     '<%= config.bin %> pull',
+    '<%= config.bin %> pull data/features.csv   # the outputs of the stage that writes it',
+    "<%= config.bin %> pull --glob 'train-*'",
     '<%= config.bin %> pull train -j 32',
     '<%= config.bin %> pull -r /mnt/share/dvcl --dry-run',
     '<%= config.bin %> pull --json',
@@ -31,7 +35,7 @@ from its stat cache, without hashing them again.`;
     const { pull } = await import('../core/services/pull.js');
     const { reportTransfer, transferProgress } = await import('../cli/render-transfer.js');
     const r = await pull({
-      cwd: process.cwd(), targets: argv as string[], remote: flags.remote, jobs: flags.jobs, force: flags.force, dryRun: flags['dry-run'],
+      cwd: process.cwd(), targets: argv as string[], glob: flags.glob, remote: flags.remote, jobs: flags.jobs, force: flags.force, dryRun: flags['dry-run'],
       onProgress: transferProgress(this.jsonEnabled(), 'pulled'), onWarning: (m) => this.note(`warning: ${m}`),
     });
     return reportTransfer({ json: this.jsonEnabled(), log: (m) => this.log(m) }, r, { done: 'placed', would: 'to place', skipped: 'already in place' });

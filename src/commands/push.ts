@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
+import { globFlag } from '../cli/target-flags.js';
 import { remoteFlag, transferJobsFlag } from '../cli/transfer-flags.js';
 import type { TransferResult } from '../core/services/sharing.js';
 
@@ -12,14 +13,17 @@ not once per file. An output that differs from its record, or is nowhere here, i
 exit status is 1. Commit and push pipeline.lock and .manifest.json with git as usual: they say \
 which objects a clone pulls.`;
   static override strict = false;
-  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to push (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages whose outputs to push (default: all); an out path names its stage' }) };
   static override flags = {
+    glob: globFlag,
     remote: remoteFlag,
     jobs: transferJobsFlag,
     'dry-run': Flags.boolean({ char: 'n', description: 'print what would be uploaded; upload nothing' }),
   };
   static override examples = [
     '<%= config.bin %> push',
+    '<%= config.bin %> push data/features.csv   # the outputs of the stage that writes it',
+    "<%= config.bin %> push --glob 'train-*'",
     '<%= config.bin %> push train --dry-run',
     '<%= config.bin %> push -r s3://team-bucket/weather -j 32',
     'DVCL_REMOTE=/mnt/share/dvcl <%= config.bin %> push --json',
@@ -30,7 +34,7 @@ which objects a clone pulls.`;
     const { push } = await import('../core/services/push.js');
     const { reportTransfer, transferProgress } = await import('../cli/render-transfer.js');
     const r = await push({
-      cwd: process.cwd(), targets: argv as string[], remote: flags.remote, jobs: flags.jobs, dryRun: flags['dry-run'],
+      cwd: process.cwd(), targets: argv as string[], glob: flags.glob, remote: flags.remote, jobs: flags.jobs, dryRun: flags['dry-run'],
       onProgress: transferProgress(this.jsonEnabled(), 'pushed'), onWarning: (m) => this.note(`warning: ${m}`),
     });
     return reportTransfer({ json: this.jsonEnabled(), log: (m) => this.log(m) }, r, { done: 'uploaded', would: 'to upload', skipped: 'already on the remote' });

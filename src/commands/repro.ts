@@ -1,21 +1,26 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
 import { dryRunFlag, jobsFlag, noRunCacheFlag, pullFlag } from '../cli/repro-flags.js';
+import { globFlag } from '../cli/target-flags.js';
 import type { ReproResult } from '../core/run/types.js';
 
 export default class Repro extends DvclCommand {
   static override summary = 'Bring stages up to date, running only what changed';
   static override description = `Runs the named stages (default: all) and their upstream, in dependency order, independent \
-stages in parallel. A stage runs only when it is stale (see \`dvcl status\`); a stage whose \
+stages in parallel. A target is a stage name or a path the stage writes (one of its outs, a file \
+inside a folder out, an item output of a per-item stage); --glob makes targets patterns over \
+stage names, --pipeline takes each target's whole pipeline. A stage runs only when it is stale (see \`dvcl status\`); a stage whose \
 upstream re-ran but produced identical outs is not re-run. Each successful stage's entry is \
 written to pipeline.lock at once. Stage output goes to stderr, prefixed with the stage name, \
 and to .dvcl/logs/STAGE.log.`;
   static override strict = false;
-  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages to reproduce (default: all)' }) };
+  static override args = { stages: Args.string({ ignoreStdin: true, description: 'stages to reproduce, by name or by an out path (default: all)' }) };
   static override flags = {
     force: Flags.boolean({ char: 'f', description: 'run the selected stages even if they are up to date' }),
-    'single-item': Flags.boolean({ char: 's', description: 'only the named stages, not their upstream' }),
-    downstream: Flags.boolean({ description: 'the named stages and everything downstream of them' }),
+    'single-item': Flags.boolean({ char: 's', description: 'only the named stages, not their upstream', exclusive: ['downstream', 'pipeline'] }),
+    downstream: Flags.boolean({ description: 'the named stages and everything downstream of them', exclusive: ['pipeline'] }),
+    pipeline: Flags.boolean({ char: 'p', description: 'every stage of the named stages\' pipelines: all stages linked to them through deps and outs, upstream or downstream' }),
+    glob: globFlag,
     'dry-run': dryRunFlag,
     jobs: jobsFlag,
     'keep-going': Flags.boolean({ char: 'k', description: 'after a failure, go on with every stage that does not depend on it' }),
@@ -26,6 +31,9 @@ and to .dvcl/logs/STAGE.log.`;
   static override examples = [
     '<%= config.bin %> repro',
     '<%= config.bin %> repro report --dry-run',
+    '<%= config.bin %> repro data/features.csv   # the stage whose outs hold it, and its upstream',
+    "<%= config.bin %> repro --glob 'train-*'",
+    '<%= config.bin %> repro features --pipeline   # the whole pipeline features belongs to',
     '<%= config.bin %> repro train -f -s   # re-run train alone, even if up to date',
     '<%= config.bin %> repro prepare --downstream -j 4',
     '<%= config.bin %> repro extract --shard 3/8   # worker 3 of 8; then: dvcl gather',
@@ -37,7 +45,7 @@ and to .dvcl/logs/STAGE.log.`;
     const { runAndReport } = await import('../cli/run-repro.js');
     const shard = flags.shard === undefined ? undefined : (await import('../core/run/shard.js')).parseShard(flags.shard);
     return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'repro', {
-      targets: argv as string[], force: flags.force, single: flags['single-item'], downstream: flags.downstream,
+      targets: argv as string[], glob: flags.glob, pipeline: flags.pipeline, force: flags.force, single: flags['single-item'], downstream: flags.downstream,
       dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'],
       ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}), ...(shard ? { shard } : {}),
     });

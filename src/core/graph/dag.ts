@@ -158,11 +158,15 @@ function findCycle(remaining: string[], upstream: Map<string, Set<string>>): str
   return [...cycle, cycle[0]];
 }
 
-/** `frozen`: stages whose upstream is not walked into (as DVC cuts a frozen stage off its deps). */
-export interface Selection { single?: boolean; downstream?: boolean; frozen?: ReadonlySet<string> }
+/**
+ * `frozen`: stages whose upstream is not walked into (as DVC cuts a frozen stage off its deps).
+ * `pipeline`: the targets' whole pipelines instead (see {@link pipelineOf}).
+ */
+export interface Selection { single?: boolean; downstream?: boolean; pipeline?: boolean; frozen?: ReadonlySet<string> }
 
 export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): string[] {
   if (targets.length === 0) return [...dag.order];
+  if (sel.pipeline) return pipelineOf(dag, targets);
   const chosen = new Set<string>(targets);
   if (!sel.single) {
     const links = sel.downstream ? dag.downstream : dag.upstream;
@@ -174,6 +178,37 @@ export function selectStages(dag: Dag, targets: string[], sel: Selection = {}): 
     }
   }
   return dag.order.filter((n) => chosen.has(n));
+}
+
+/** `dag STAGE`: the targets, everything upstream and everything downstream of them (not their other branches), in run order. */
+export function neighbourhood(dag: Dag, targets: readonly string[]): string[] {
+  const chosen = new Set(targets);
+  for (const links of [dag.upstream, dag.downstream]) {
+    const stack = [...targets];
+    const seen = new Set(targets);
+    while (stack.length) {
+      for (const n of links.get(stack.pop()!)!) if (!seen.has(n)) { seen.add(n); chosen.add(n); stack.push(n); }
+    }
+  }
+  return dag.order.filter((n) => chosen.has(n));
+}
+
+/** `repro --pipeline`: every stage linked to a target through deps and outs in either direction (its weakly connected component). */
+export function pipelineOf(dag: Dag, targets: readonly string[]): string[] {
+  const chosen = new Set(targets);
+  const stack = [...targets];
+  while (stack.length) {
+    const at = stack.pop()!;
+    for (const n of [...dag.upstream.get(at)!, ...dag.downstream.get(at)!]) if (!chosen.has(n)) { chosen.add(n); stack.push(n); }
+  }
+  return dag.order.filter((n) => chosen.has(n));
+}
+
+/** The graph of `names` alone: edges and links to other stages dropped. */
+export function subDag(dag: Dag, names: readonly string[]): Dag {
+  const keep = new Set(names);
+  const only = (m: Map<string, Set<string>>) => new Map([...m].filter(([n]) => keep.has(n)).map(([n, l]) => [n, new Set([...l].filter((x) => keep.has(x)))]));
+  return { order: dag.order.filter((n) => keep.has(n)), edges: dag.edges.filter((e) => keep.has(e.from) && keep.has(e.to)), upstream: only(dag.upstream), downstream: only(dag.downstream) };
 }
 
 /** Stages on the longest path from each stage to a sink: long chains are scheduled first. */

@@ -13,7 +13,7 @@ import type { ReproResult, StageResult } from './types.js';
 /** A frozen stage cuts off its upstream; refuses (exit 2) a missing dep nothing produces before anything runs. */
 export function selectForRun(s: RunSession, targets: string[]): string[] {
   const { cfg } = s.p;
-  const how = { single: s.opts.single || s.opts.onlyFailed, downstream: s.opts.downstream };
+  const how = { single: s.opts.single || s.opts.onlyFailed, downstream: s.opts.downstream, pipeline: s.opts.pipeline };
   const frozen = new Set(cfg.stages.filter((st) => st.frozen).map((st) => st.name));
   let selected = selectStages(cfg.dag, targets, { ...how, frozen });
   if (frozen.size && targets.length) {

@@ -28,6 +28,10 @@ export interface Reporter {
 export interface ReproOptions {
   cwd: string;
   targets?: string[];
+  /** `--glob`: targets are patterns over stage names. */
+  glob?: boolean;
+  /** `--pipeline`: the targets' whole pipelines (weakly connected components). */
+  pipeline?: boolean;
   force?: boolean;
   single?: boolean;
   downstream?: boolean;

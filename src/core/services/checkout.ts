@@ -5,6 +5,8 @@ import { placeFromCache } from '../store/restore.js';
 export interface CheckoutOptions {
   cwd: string;
   targets?: string[];
+  /** `--glob`: targets are patterns over stage names. */
+  glob?: boolean;
   /** Overwrite files the user changed, and remove what is in the way. */
   force?: boolean;
   dryRun?: boolean;
@@ -15,8 +17,7 @@ export interface CheckoutOptions {
 /** From the local object cache only (no network); a file the user changed is kept unless `force`. Takes the run lock: it writes what repro writes. */
 export async function checkout(opts: CheckoutOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
-  const targets = opts.targets ?? [];
-  checkTargets(cfg, targets);
+  const targets = checkTargets(cfg, opts.targets ?? [], { cwd: opts.cwd, glob: opts.glob });
   const runLock = opts.dryRun ? null : await lockForWriting(cfg, 'dvcl checkout', opts.onWarning);
   try {
     const p = await openProject({ cwd: opts.cwd, cfg, readOnly: opts.dryRun, onWarning: opts.onWarning });

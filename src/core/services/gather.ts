@@ -46,8 +46,7 @@ interface Read { stage: string; frags: { key: string; frag: Fragment }[]; refuse
 
 export async function gather(opts: GatherOptions): Promise<GatherResult> {
   const cfg = loadProjectConfig(opts.cwd);
-  const targets = opts.targets ?? [];
-  checkTargets(cfg, targets);
+  const targets = checkTargets(cfg, opts.targets ?? [], { cwd: opts.cwd });
   const stages = (targets.length ? cfg.stages.filter((s) => targets.includes(s.name)) : cfg.stages).filter((s) => s.foreach);
   const notPerItem = targets.filter((t) => !stages.some((s) => s.name === t));
   if (notPerItem.length) throw new DvclError('config', `gather: ${notPerItem.join(', ')} ${notPerItem.length > 1 ? 'are not per-item stages' : 'is not a per-item stage'} (no foreach): only those run in shards`, { exit: 2 });

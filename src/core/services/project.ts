@@ -14,7 +14,6 @@ import { Manifest, MANIFEST_FILE, type ManifestData } from '../ledger/manifest.j
 import { GroupNotes, stopLeftoverGroups } from '../run/leftover-groups.js';
 import { ProcessGroups } from '../run/process-groups.js';
 import { acquireRunLock, type RunLock } from '../run/runlock.js';
-import { closest } from '../template.js';
 import type { Project } from '../project.js';
 
 export const STATE_DIR = '.dvcl';
@@ -106,13 +105,4 @@ export function ensureStateDir(stateDir: string): void {
   fs.writeFileSync(marker, '# local dvcl state: never committed\n*\n');
 }
 
-export function checkTargets(cfg: PipelineConfig, targets: string[]): void {
-  const names = cfg.stages.map((s) => s.name);
-  for (const t of targets) {
-    if (names.includes(t)) continue;
-    const near = closest(t, names);
-    throw new DvclError('unknown_stage', `unknown stage "${t}"`, {
-      suggestions: [near ? `did you mean "${near}"?` : names.length ? `stages: ${names.join(', ')}` : '.pipelinerc declares no stages'],
-    });
-  }
-}
+export { checkTargets } from '../graph/targets.js';

@@ -10,6 +10,8 @@ import { oneLine } from '../errors.js';
 export interface PullOptions {
   cwd: string;
   targets?: string[];
+  /** `--glob`: targets are patterns over stage names. */
+  glob?: boolean;
   /** `-r`: the remote, over DVCL_REMOTE and the settings. */
   remote?: string;
   jobs?: number;
@@ -22,8 +24,7 @@ export interface PullOptions {
 /** Takes each missing or outdated output from the local cache, else downloads it (verified before it is placed); a file the user changed is kept unless `force`. The object store is loaded here only. */
 export async function pull(opts: PullOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
-  const targets = opts.targets ?? [];
-  checkTargets(cfg, targets);
+  const targets = checkTargets(cfg, opts.targets ?? [], { cwd: opts.cwd, glob: opts.glob });
   const { noRemote, openRemote } = await import('../store/remote.js');
   const { fetchObject } = await import('../store/transfer.js');
   const { isStoreError } = await import('../store/object-store.js');

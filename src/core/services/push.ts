@@ -13,6 +13,8 @@ import { RunCache } from '../run/run-cache.js';
 export interface PushOptions {
   cwd: string;
   targets?: string[];
+  /** `--glob`: targets are patterns over stage names. */
+  glob?: boolean;
   remote?: string;
   jobs?: number;
   dryRun?: boolean;
@@ -25,8 +27,7 @@ interface Source { file: string | Buffer; path: string; size: number; tree: bool
 /** Uploads what the remote lacks (asked in bulk). Reads only, no run lock: an upload is verified as it is read, so a file repro rewrites meanwhile is refused. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
   const cfg = loadProjectConfig(opts.cwd);
-  const targets = opts.targets ?? [];
-  checkTargets(cfg, targets);
+  const targets = checkTargets(cfg, opts.targets ?? [], { cwd: opts.cwd, glob: opts.glob });
   const { noRemote, openRemote } = await import('../store/remote.js');
   const { pushObject } = await import('../store/transfer.js');
   const { missingObjects } = await import('../store/missing.js');

@@ -22,15 +22,18 @@ const LOCK_WRITE_INTERVAL_MS = 200;
 export async function repro(opts: ReproOptions): Promise<ReproResult> {
   const rep = opts.reporter ?? {};
   const cfg = loadProjectConfig(opts.cwd);
-  const targets = opts.targets ?? [];
-  checkTargets(cfg, targets);
+  opts = { ...opts, targets: checkTargets(cfg, opts.targets ?? [], { cwd: opts.cwd, glob: opts.glob }) };
+  const targets = opts.targets!;
   for (const w of await cloneWarnings(cfg.root)) rep.warn?.(w);
   if (opts.dryRun) {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, readOnly: true, onWarning: rep.warn }), opts, rep, new ProcessGroups());
     return planDryRun(s, selectForRun(s, targets));
   }
   if (opts.shard) return reproShard(opts, cfg, rep);
-  if (opts.pull || (cfg.settings.run_cache === 'pull' && configuredRemote(cfg))) await pullFirst(opts, rep);
+  if (opts.pull || (cfg.settings.run_cache === 'pull' && configuredRemote(cfg))) {
+    // pull takes the named stages and their upstream; a pipeline also reaches downstream.
+    await pullFirst(opts, rep, opts.pipeline ? selectStages(cfg.dag, targets, { pipeline: true }) : targets);
+  }
   // The state is read under the run lock: only its holder recovers a crashed run's journal.
   const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {

@@ -14,11 +14,10 @@ export interface StatusResult extends StatusReport {
 }
 
 /** `dvcl status`: read-only; never takes the run lock, never writes the manifest. */
-export async function status(opts: { cwd: string; targets?: string[]; allowMissing?: boolean; onWarning?: (m: string) => void }): Promise<StatusResult> {
+export async function status(opts: { cwd: string; targets?: string[]; glob?: boolean; allowMissing?: boolean; onWarning?: (m: string) => void }): Promise<StatusResult> {
   const p = await openProject({ cwd: opts.cwd, readOnly: true, onWarning: opts.onWarning });
   const health = cloneWarnings(p.cfg.root); // git runs while the stages are hashed
-  checkTargets(p.cfg, opts.targets ?? []);
-  const selected = selectStages(p.cfg.dag, opts.targets ?? []);
+  const selected = selectStages(p.cfg.dag, checkTargets(p.cfg, opts.targets ?? [], { cwd: opts.cwd, glob: opts.glob }));
   const report = computeStatus({ cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: p.cfg.settings.max_attempts }, selected);
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${oneLine(m)}\n`));
   for (const st of report.stages) for (const w of stageWarnings(st)) warn(w);
