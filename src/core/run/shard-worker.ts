@@ -7,7 +7,7 @@ import { fragmentKey, parseFragment, serializeFragment, shardPrefix, stagePrefix
 import { cmp } from '../ledger/lock.js';
 import { dict, type ItemRecord, type RunRecord } from '../ledger/manifest-format.js';
 import type { Project } from '../project.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { readObject, type ObjectStore } from '../store/object-store.js';
 import { abs } from '../util/paths.js';
 import type { StageConfig } from '../pipeline.js';
 import type { Evaluation } from '../status/status.js';
@@ -48,7 +48,7 @@ export class ShardUploader {
     for (const key of keys.sort(cmp)) {
       let f: Fragment;
       try {
-        f = parseFragment(await text(await store.get(key)), key);
+        f = parseFragment((await readObject(store, key)).toString('utf8'), key);
       } catch (e) {
         warn(oneLine(`ignoring ${key}: ${(e as Error).message}`));
         continue;
@@ -143,12 +143,6 @@ export class ShardUploader {
     delete items[item];
     this.warn(`${this.h.stage}: ${item}: not uploaded (${why})`);
   }
-}
-
-async function text(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** What `repro --shard` adds to a run: the partition, the remote, and the uploader of the stage it runs. */

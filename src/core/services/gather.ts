@@ -6,7 +6,7 @@ import { commitOfKey, foldFragments, groupByInputs, parseFragment, stagePrefix, 
 import { cmp, sameEntryContent, type LockEntry } from '../ledger/lock.js';
 import type { ItemRecord, StageRecord } from '../ledger/manifest-format.js';
 import type { Project } from '../project.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { readObject, type ObjectStore } from '../store/object-store.js';
 import { configuredRemote, remoteBase } from '../store/remote-index.js';
 import { itemsHash } from '../status/status.js';
 import { deepEqual } from '../util/exact.js';
@@ -103,9 +103,7 @@ async function readFragments(store: ObjectStore, stage: string, commit: string, 
   const frags: Read['frags'] = [];
   await forEachLimit(keys, Math.max(1, jobs), async (key) => {
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of await store.get(key)) chunks.push(c as Buffer);
-      const frag = parseFragment(Buffer.concat(chunks).toString('utf8'), key);
+      const frag = parseFragment((await readObject(store, key)).toString('utf8'), key);
       if (frag.commit !== commit || frag.stage !== stage) refused.push({ key, reason: `says commit ${frag.commit.slice(0, 12)}, stage ${frag.stage}: not where it is stored` });
       else frags.push({ key, frag });
     } catch (e) {

@@ -11,7 +11,6 @@ import { DvclError, oneLine } from '../errors.js';
 import { gitInfo } from '../git/git.js';
 import { selectStages } from '../graph/dag.js';
 import type { PipelineConfig } from '../pipeline.js';
-import { ShardRun } from '../run/shard-worker.js';
 import { inShard, shardText } from '../run/shard.js';
 import { checkItemOutputs } from '../status/items.js';
 import { computeStatus } from '../status/status.js';
@@ -101,6 +100,7 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
     // Only the shard's items are hashed; every name goes into the fragment's item set.
     const listing = checkItemOutputs(cfg.root, stage);
     s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)) });
+    const { ShardRun } = await import('../run/shard-worker.js');
     s.shard = new ShardRun(shard, git.commit, store, listing.items, (m) => rep.warn?.(m));
     try {
       const result = await runSelected(s, [stage.name]);

@@ -106,3 +106,12 @@ export function objectPrefix(algorithm: HashAlgorithm, twoHex?: string): string 
 export function isAlgorithm(name: string): name is HashAlgorithm {
   return (HASH_ALGORITHMS as readonly string[]).includes(name);
 }
+
+/** The whole object, in one read where the store can (fragments, run cache entries: small text). */
+export async function readObject(store: ObjectStore, key: string): Promise<Buffer> {
+  const got = store.getBytes ? await store.getBytes(key, 256 * 1024 * 1024) : await store.get(key);
+  if (Buffer.isBuffer(got)) return got;
+  const chunks: Buffer[] = [];
+  for await (const c of got) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
