@@ -4,14 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { oneLine } from '../errors.js';
 import { fragmentKey, parseFragment, serializeFragment, shardPrefix, stagePrefix, type Fragment, type FragmentEntry } from '../ledger/fragment.js';
-import { cmp } from '../ledger/lock.js';
+import { cmp, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { dict, type ItemRecord, type RunRecord } from '../ledger/manifest-format.js';
 import type { Project } from '../project.js';
 import { readObject, type ObjectStore } from '../store/object-store.js';
 import { abs } from '../util/paths.js';
 import type { StageConfig } from '../pipeline.js';
 import type { Evaluation } from '../status/status.js';
-import type { RunSession } from './session.js';
 import { shardText, type Shard } from './shard.js';
 
 /** How often records go up while the shard runs (and always at its end); DVCL_SHARD_FLUSH_MS overrides. */
@@ -145,6 +144,14 @@ export class ShardUploader {
   }
 }
 
+/** What a shard takes from its run (a RunSession). */
+export interface ShardSession {
+  readonly p: Project;
+  readonly rep: { info?(msg: string): void };
+  ensureRun(): Promise<void>;
+  lockEntry(ev: Evaluation, outs: LockPath[], extra?: Partial<LockEntry>): LockEntry;
+}
+
 /** What `repro --shard` adds to a run: the partition, the remote, and the uploader of the stage it runs. */
 export class ShardRun {
   private uploader: ShardUploader | null = null;
@@ -156,7 +163,7 @@ export class ShardRun {
    * The evaluation narrowed to this shard's items, less those an earlier attempt recorded on the
    * remote, and less those recorded here with their output on the remote (a fresh clone lacks it).
    */
-  async begin(s: RunSession, stage: StageConfig, ev: Evaluation): Promise<Evaluation> {
+  async begin(s: ShardSession, stage: StageConfig, ev: Evaluation): Promise<Evaluation> {
     await s.ensureRun();
     const items = ev.items!;
     const mine = items.present; // the listing was narrowed to the shard (reproShard)
