@@ -33,6 +33,18 @@ describe('foldFragments', () => {
     expect(Object.keys(one.runs).sort()).toEqual(['r1', 'r2', 'r3']);
   });
 
+  it('picks the same record in every order when a failure, a success of the same input and another input meet', () => {
+    // The latest is a failure of input 11; a success of input 11 beats it; input 22's success is older than the failure.
+    const frags = [
+      frag(1, 'a1', { x: rec('success', '2026-01-01T00:00:01Z', 'r1') }),
+      frag(1, 'a2', { x: rec('failed', '2026-01-01T00:00:03Z', 'r2') }),
+      frag(1, 'a3', { x: rec('success', '2026-01-01T00:00:02Z', 'r3', 'sha256:22') }),
+    ];
+    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const got = orders.map((o) => foldFragments({}, o.map((i) => frags[i])).changed.x);
+    for (const g of got) expect(g).toEqual(frags[0].items.x);
+  });
+
   it('keeps a record that is already there unchanged, and takes the later of two records of different inputs', () => {
     const had = rec('success', '2026-01-01T00:00:00Z', 'r0', 'sha256:00');
     const newer = rec('success', '2026-01-02T00:00:00Z', 'r1', 'sha256:11');

@@ -1,6 +1,6 @@
 // Ledger fragments: what one `repro --shard K/N` worker recorded, uploaded to the remote for `gather`.
 import { DvclError } from '../errors.js';
-import { deepEqual } from '../util/exact.js';
+import { canonicalText, deepEqual } from '../util/exact.js';
 import type { LockEntry, LockGit } from './lock.js';
 import { cmp } from './lock.js';
 import { dict, itemRecord, runRecord, type ItemRecord, type RunRecord } from './manifest-format.js';
@@ -80,10 +80,20 @@ export function parseFragment(text: string, key: string): Fragment {
   return { ...(v as unknown as Fragment), items, runs };
 }
 
-/** For one input version, a success beats a failure (two workers of one shard); otherwise the merge driver's rule: the later. */
-function better(a: ItemRecord, b: ItemRecord): ItemRecord {
-  if (a.hash === b.hash && a.stage_hash === b.stage_hash && a.status !== b.status) return a.status === 'success' ? a : b;
-  return laterSide(a, b) === 'ours' ? a : b;
+/**
+ * Of all the records of one item: the latest (the merge driver's rule), unless it is a failure and
+ * a success of the same input exists (two workers of one shard): then the latest such success.
+ * A function of the set, so the order the fragments come in does not matter.
+ */
+function pick(recs: readonly ItemRecord[]): ItemRecord {
+  let latest = recs[0];
+  for (const r of recs) if (laterSide(r, latest) === 'ours') latest = r;
+  if (latest.status === 'success') return latest;
+  let best: ItemRecord | undefined;
+  for (const r of recs) {
+    if (r.status === 'success' && r.hash === latest.hash && r.stage_hash === latest.stage_hash && (!best || laterSide(r, best) === 'ours')) best = r;
+  }
+  return best ?? latest;
 }
 
 export interface Folded {
@@ -96,34 +106,53 @@ export interface Folded {
   shards: number[];
 }
 
-/** Fold fragments (of one stage, commit and item set) into `records`; the result does not depend on their order. */
-export function foldFragments(records: Record<string, ItemRecord>, frags: readonly Fragment[]): Folded {
-  const chosen = new Map<string, ItemRecord>();
-  const runs = dict<RunRecord>();
-  const present = new Map<string, string>();
-  const shards = new Set<number>();
-  const allRuns = new Map<string, RunRecord>();
-  for (const f of frags) {
-    shards.add(f.shard.index);
-    for (const [id, r] of Object.entries(f.runs)) allRuns.set(id, r);
-    for (const [item, hash] of f.present ?? []) present.set(item, hash);
+/** Fragments folded one at a time (each can be dropped once added), in any order. */
+export class FragmentFold {
+  private readonly recs = new Map<string, ItemRecord | ItemRecord[]>();
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly present = new Map<string, string>();
+  private readonly shards = new Set<number>();
+
+  add(f: Fragment): void {
+    this.shards.add(f.shard.index);
+    for (const [id, r] of Object.entries(f.runs)) {
+      const had = this.runs.get(id);
+      // A later fragment of the same attempt may carry the run finished: the finished one, else the same text.
+      if (!had || cmp(`${r.finished_at ?? ''}\0${canonicalText(r)}`, `${had.finished_at ?? ''}\0${canonicalText(had)}`) > 0) this.runs.set(id, r);
+    }
+    for (const [item, hash] of f.present ?? []) this.present.set(item, hash);
     for (const [item, rec] of Object.entries(f.items)) {
-      const cur = chosen.get(item) ?? (Object.hasOwn(records, item) ? records[item] : undefined);
-      chosen.set(item, cur === undefined ? rec : better(cur, rec));
+      const had = this.recs.get(item);
+      if (had === undefined) this.recs.set(item, rec);
+      else if (Array.isArray(had)) had.push(rec);
+      else this.recs.set(item, [had, rec]);
     }
   }
-  const changed = dict<ItemRecord>();
-  for (const [item, rec] of chosen) {
-    if (Object.hasOwn(records, item) && deepEqual(records[item], rec)) continue;
-    changed[item] = rec;
-    const run = allRuns.get(rec.run);
-    if (run) runs[rec.run] = run;
+
+  result(records: Record<string, ItemRecord>): Folded {
+    const changed = dict<ItemRecord>();
+    const runs = dict<RunRecord>();
+    for (const [item, got] of this.recs) {
+      const own = Object.hasOwn(records, item) ? records[item] : undefined;
+      const rec = pick([...(own ? [own] : []), ...(Array.isArray(got) ? got : [got])]);
+      if (own && deepEqual(own, rec)) continue;
+      changed[item] = rec;
+      const run = this.runs.get(rec.run);
+      if (run) runs[rec.run] = run;
+    }
+    return { changed, runs, present: this.present, shards: [...this.shards].sort((a, b) => a - b) };
   }
-  return { changed, runs, present, shards: [...shards].sort((a, b) => a - b) };
+}
+
+/** Fold fragments (of one stage, commit and item set) into `records`; the result does not depend on their order. */
+export function foldFragments(records: Record<string, ItemRecord>, frags: readonly Fragment[]): Folded {
+  const fold = new FragmentFold();
+  for (const f of frags) fold.add(f);
+  return fold.result(records);
 }
 
 /** Fragments of one commit grouped by what they ran over; more than one group cannot be gathered. */
-export function groupByInputs(frags: readonly { key: string; frag: Fragment }[]): { stage_key: string; items_set: string; keys: string[] }[] {
+export function groupByInputs(frags: readonly { key: string; frag: Pick<Fragment, 'stage_key' | 'items_set' | 'items_total'> }[]): { stage_key: string; items_set: string; keys: string[] }[] {
   const groups = new Map<string, { stage_key: string; items_set: string; keys: string[] }>();
   for (const { key, frag } of frags) {
     const id = `${frag.stage_key}\0${frag.items_set}\0${frag.items_total}`;

@@ -2,7 +2,7 @@
 import { checkTargets, loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { DvclError, oneLine } from '../errors.js';
 import { gitInfo } from '../git/git.js';
-import { commitOfKey, foldFragments, groupByInputs, parseFragment, stagePrefix, type Fragment } from '../ledger/fragment.js';
+import { commitOfKey, FragmentFold, groupByInputs, parseFragment, stagePrefix, type Fragment } from '../ledger/fragment.js';
 import { cmp, sameEntryContent, type LockEntry } from '../ledger/lock.js';
 import type { ItemRecord, StageRecord } from '../ledger/manifest-format.js';
 import type { Project } from '../project.js';
@@ -42,7 +42,9 @@ export interface StageGather {
 
 export interface GatherResult { commit: string; remote: string; dry_run: boolean; changed: boolean; stages: StageGather[] }
 
-interface Read { stage: string; frags: { key: string; frag: Fragment }[]; refused: StageGather['refused'] }
+/** A fragment without its records and listing: those went into the fold as it was read. */
+type Header = Omit<Fragment, 'items' | 'present' | 'runs'>;
+interface Read { stage: string; frags: { key: string; frag: Header }[]; fold: FragmentFold; refused: StageGather['refused'] }
 
 export async function gather(opts: GatherOptions): Promise<GatherResult> {
   const cfg = loadProjectConfig(opts.cwd);
@@ -101,18 +103,23 @@ async function readFragments(store: ObjectStore, stage: string, commit: string, 
   for (const [c, n] of [...others].sort(([a], [b]) => cmp(a, b))) refused.push({ key: `${stagePrefix(stage)}${c}/`, reason: `${n} fragment${n > 1 ? 's' : ''} of another commit, ${c.slice(0, 12)}: gather there (git checkout ${c.slice(0, 12)} && dvcl gather)` });
   const { forEachLimit } = await import('../store/pool.js');
   const frags: Read['frags'] = [];
+  const fold = new FragmentFold();
   await forEachLimit(keys, Math.max(1, jobs), async (key) => {
     try {
       const frag = parseFragment((await readObject(store, key)).toString('utf8'), key);
       if (frag.commit !== commit || frag.stage !== stage) refused.push({ key, reason: `says commit ${frag.commit.slice(0, 12)}, stage ${frag.stage}: not where it is stored` });
-      else frags.push({ key, frag });
+      else {
+        fold.add(frag); // folded now, so that only one fragment's records are held at a time
+        const { items: _i, present: _p, runs: _r, ...header } = frag;
+        frags.push({ key, frag: header });
+      }
     } catch (e) {
       refused.push({ key, reason: oneLine((e as Error).message) });
     }
   });
   frags.sort((a, b) => cmp(a.key, b.key));
   refused.sort((a, b) => cmp(a.key, b.key));
-  return { stage, frags, refused };
+  return { stage, frags, fold, refused };
 }
 
 function foldStage(p: Project, r: Read, dry: boolean): { report: StageGather; changed: boolean } {
@@ -125,7 +132,7 @@ function foldStage(p: Project, r: Read, dry: boolean): { report: StageGather; ch
   if (frags.length === 0) return { report, changed: false };
   const m = p.manifest;
   const records = m.stage(r.stage)?.items ?? {}; // read before the recording below changes it
-  const folded = foldFragments(records, frags);
+  const folded = r.fold.result(records);
   report.shards = folded.shards;
   if (report.shard_count !== null) for (let k = 1; k <= report.shard_count; k++) if (!folded.shards.includes(k)) report.missing_shards.push(k);
   const changed = folded.changed;
@@ -181,7 +188,7 @@ function stageRecord(recordOf: (item: string) => ItemRecord | undefined, present
 }
 
 /** What `repro` writes once every item succeeded: the shared inputs the workers saw, and one hash over every item. */
-function lockEntry(p: Project, f: Fragment, items: Record<string, ItemRecord>, present: Map<string, string>, run: string): LockEntry {
+function lockEntry(p: Project, f: Header, items: Record<string, ItemRecord>, present: Map<string, string>, run: string): LockEntry {
   const sorted = [...present].map(([item, hash]) => ({ item, hash })).sort((a, b) => cmp(a.item, b.item));
   const { cmd, wdir, env, deps, params, out, git } = f.entry;
   return {
