@@ -16,6 +16,20 @@ afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const key = objectKey(`xxh128:${'ab'.repeat(16)}`);
 const body = (s: string) => ({ size: Buffer.byteLength(s), open: () => Readable.from([Buffer.from(s)]) });
 
+describe('folder remote: folders', () => {
+  it('a folder removed while the store is open (a gc elsewhere) is made again by the next put', async () => {
+    const remote = path.join(tmp, 'remote');
+    fs.mkdirSync(remote);
+    const store = await openRemote(remote, {}, { cwd: tmp });
+    const other = objectKey(`xxh128:ab${'cd'.repeat(15)}`);
+    await store.put(key, body('one'));
+    fs.rmSync(path.join(remote, path.dirname(key)), { recursive: true });
+    await store.put(other, body('two'));
+    expect(fs.readFileSync(path.join(remote, other), 'utf8')).toBe('two');
+    await store.close();
+  });
+});
+
 describe('folder remote and symlinks', () => {
   it('refuses a folder on the key path that a symlink takes outside, and lists nothing through it', async () => {
     const remote = path.join(tmp, 'remote');

@@ -99,9 +99,15 @@ class FolderStore implements ObjectStore {
     const tmp = temporaryBeside(file);
     let fh: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      await mkdir(dir, { recursive: true });
+      if (!this.inside.has(dir)) await mkdir(dir, { recursive: true }); // a folder found inside the root exists
       await this.checkInside(dir);
-      fh = await open(tmp, 'wx');
+      fh = await open(tmp, 'wx').catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        this.inside.delete(dir); // removed since (a gc elsewhere): made again
+        await mkdir(dir, { recursive: true });
+        await this.checkInside(dir);
+        return open(tmp, 'wx');
+      });
       let bytes = 0;
       for await (const chunk of source.open()) {
         bytes += (chunk as Buffer).length;
