@@ -176,6 +176,22 @@ describe('shards: what is refused', () => {
     expect(other.stderr).toContain(`of another commit, ${first.slice(0, 12)}: gather there`);
   }, 60_000);
 
+  it('gather refuses what it cannot gather, with exit 2: a stage without foreach, no remote, no commit', async () => {
+    const { a, counter } = await origin(folder);
+    const notPerItem = await cli(a, counter, 'gather', 'list');
+    expect(notPerItem.code).toBe(2);
+    expect(notPerItem.stderr).toMatch(/list is not a per-item stage/);
+    const noRemote = await pipelineRepo(RC('').replace(/settings:\n  remote: ""\n/, ''), { 'tool.txt': 'v1\n' });
+    const r = await cli(noRemote, counter, 'gather');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/remote/);
+    const noCommit = tempDir('dvcl-nogit-');
+    fs.writeFileSync(path.join(noCommit, '.pipelinerc'), RC(tempDir('dvcl-remote-')));
+    const g = await dvclSpawn(noCommit, ['gather'], { env: ENV }).done;
+    expect(g.code, g.stderr).toBe(2);
+    expect(g.stderr).toMatch(/gather needs a git commit/);
+  }, 60_000);
+
   it('a worker refuses what it cannot shard, with exit 2 and a hint', async () => {
     const { a, counter } = await origin(folder);
     const w = clone(a);
