@@ -52,6 +52,18 @@ describe('dry runs change nothing', () => {
     expect(repo.read('o.txt')).toBe('one\n');
   });
 
+  it('pull called again in one process after the outputs and the cache were removed places them again', async () => {
+    const { repo } = await pushedProject();
+    await push({ cwd: repo.dir });
+    for (let round = 0; round < 2; round++) {
+      fs.rmSync(path.join(repo.dir, 'd'), { recursive: true });
+      fs.rmSync(path.join(repo.dir, '.dvcl/objects'), { recursive: true });
+      const r = await pull({ cwd: repo.dir });
+      expect(r.failed).toEqual([]);
+      expect(repo.read('d/x.txt')).toBe('one\none\n');
+    }
+  });
+
   it('a file that differs from its record is not pushed: listed', async () => {
     const { repo, remote } = await pushedProject();
     fs.writeFileSync(path.join(repo.dir, 'o.txt'), 'edited\n');

@@ -7,7 +7,10 @@ import { fragmentKey, parseFragment, serializeFragment, shardPrefix, stagePrefix
 import { cmp, type LockEntry, type LockPath } from '../ledger/lock.js';
 import { dict, type ItemRecord, type RunRecord } from '../ledger/manifest-format.js';
 import type { Project } from '../project.js';
-import { readObject, type ObjectStore } from '../store/object-store.js';
+import { missingObjects } from '../store/missing.js';
+import { objectKey, readObject, type ObjectStore } from '../store/object-store.js';
+import { forEachLimit } from '../store/pool.js';
+import { pushObject } from '../store/transfer.js';
 import { abs } from '../util/paths.js';
 import type { StageConfig } from '../pipeline.js';
 import type { Evaluation } from '../status/status.js';
@@ -34,7 +37,6 @@ export class ShardUploader {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  uploaded = 0;
 
   constructor(private readonly store: ObjectStore, private readonly p: Project, private readonly h: ShardHeader, private readonly warn: (m: string) => void) {}
 
@@ -69,26 +71,38 @@ export class ShardUploader {
     this.pending.add(item);
   }
 
-  /** Upload what is pending; the first call also sends the shard's listing. Errors surface on the final flush. */
+  /**
+   * Upload what is pending; the first call also sends the shard's listing. A failed upload keeps
+   * its items pending for the next one; only a failure of the last is the run's (see flushNow).
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.send()).catch((e) => {
-      this.failure ??= e;
-    });
+    this.flushing = this.flushing.then(() => this.send()).then(() => { this.failure = null; }, (e) => { this.failure = e; });
     return this.flushing;
+  }
+
+  async flushNow(): Promise<void> {
+    await this.flush();
+    if (this.failure) throw this.failure;
   }
 
   async finish(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
-    if (this.failure) throw this.failure;
+    await this.flushNow();
   }
 
   private async send(): Promise<void> {
     if (this.seq > 0 && this.pending.size === 0) return;
     const names = [...this.pending];
     this.pending.clear();
-    const { pushObject } = await import('../store/transfer.js');
-    const { missingObjects } = await import('../store/missing.js');
+    try {
+      await this.sendItems(names);
+    } catch (e) {
+      for (const n of names) this.pending.add(n);
+      throw e;
+    }
+  }
+
+  private async sendItems(names: string[]): Promise<void> {
     const recs = this.p.manifest.stage(this.h.stage)?.items ?? {};
     const items = dict<ItemRecord>();
     for (const n of names) if (Object.hasOwn(recs, n)) items[n] = recs[n];
@@ -106,14 +120,11 @@ export class ShardUploader {
       for (const f of tree.files) files.set(f.hash, { item, file: f.abs });
       trees.push({ item, hash: tree.hash, text: tree.text });
     }
-    const { objectKey } = await import('../store/object-store.js');
-    const { forEachLimit } = await import('../store/pool.js');
     const missing = await missingObjects(this.store, [...files.keys(), ...trees.map((t) => t.hash)]);
     const lacking = new Set(missing);
     await forEachLimit([...files].filter(([h]) => lacking.has(h)), this.store.jobs, async ([hash, { item, file }]) => {
       try {
         await pushObject(this.store, hash, file as string); // a Buffer: a name not valid UTF-8, as fs takes it
-        this.uploaded++;
       } catch (e) {
         this.drop(items, item, oneLine((e as Error).message));
       }
@@ -179,7 +190,6 @@ export class ShardRun {
     const records = s.p.manifest.stage(stage.name)?.items ?? {};
     // Recorded successes whose output is only missing here: on the remote already, nothing to run.
     const outputOnly = items.tasks.filter((t) => t.why === 'output_missing' && matches(records[t.item], t.hash) && records[t.item].output_nfiles === undefined);
-    const { missingObjects } = await import('../store/missing.js');
     const lacking = new Set(await missingObjects(this.store, outputOnly.map((t) => records[t.item].output_hash!).filter(Boolean)));
     const skip = new Set(outputOnly.filter((t) => !lacking.has(records[t.item].output_hash!)).map((t) => t.item));
     const tasks = items.tasks.filter((t) => !skip.has(t.item) && !matches(earlier.get(t.item), t.hash));
@@ -191,7 +201,7 @@ export class ShardRun {
       if (rec && !todo.has(p.item) && !skip.has(p.item) && !matches(earlier.get(p.item), p.hash) && rec.hash === p.hash && rec.run && s.p.manifest.data.runs[rec.run]?.git_commit === this.commit) this.uploader.note(p.item);
     }
     s.rep.info?.(`shard ${shardText(this.shard)} (${this.shard.source === 'flag' ? '--shard' : this.shard.source}): ${mine.length} of ${this.names.length} items, ${tasks.length} to run, attempt ${this.uploader.attempt}`);
-    await this.uploader.flush();
+    await this.uploader.flushNow(); // an unusable remote stops the shard before any item runs
     this.uploader.start();
     return { ...ev, items: { ...items, present: mine, tasks } };
   }

@@ -33,14 +33,21 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
     // pull takes the named stages and their upstream; a pipeline also reaches downstream.
     await pullFirst(opts, rep, opts.pipeline ? selectStages(cfg.dag, targets, { pipeline: true }) : targets);
   }
-  // The state is read under the run lock: only its holder recovers a crashed run's journal.
+  return underRunLock(opts, cfg, rep, opts, (s) => runSelected(s, selectForRun(s, targets)));
+}
+
+/**
+ * A run session under the run lock, its lock writes coalesced and flushed at the end, error or not.
+ * The state is read under the lock: only its holder recovers a crashed run's journal.
+ */
+async function underRunLock(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter, sessionOpts: ReproOptions, body: (s: RunSession) => Promise<ReproResult>): Promise<ReproResult> {
   const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
   try {
-    const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), opts, rep, runLock.groups);
+    const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), sessionOpts, rep, runLock.groups);
     s.p.lockFile.coalesce(LOCK_WRITE_INTERVAL_MS);
     let result: ReproResult;
     try {
-      result = await runSelected(s, selectForRun(s, targets));
+      result = await body(s);
     } catch (e) {
       try {
         s.p.lockFile.flush();
@@ -82,13 +89,11 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
   const remote = configuredRemote(cfg);
   const { noRemote, openRemote } = await import('../store/remote.js');
   if (!remote) throw noRemote();
-  const git = await gitInfo(cfg.root);
-  if (!git.commit) throw new DvclError('config', '--shard needs a git commit: workers and gather meet at one', { exit: 2, suggestions: ['commit the pipeline, then start the workers at that commit'] });
+  const commit = (await gitInfo(cfg.root)).commit;
+  if (!commit) throw new DvclError('config', '--shard needs a git commit: workers and gather meet at one', { exit: 2, suggestions: ['commit the pipeline, then start the workers at that commit'] });
   const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
   if (upstream.length && (opts.pull || cfg.settings.run_cache === 'pull')) await pullFirst(opts, rep, upstream);
-  const runLock = await lockForWriting(cfg, `dvcl ${(opts.argv ?? []).join(' ')}`.trim(), rep.warn);
-  try {
-    const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, onWarning: rep.warn }), { ...opts, single: true, downstream: false }, rep, runLock.groups);
+  return underRunLock(opts, cfg, rep, { ...opts, single: true, downstream: false }, async (s) => {
     const stale = computeStatus(s.ctx, upstream).stages.filter((st) => st.state === 'stale' || st.state === 'failed');
     if (stale.length) {
       const names = stale.map((st) => st.name).join(', ');
@@ -101,16 +106,11 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
     const listing = checkItemOutputs(cfg.root, stage);
     s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)) });
     const { ShardRun } = await import('../run/shard-worker.js');
-    s.shard = new ShardRun(shard, git.commit, store, listing.items, (m) => rep.warn?.(m));
+    s.shard = new ShardRun(shard, commit, store, listing.items, (m) => rep.warn?.(m));
     try {
-      const result = await runSelected(s, [stage.name]);
-      return { ...result, shard: shardText(shard) };
+      return { ...(await runSelected(s, [stage.name])), shard: shardText(shard) };
     } finally {
       await s.shard.close();
-      await s.runCache.close();
-      s.p.lockFile.flush();
     }
-  } finally {
-    await runLock.release();
-  }
+  });
 }

@@ -71,10 +71,22 @@ function ensureDir(dir: string): void {
   madeDirs.add(dir);
 }
 
+/** A folder remembered as made may have been removed since (the library called again after an `rm -rf`): made again. */
+function inFolder<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    madeDirs.delete(path.dirname(file));
+    ensureDir(path.dirname(file));
+    return write();
+  }
+}
+
 function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher, tmpCopy: string | undefined): { size: number; hex: string } {
   const hex = hasher.init().update(body).digest('hex');
-  local(tmp, () => writeFileSync(tmp, body, { flag: 'wx', mode }));
-  if (tmpCopy) try { writeFileSync(tmpCopy, body, { flag: 'wx' }); } catch { rmSync(tmpCopy, { force: true }); }
+  local(tmp, () => inFolder(tmp, () => writeFileSync(tmp, body, { flag: 'wx', mode })));
+  if (tmpCopy) try { inFolder(tmpCopy, () => writeFileSync(tmpCopy, body, { flag: 'wx' })); } catch { rmSync(tmpCopy, { force: true }); }
   return { size: body.length, hex };
 }
 
@@ -82,7 +94,12 @@ async function download(body: Readable, tmp: string, mode: number, hasher: IHash
   let fh: FileHandle | undefined;
   let copy: FileHandle | undefined;
   try {
-    fh = await localAsync(tmp, () => open(tmp, 'wx', mode));
+    fh = await localAsync(tmp, () => open(tmp, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      madeDirs.delete(path.dirname(tmp));
+      ensureDir(path.dirname(tmp));
+      return open(tmp, 'wx', mode);
+    }));
     copy = tmpCopy ? await open(tmpCopy, 'wx').catch(() => undefined) : undefined;
     const h = hasher.init();
     let size = 0;
