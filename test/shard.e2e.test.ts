@@ -153,6 +153,15 @@ describe('shards: what is refused', () => {
     const committed = a.manifest();
     const w1 = clone(a);
     await ok(cli(w1, counter, 'repro', 'extract', '--shard', '1/3', '--pull'));
+    // A damaged fragment (a worker killed mid-upload by a store without atomic puts) is named and skipped.
+    const remote = JSON.parse(/remote: (".*")/.exec(a.read('.pipelinerc'))![1]) as string;
+    const badKey = `dvcl/v1/fragments/extract/${a.git('rev-parse', 'HEAD')}/2of3-0123456789ab-000000.json`;
+    fs.mkdirSync(path.dirname(path.join(remote, badKey)), { recursive: true });
+    fs.writeFileSync(path.join(remote, badKey), '{"version": 1, "commit": "trunc');
+    const withBad = await ok(cli(a, counter, 'gather', '--json', '--dry-run'));
+    expect(withBad.stderr).toContain(`${badKey}: fragment ${badKey}: not JSON`);
+    expect(json(withBad).stages[0].refused.map((x: { key: string }) => x.key)).toContain(badKey);
+    fs.rmSync(path.join(remote, badKey));
     const partial = json(await ok(cli(a, counter, 'gather', '--json', '--dry-run'))).stages[0];
     expect(partial).toMatchObject({ complete: false, shards: [1], missing_shards: [2, 3], recorded: expect.any(Number) });
     expect(partial.uncovered).toBe(ITEMS - partial.recorded);
