@@ -247,7 +247,8 @@ function chainedStages(n) {
  * more repro (which runs nothing: every item is recorded) writes the lock entry and the stat cache.
  */
 function hundredThousand(n = 100_000) {
-  const dir = project('manifest100k', 'version: 1\nstages:\n  copy:\n    foreach: in/*.txt\n    out: out/${stem}.txt\n    cmd: cp ${item} ${out}\n');
+  const name = n === 100_000 ? 'manifest100k' : `manifest${n}`;
+  const dir = project(name, 'version: 1\nstages:\n  copy:\n    foreach: in/*.txt\n    out: out/${stem}.txt\n    cmd: cp ${item} ${out}\n');
   const stem = (i) => String(i).padStart(6, '0');
   fs.mkdirSync(path.join(dir, 'in'));
   fs.mkdirSync(path.join(dir, 'out'));
@@ -264,7 +265,7 @@ function hundredThousand(n = 100_000) {
   fs.writeFileSync(path.join(dir, '.manifest.json'), `${JSON.stringify(sortKeys(manifest), null, 2)}\n`);
   const repro = JSON.parse(dvclOk(dir, 'repro', '--json'));
   const ran = repro.stages.reduce((sum, s) => sum + (s.items?.ran ?? 0), 0);
-  if (ran !== 0) throw new Error(`manifest100k: the fix-up repro ran ${ran} items`);
+  if (ran !== 0) throw new Error(`${name}: the fix-up repro ran ${ran} items`);
   dvclOk(dir, 'status', '--check');
   return dir;
 }
@@ -465,7 +466,7 @@ const scenarios = [
         { label: 'make -rR -q', argv: ['make', '-rR', '-q', 'model.txt'], cwd: dir },
       ]);
       rows.push(['status-warm', 'status, 10,000-file dep, nothing changed', `dvcl status ${fmtMs(d.ms)}`, `make -rR -q ${fmtMs(m.ms)}`,
-        ratio(d.ms, m.ms), '≤ 4x make', verdict(d.ms <= 4 * m.ms), fmtMb(d.mb)]);
+        ratio(d.ms, m.ms), '≤ 3x make', verdict(d.ms <= 3 * m.ms), fmtMb(d.mb)]);
       if (onPath('snakemake')) notes.push('snakemake is on PATH but no Snakefile scenario is written yet.');
       else notes.push('`snakemake` is not installed on this machine: the snakemake comparison (target: ≥ 10x faster than `snakemake -n`) was skipped.');
 
@@ -507,7 +508,7 @@ const scenarios = [
         { label: 'xargs -P2', argv: ['xargs', '-P2', '-n2', 'cp'], stdin: path.join(dir, 'pairs.txt'), cwd: dir, before: () => { reset('out')(); fs.mkdirSync(path.join(dir, 'out')); } },
       ]);
       rows.push(['items', `${n.toLocaleString('en')} one-process items (\`cp\`), 2 at a time, from scratch`, `dvcl repro -j 2 ${fmtMs(d.ms)}`,
-        `xargs -P2 ${fmtMs(x.ms)}`, ratio(d.ms, x.ms), '≤ 1.3x xargs', verdict(d.ms <= 1.3 * x.ms), fmtMb(d.mb)]);
+        `xargs -P2 ${fmtMs(x.ms)}`, ratio(d.ms, x.ms), '≤ 1.1x xargs', verdict(d.ms <= 1.1 * x.ms), fmtMb(d.mb)]);
       notes.push(`items: per item, dvcl ${(d.ms / n).toFixed(2)} ms, xargs ${(x.ms / n).toFixed(2)} ms of wall time.`);
     },
   },
@@ -667,8 +668,9 @@ const scenarios = [
         { label: 'dvcl status (1 stage)', argv: dvcl('status'), cwd: small },
         { label: 'node -e 0', argv: ['node', '-e', '0'], cwd: dir },
       ]);
-      rows.push(['noop', 'no-op `repro`, 50 stages', `dvcl repro ${fmtMs(r.ms)}`, `--version via oclif ${fmtMs(o.ms)}`, ratio(r.ms, o.ms),
-        '< 2x --version', verdict(r.ms < 2 * o.ms), fmtMb(r.mb)]);
+      rows.push(['noop', 'no-op `repro`, 50 stages', `dvcl repro ${fmtMs(r.ms)}`, `node -e 0 ${fmtMs(n.ms)}`, ratio(r.ms, n.ms),
+        '≤ 3x node', verdict(r.ms <= 3 * n.ms), fmtMb(r.mb)]);
+      notes.push(`noop: against \`--version\` through oclif (${fmtMs(o.ms)}) the no-op repro is ${ratio(r.ms, o.ms)}.`);
       rows.push(['startup', 'start-up: `dvcl --version`', `dvcl --version ${fmtMs(v.ms)}`, `node -e 0 ${fmtMs(n.ms)}`, ratio(v.ms, n.ms),
         '≤ 1.6x node', verdict(v.ms <= 1.6 * n.ms), fmtMb(v.mb)]);
       rows.push(['startup-status', 'start-up: `dvcl status`, 1 stage, up to date', `dvcl status ${fmtMs(s.ms)}`, `node -e 0 ${fmtMs(n.ms)}`, ratio(s.ms, n.ms),
@@ -682,7 +684,18 @@ const scenarios = [
       const [s] = race([{ label: 'dvcl status', argv: dvcl('status'), cwd: dir }]);
       const size = fs.statSync(path.join(dir, '.manifest.json')).size;
       rows.push(['manifest', `status, 100,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
-        '< 1.5 s, < 300 MB', verdict(s.ms < 1500 && (s.mb === null || s.mb < 300)), fmtMb(s.mb)]);
+        '≤ 0.5 s, ≤ 150 MB', verdict(s.ms <= 500 && (s.mb === null || s.mb <= 150)), fmtMb(s.mb)]);
+    },
+  },
+  {
+    id: 'manifest1m',
+    optIn: true, // 1,000,000 inputs and outputs written and recorded: minutes and GBs, only with BENCH_ONLY=manifest1m
+    run() {
+      const dir = hundredThousand(1_000_000);
+      const [s] = race([{ label: 'dvcl status', argv: dvcl('status'), cwd: dir }], Math.min(REPS, 3));
+      const size = fs.statSync(path.join(dir, '.manifest.json')).size;
+      rows.push(['manifest1m', `status, 1,000,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
+        '≤ 5 s, ≤ 1 GB', verdict(s.ms <= 5000 && (s.mb === null || s.mb <= 1024)), fmtMb(s.mb)]);
     },
   },
   {
