@@ -242,11 +242,11 @@ function chainedStages(n) {
 }
 
 /**
- * 100,000 items recorded as processed. Running 100,000 real commands would take minutes, so two
+ * n items (100,000 by default) recorded as processed. Running them for real would take minutes, so two
  * items run for real, their records are copied to the others (same content, same hashes), and one
  * more repro (which runs nothing: every item is recorded) writes the lock entry and the stat cache.
  */
-function hundredThousand(n = 100_000) {
+function recordedItems(n = 100_000) {
   const name = n === 100_000 ? 'manifest100k' : `manifest${n}`;
   const dir = project(name, 'version: 1\nstages:\n  copy:\n    foreach: in/*.txt\n    out: out/${stem}.txt\n    cmd: cp ${item} ${out}\n');
   const stem = (i) => String(i).padStart(6, '0');
@@ -680,7 +680,7 @@ const scenarios = [
   {
     id: 'manifest',
     run() {
-      const dir = hundredThousand();
+      const dir = recordedItems();
       const [s] = race([{ label: 'dvcl status', argv: dvcl('status'), cwd: dir }]);
       const size = fs.statSync(path.join(dir, '.manifest.json')).size;
       rows.push(['manifest', `status, 100,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
@@ -691,7 +691,7 @@ const scenarios = [
     id: 'manifest1m',
     optIn: true, // 1,000,000 inputs and outputs written and recorded: minutes and GBs, only with BENCH_ONLY=manifest1m
     run() {
-      const dir = hundredThousand(1_000_000);
+      const dir = recordedItems(1_000_000);
       const [s] = race([{ label: 'dvcl status', argv: dvcl('status'), cwd: dir }], Math.min(REPS, 3));
       const size = fs.statSync(path.join(dir, '.manifest.json')).size;
       rows.push(['manifest1m', `status, 1,000,000-item manifest (${(size / 1e6).toFixed(0)} MB), nothing changed`, `dvcl status ${fmtMs(s.ms)}`, '—', '—',
