@@ -10,6 +10,8 @@ export interface SeenRequest {
   query: URLSearchParams;
   /** The request's Content-Length header, when it had one. */
   contentLength: number | undefined;
+  /** Its User-Agent header ('' without one): the SDK's requests say aws-sdk-js, dvcl's direct GETs dvcl. */
+  userAgent: string;
 }
 
 /** What to do with a request: forward it (undefined), or break it in one way. */
@@ -42,6 +44,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     const seen: SeenRequest = {
       n: requests.length + 1, method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query: url.searchParams,
       contentLength: len === undefined ? undefined : Number(len),
+      userAgent: req.headers['user-agent'] ?? '',
     };
     requests.push(seen);
     const fault = decide?.(seen);

@@ -10,6 +10,8 @@ import { push } from '../../src/core/services/push.js';
 import { pull } from '../../src/core/services/pull.js';
 import { gc } from '../../src/core/services/gc.js';
 import { status } from '../../src/core/services/status.js';
+import { openProject } from '../../src/core/services/project.js';
+import { LocalCache } from '../../src/core/store/local-cache.js';
 
 afterEach(cleanupRepos);
 
@@ -106,5 +108,27 @@ describe('status and a remote dvcl cannot use', () => {
       if (before === undefined) delete process.env.DVCL_REMOTE;
       else process.env.DVCL_REMOTE = before;
     }
+  });
+});
+
+describe('the local cache that pull fills', () => {
+  it('keeps a file of its own (an edit in place of the placed file leaves it intact); a corrupt one is fetched again by pull --force', async () => {
+    const { repo } = await pushedProject();
+    await push({ cwd: repo.dir });
+    fs.rmSync(path.join(repo.dir, 'o.txt'));
+    fs.rmSync(path.join(repo.dir, '.dvcl/objects'), { recursive: true });
+    expect((await pull({ cwd: repo.dir })).placed).toEqual(['o.txt']);
+    const p = await openProject({ cwd: repo.dir, readOnly: true });
+    const obj = LocalCache.of(p.stateDir).file(p.lock.stages.s.outs.find((o) => o.path === 'o.txt')!.hash);
+    expect(fs.statSync(obj).ino).not.toBe(fs.statSync(path.join(repo.dir, 'o.txt')).ino);
+    fs.appendFileSync(path.join(repo.dir, 'o.txt'), 'edited\n');
+    expect(fs.readFileSync(obj, 'utf8')).toBe('one\n');
+    fs.writeFileSync(obj, 'bit rot\n');
+    expect((await pull({ cwd: repo.dir })).failed.map((f) => f.path)).toEqual(['o.txt']); // the user's edit is kept
+    const r = await pull({ cwd: repo.dir, force: true });
+    expect(r.failed).toEqual([]); // the corrupt cache object is dropped and the remote's placed, not an error
+    expect(repo.read('o.txt')).toBe('one\n');
+    expect(fs.readFileSync(obj, 'utf8')).toBe('one\n');
+    expect((await status({ cwd: repo.dir })).up_to_date).toBe(true);
   });
 });

@@ -135,6 +135,83 @@ describe('broken downloads', () => {
   });
 });
 
+describe('direct GETs (signed by the SDK\'s signer, sent without its middleware)', () => {
+  const viaSdk = (r: SeenRequest) => isGetObject(r) && r.userAgent.startsWith('aws-sdk-js');
+  const direct = (r: SeenRequest) => isGetObject(r) && r.userAgent === 'dvcl';
+
+  /** A store that has fetched one object through the SDK (which shows the route), and a second object to fetch. */
+  async function warmed() {
+    const { store, hash, data } = await storeWithObject();
+    await fetchObject(store, hash, path.join(tmp, 'warm', 'first.bin'));
+    const other = Buffer.from('the second object, fetched directly');
+    const otherHash = await hashOf(other);
+    await store.put(objectKey(otherHash), { size: other.length, open: () => Readable.from([other]) });
+    s3.proxy.clear();
+    return { store, hash, data, other, otherHash };
+  }
+
+  it('after one GET through the SDK the rest go direct, byte for byte, small and streamed (over 1 MiB)', async () => {
+    const { store, other, otherHash } = await warmed();
+    const dest = path.join(tmp, 'direct', 'second.bin');
+    await fetchObject(store, otherHash, dest);
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    const large = Buffer.alloc(3 * 1024 * 1024 + 7);
+    for (let i = 0; i < large.length; i++) large[i] = (i * 7) & 0xff;
+    const largeHash = await hashOf(large);
+    await store.put(objectKey(largeHash), { size: large.length, open: () => Readable.from([large]) });
+    s3.proxy.clear();
+    await fetchObject(store, largeHash, path.join(tmp, 'direct', 'large.bin'));
+    expect(fs.readFileSync(path.join(tmp, 'direct', 'large.bin')).equals(large)).toBe(true);
+    expect(s3.proxy.count(direct)).toBe(1);
+    expect(s3.proxy.count(viaSdk)).toBe(0);
+  });
+
+  it('a 503 on a direct GET is handed to the SDK, which retries it; the next GET is direct again', async () => {
+    const { store, other, otherHash, hash } = await warmed();
+    failFirst(1, isGetObject, { kind: 'error', status: 503, code: 'SlowDown' });
+    const dest = path.join(tmp, 'direct-503', 'second.bin');
+    await fetchObject(store, otherHash, dest);
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    expect([s3.proxy.count(direct), s3.proxy.count(viaSdk)]).toEqual([1, 1]);
+    await fetchObject(store, hash, path.join(tmp, 'direct-503', 'again.bin'));
+    expect(s3.proxy.count(direct)).toBe(2);
+  });
+
+  it.each([
+    ['a reset mid-body', { kind: 'reset', afterBytes: 10 }],
+    ['a wrong body', { kind: 'corrupt' }],
+  ] as const)('%s on a direct GET is fetched again and placed', async (_name, fault) => {
+    const { store, other, otherHash } = await warmed();
+    failFirst(1, isGetObject, fault);
+    const dest = path.join(tmp, `direct-${fault.kind}`, 'second.bin');
+    await fetchObject(store, otherHash, dest);
+    expect(fs.readFileSync(dest).equals(other)).toBe(true);
+    expect(s3.proxy.count(direct)).toBe(2);
+  });
+
+  it('a truncated body on every direct GET is a mismatch naming the object; nothing placed', async () => {
+    const { store, otherHash } = await warmed();
+    s3.proxy.setFault((r) => (isGetObject(r) ? { kind: 'truncate', bytes: 5 } : undefined));
+    const dir = path.join(tmp, 'direct-truncated');
+    const err = await fetchObject(store, otherHash, path.join(dir, 'out.bin')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StoreError', reason: 'corrupt', key: objectKey(otherHash) });
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('refused credentials on a direct GET: the SDK\'s answer, naming the remote; the direct path stops', async () => {
+    const { store, otherHash } = await warmed();
+    s3.proxy.setFault((r) => (isGetObject(r) ? { kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied' } : undefined));
+    const err = await fetchObject(store, otherHash, path.join(tmp, 'direct-403', 'out.bin')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StoreError', reason: 'denied', exit: 1 });
+    expect((err as Error).message).toContain(`remote ${store.url}`);
+    expect((err as Error).message).toContain('AccessDenied');
+    s3.proxy.setFault(null);
+    s3.proxy.clear();
+    await fetchObject(store, otherHash, path.join(tmp, 'direct-403', 'out.bin'));
+    expect([s3.proxy.count(direct), s3.proxy.count(viaSdk)]).toEqual([0, 1]);
+  });
+});
+
 describe('the remote refusing or absent: one error naming the remote, exit 1', () => {
   async function closedPort(): Promise<number> {
     const server = net.createServer();

@@ -1,6 +1,5 @@
 import { checkTargets, loadProjectConfig, lockForWriting, openProject } from './project.js';
 import { applyPlan, contentHasher, remoteRoot, restorePlan, shareState, type Progress, transferResult, type TransferResult } from './sharing.js';
-import fs from 'node:fs';
 import path from 'node:path';
 import { placeCopy, placeFromCache } from '../store/restore.js';
 import { prepareOuts } from '../store/outs.js';
@@ -66,10 +65,17 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
       const first = new Map<string, Promise<string>>();
       const checked = new Set<string>();
       const place = async (rel: string, hash: string): Promise<number> => {
-        if (s.cache.has(hash)) return placeFromCache(s.cache, hasher, cfg.root, rel, hash);
+        if (s.cache.has(hash)) {
+          try {
+            return placeFromCache(s.cache, hasher, cfg.root, rel, hash);
+          } catch (e) {
+            if (s.cache.has(hash)) throw e; // not a corrupt object (which placeFromCache removed): downloaded below
+          }
+        }
         const earlier = first.get(hash);
         if (earlier) return placeCopy(await earlier, hasher, cfg.root, rel, hash, (got) => `${rel}: the copy of ${hash} hashes to ${got}`);
         const dest = abs(cfg.root, rel);
+        let size = 0;
         const done = (async () => {
           // Checked once per folder: nothing runs during a pull to swap one for a link.
           const folder = path.dirname(rel);
@@ -78,7 +84,7 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
             checked.add(folder);
           }
           try {
-            await fetchObject(store, hash, dest, useCache && !s.cache.has(hash) ? { copyTo: s.cache.file(hash) } : {});
+            ({ size } = await fetchObject(store, hash, dest, useCache ? { alsoAt: s.cache.file(hash) } : {}));
           } catch (e) {
             if (!isStoreError(e, 'not_found')) throw e;
             gone.add(hash);
@@ -89,7 +95,7 @@ export async function pull(opts: PullOptions): Promise<TransferResult> {
         })();
         first.set(hash, done);
         await done;
-        return fs.statSync(dest).size;
+        return size;
       };
       const r = await applyPlan(s, plan, jobs, place, fatal, opts.onProgress);
       return transferResult({ ...r, skipped: plan.upToDate, failed: r.failed, remote: url });

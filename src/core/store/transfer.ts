@@ -1,5 +1,5 @@
-import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants, copyFileSync, createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import type { IHasher } from 'hash-wasm';
@@ -11,8 +11,11 @@ import { isAlgorithm, objectKey, type ObjectStore, StoreError } from './object-s
 export interface TransferOptions {
   /** Attempts of one object before giving up (a broken connection, a truncated or wrong body). Default 3. */
   attempts?: number;
-  /** Also write the verified bytes here, in the same pass (the local cache's object); best effort. */
-  copyTo?: string;
+  /**
+   * Also keep a copy of the verified object here (the local cache's object), best effort: a file of
+   * its own, never a hard link, so that editing the placed file in place leaves the copy intact.
+   */
+  alsoAt?: string;
 }
 
 const ATTEMPTS = 3;
@@ -34,28 +37,38 @@ export async function fetchObject(store: ObjectStore, hash: string, destPath: st
 
 async function fetchWith(store: ObjectStore, hash: string, key: string, algorithm: HashAlgorithm, hasher: IHasher, destPath: string, opts: TransferOptions): Promise<{ size: number }> {
   local(destPath, () => ensureDir(path.dirname(destPath)));
-  let copyTo = opts.copyTo;
-  if (copyTo) try { ensureDir(path.dirname(copyTo)); } catch { copyTo = undefined; }
   const keepMode = local(destPath, () => statSync(destPath, { throwIfNoEntry: false }), 'read')?.mode; // a file replaced keeps its mode
   const mode = keepMode === undefined ? 0o666 : keepMode & 0o7777;
   for (let attempt = 1; ; attempt++) {
     const tmp = temporaryBeside(destPath);
-    const tmpCopy = copyTo && temporaryBeside(copyTo);
     try {
       const body = store.getBytes ? await store.getBytes(key, SMALL) : await store.get(key);
-      const { size, hex } = Buffer.isBuffer(body) ? writeSmall(body, tmp, mode, hasher, tmpCopy) : await download(body, tmp, mode, hasher, tmpCopy);
+      const small = Buffer.isBuffer(body);
+      const { size, hex } = small ? writeSmall(body, tmp, mode, hasher) : await download(body, tmp, mode, hasher);
       const got = `${algorithm}:${hex}`;
       if (got !== hash) {
         throw new StoreError('corrupt', `remote ${store.url}: object ${key} is corrupt: expected ${hash}, got ${got}`, { key });
       }
+      if (opts.alsoAt) alsoAt(small ? body : tmp, opts.alsoAt);
       local(destPath, () => renameSync(tmp, destPath));
-      if (tmpCopy) try { renameSync(tmpCopy, copyTo!); } catch { rmSync(tmpCopy, { force: true }); }
       return { size };
     } catch (err) {
       rmSync(tmp, { force: true });
-      if (tmpCopy) rmSync(tmpCopy, { force: true });
       if (!retryable(err) || attempt >= (opts.attempts ?? ATTEMPTS)) throw asStoreError(store, key, 'read', err);
     }
+  }
+}
+
+/** The verified object (its bytes, or the file written) copied to `target`: written again, or reflinked where the file system can; failing that, nothing (the cache is a convenience). */
+function alsoAt(from: Buffer | string, target: string): void {
+  const tmp = temporaryBeside(target);
+  try {
+    ensureDir(path.dirname(target));
+    if (Buffer.isBuffer(from)) inFolder(tmp, () => writeFileSync(tmp, from, { flag: 'wx' }));
+    else copyFileSync(from, tmp, constants.COPYFILE_FICLONE);
+    renameSync(tmp, target);
+  } catch {
+    rmSync(tmp, { force: true });
   }
 }
 
@@ -83,16 +96,14 @@ function inFolder<T>(file: string, write: () => T): T {
   }
 }
 
-function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher, tmpCopy: string | undefined): { size: number; hex: string } {
+function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher): { size: number; hex: string } {
   const hex = hasher.init().update(body).digest('hex');
   local(tmp, () => inFolder(tmp, () => writeFileSync(tmp, body, { flag: 'wx', mode })));
-  if (tmpCopy) try { inFolder(tmpCopy, () => writeFileSync(tmpCopy, body, { flag: 'wx' })); } catch { rmSync(tmpCopy, { force: true }); }
   return { size: body.length, hex };
 }
 
-async function download(body: Readable, tmp: string, mode: number, hasher: IHasher, tmpCopy: string | undefined): Promise<{ size: number; hex: string }> {
+async function download(body: Readable, tmp: string, mode: number, hasher: IHasher): Promise<{ size: number; hex: string }> {
   let fh: FileHandle | undefined;
-  let copy: FileHandle | undefined;
   try {
     fh = await localAsync(tmp, () => open(tmp, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
@@ -100,21 +111,17 @@ async function download(body: Readable, tmp: string, mode: number, hasher: IHash
       ensureDir(path.dirname(tmp));
       return open(tmp, 'wx', mode);
     }));
-    copy = tmpCopy ? await open(tmpCopy, 'wx').catch(() => undefined) : undefined;
     const h = hasher.init();
     let size = 0;
     for await (const chunk of body) {
       h.update(chunk as Buffer);
       size += (chunk as Buffer).length;
       await localAsync(tmp, () => writeAll(fh!, chunk as Buffer));
-      if (copy) await writeAll(copy, chunk as Buffer).catch(() => { void copy?.close().catch(() => {}); copy = undefined; });
     }
-    if (tmpCopy && !copy) await rm(tmpCopy, { force: true });
     return { size, hex: h.digest('hex') };
   } finally {
     body.destroy();
     await fh?.close().catch(() => {});
-    await copy?.close().catch(() => {});
   }
 }
 
