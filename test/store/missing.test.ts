@@ -20,9 +20,10 @@ function syntheticRemote(perFolder: number, held: string[]) {
     async put() {},
     async *list(prefix): AsyncIterable<ListedObject> {
       calls.list.push(prefix);
-      const folders = /\/([0-9a-f]{2})\/$/.exec(prefix) ? [prefix.slice(-3, -1)] : Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-      for (const f of folders) {
-        for (let i = 0; i < perFolder; i++) yield { key: `dvcl/v1/objects/xxh128/${f}/${'e'.repeat(22)}${i.toString(16).padStart(8, '0')}`, size: 1, mtime: new Date(0) };
+      for (let f = 0; f < 256; f++) {
+        const folder = `dvcl/v1/objects/xxh128/${f.toString(16).padStart(2, '0')}/`;
+        if (!folder.startsWith(prefix) && !prefix.startsWith(folder)) continue;
+        for (let i = 0; i < perFolder; i++) yield { key: `${folder}${'e'.repeat(22)}${i.toString(16).padStart(8, '0')}`, size: 1, mtime: new Date(0) };
       }
       for (const k of heldKeys) if (k.startsWith(prefix)) yield { key: k, size: 1, mtime: new Date(0) };
     },
@@ -44,13 +45,30 @@ describe('missingObjects strategy', () => {
     expect(calls.list).toEqual([expect.stringMatching(/\/[0-9a-f]{2}\/$/), 'dvcl/v1/objects/xxh128/']);
   });
 
-  it('a huge remote and 10,000 hashes: the 2-hex folders involved, in parallel, not the whole remote', async () => {
+  it('a remote of 10,000 and 10,000 hashes: one sample, then 16 listings at once (one per first hex digit), not 10 pages in a row', async () => {
+    const want = hashes(10_000);
+    const { store, calls } = syntheticRemote(40, want.slice(0, 10));
+    expect((await missingObjects(store, want)).length).toBe(9990);
+    expect(calls.head).toBe(0);
+    expect(calls.list.slice(1).sort()).toEqual([...'0123456789abcdef'].map((h) => `dvcl/v1/objects/xxh128/${h}`));
+  });
+
+  it('a huge remote and 10,000 hashes: by first hex digit (18 pages each) rather than 256 folders (2 pages each, 16 at a time)', async () => {
     const want = hashes(10_000);
     const { store, calls } = syntheticRemote(1100, want.slice(0, 10));
     expect((await missingObjects(store, want)).length).toBe(9990);
     expect(calls.head).toBe(0);
-    expect(calls.list.length).toBe(256);
+    expect(calls.list.length).toBe(17);
     expect(calls.list).not.toContain('dvcl/v1/objects/xxh128/');
+  });
+
+  it('a very large remote and a thousand hashes in a few folders: those folders, not the remote', async () => {
+    const want = hashes(100_000).filter((h) => h.startsWith('xxh128:0')).slice(0, 1000);
+    const { store, calls } = syntheticRemote(20_000, want.slice(0, 10));
+    expect((await missingObjects(store, want)).length).toBe(990);
+    const folders = new Set(want.map((h) => h.slice(7, 9)));
+    expect(calls.list.length).toBe(folders.size);
+    expect(calls.list.every((p) => /\/0[0-9a-f]\/$/.test(p))).toBe(true);
   });
 
   it('a huge remote and a hundred hashes: one sample, then HEADs', async () => {

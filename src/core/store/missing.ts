@@ -7,7 +7,7 @@ export const HEAD_LIMIT = 64;
 /** Keys per listing page (S3's maximum, and what every S3-compatible store returns). */
 const PAGE = 1000;
 
-/** The hashes whose object `store` lacks: HEADs when few; else one 2-hex listing sizes the remote, then the fewest round trips. */
+/** The hashes whose object `store` lacks: HEADs when few; else one 2-hex listing sizes the remote, then the way of fewest round trips (whole, by first hex digit, by folder, HEADs). */
 export async function missingObjects(store: ObjectStore, hashes: Iterable<string>, opts: { jobs?: number } = {}): Promise<string[]> {
   const unique = [...new Set(hashes)];
   unique.forEach(objectKey); // a malformed hash fails here, before any request
@@ -37,14 +37,18 @@ export async function missingObjects(store: ObjectStore, hashes: Iterable<string
     const sampled = await listInto(objectPrefix(algorithm, folders[0]));
     const rest = folders.slice(1);
     if (rest.length === 0) continue;
-    const estimated = sampled * 256; // hashes spread evenly over the 256 folders
-    const wholeTrips = Math.max(1, Math.ceil(estimated / PAGE));
-    const folderTrips = (rest.length * Math.max(1, Math.ceil(sampled / PAGE))) / jobs;
+    // Round trips of each way, from the sample (hashes spread evenly over the 256 folders); a tie goes to fewer requests.
+    const estimated = sampled * 256;
+    const pages = (objects: number) => Math.max(1, Math.ceil(objects / PAGE));
+    const firstHex = [...new Set(rest.map((f) => f[0]))];
     const restHashes = rest.flatMap((f) => byFolder.get(f)!);
-    const headTrips = restHashes.length / jobs;
-    if (wholeTrips <= Math.min(folderTrips, headTrips)) await listInto(objectPrefix(algorithm));
-    else if (folderTrips <= headTrips) await forEachLimit(rest, jobs, async (f) => void (await listInto(objectPrefix(algorithm, f))));
-    else await head(restHashes);
+    const ways: [number, () => Promise<unknown>][] = [
+      [pages(estimated), () => listInto(objectPrefix(algorithm))], // the whole remote, page after page
+      [Math.ceil(firstHex.length / jobs) * pages(estimated / 16), () => forEachLimit(firstHex, jobs, async (h) => void (await listInto(objectPrefix(algorithm) + h)))], // 16 listings at once
+      [Math.ceil(rest.length / jobs) * pages(sampled), () => forEachLimit(rest, jobs, async (f) => void (await listInto(objectPrefix(algorithm, f))))], // the 2-hex folders involved
+      [Math.ceil(restHashes.length / jobs), () => head(restHashes)],
+    ];
+    await ways.reduce((best, w) => (w[0] < best[0] ? w : best))[1]();
   }
   return unique.filter((h) => !present.has(h));
 }
