@@ -23,6 +23,15 @@ export async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void>
   for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
+/** Write `chunks` at `position` in one writev; a short write (a full disk) goes on from where it stopped, and fails with the error. */
+export async function writevAt(fh: FileHandle, chunks: Buffer[], position: number): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  let done = (await fh.writev(chunks, position)).bytesWritten;
+  if (done === total) return;
+  const rest = Buffer.concat(chunks);
+  while (done < total) done += (await fh.write(rest, done, total - done, position + done)).bytesWritten;
+}
+
 /** fsync a folder so a rename in it survives a power cut; some systems cannot, then it is up to them. */
 export async function syncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;

@@ -65,6 +65,15 @@ export async function openS3Store(url: string, location: S3Location, options: S3
       logger: { debug() {}, info() {}, warn: (m: unknown) => { if (!/socket usage at capacity/.test(String(m))) console.warn(m); }, error: console.error },
     },
   }));
+  // Uploads are not signed over their bytes (as the AWS CLI over HTTPS): the SDK would SHA-256
+  // every part, a second pass over a 1 GiB output on the CPU the server shares in tests and
+  // benches; an object's name is its content hash, checked whenever it is read back.
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'PutObjectCommand' || context.commandName === 'UploadPartCommand') {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    }
+    return next(args);
+  }, { step: 'build', name: 'dvclUnsignedPayload' });
   const { DirectGet } = await import('./s3-direct.js');
   const direct = new DirectGet(client, agents, location.prefix ? `${location.prefix}/` : '', SOCKET_TIMEOUT);
   return new S3Store({ url, bucket: location.bucket, endpoint }, location.prefix, client, sdk, jobs, direct);

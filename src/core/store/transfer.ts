@@ -1,11 +1,11 @@
-import { constants, copyFileSync, createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import type { IHasher } from 'hash-wasm';
 import { DvclError } from '../errors.js';
 import { createHasher, type HashAlgorithm } from '../hashing/algorithms.js';
-import { temporaryBeside, writeAll } from './files.js';
+import { temporaryBeside, writevAt } from './files.js';
 import { isAlgorithm, objectKey, type ObjectStore, StoreError } from './object-store.js';
 
 export interface TransferOptions {
@@ -44,12 +44,13 @@ async function fetchWith(store: ObjectStore, hash: string, key: string, algorith
     try {
       const body = store.getBytes ? await store.getBytes(key, SMALL) : await store.get(key);
       const small = Buffer.isBuffer(body);
-      const { size, hex } = small ? writeSmall(body, tmp, mode, hasher) : await download(body, tmp, mode, hasher);
+      const { size, hex, copied } = small ? writeSmall(body, tmp, mode, hasher) : await download(body, tmp, mode, hasher, opts.alsoAt);
       const got = `${algorithm}:${hex}`;
       if (got !== hash) {
+        if (copied) rmSync(copied, { force: true });
         throw new StoreError('corrupt', `remote ${store.url}: object ${key} is corrupt: expected ${hash}, got ${got}`, { key });
       }
-      if (opts.alsoAt) alsoAt(small ? body : tmp, opts.alsoAt);
+      if (opts.alsoAt) keepCopy(small ? body : copied, opts.alsoAt);
       local(destPath, () => renameSync(tmp, destPath));
       return { size };
     } catch (err) {
@@ -59,18 +60,24 @@ async function fetchWith(store: ObjectStore, hash: string, key: string, algorith
   }
 }
 
-/** The verified object (its bytes, or the file written) copied to `target`: written again, or reflinked where the file system can; failing that, nothing (the cache is a convenience). */
-function alsoAt(from: Buffer | string, target: string): void {
-  const tmp = temporaryBeside(target);
+/** The verified object at `target`: its bytes written there, or the copy a download wrote alongside renamed there; failing that, nothing (the cache is a convenience). */
+function keepCopy(from: Buffer | string | undefined, target: string): void {
+  if (from === undefined) return;
+  const tmp = Buffer.isBuffer(from) ? temporaryBeside(target) : from;
   try {
-    ensureDir(path.dirname(target));
-    if (Buffer.isBuffer(from)) inFolder(tmp, () => writeFileSync(tmp, from, { flag: 'wx' }));
-    else copyFileSync(from, tmp, constants.COPYFILE_FICLONE);
+    if (Buffer.isBuffer(from)) {
+      ensureDir(path.dirname(target));
+      inFolder(tmp, () => writeFileSync(tmp, from, { flag: 'wx' }));
+    }
     renameSync(tmp, target);
   } catch {
     rmSync(tmp, { force: true });
   }
 }
+
+/** A download's writes: a batch per writev, and how far they may run behind the socket. */
+const WRITE_BATCH = 1024 * 1024;
+const WRITE_AHEAD = 16 * 1024 * 1024;
 
 /** Objects up to this size are read whole and written with one call each, synchronously: no stream, no thread pool round trips. */
 const SMALL = 1024 * 1024;
@@ -96,14 +103,18 @@ function inFolder<T>(file: string, write: () => T): T {
   }
 }
 
-function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher): { size: number; hex: string } {
+function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher): { size: number; hex: string; copied?: string } {
   const hex = hasher.init().update(body).digest('hex');
   local(tmp, () => inFolder(tmp, () => writeFileSync(tmp, body, { flag: 'wx', mode })));
   return { size: body.length, hex };
 }
 
-async function download(body: Readable, tmp: string, mode: number, hasher: IHasher): Promise<{ size: number; hex: string }> {
+/** The body streamed to `tmp`, hashed; with `copyAt`, also to a temporary beside it (`copied`, when every byte got there). */
+async function download(body: Readable, tmp: string, mode: number, hasher: IHasher, copyAt: string | undefined): Promise<{ size: number; hex: string; copied?: string }> {
   let fh: FileHandle | undefined;
+  let copy: FileHandle | undefined;
+  const copyTmp = copyAt && temporaryBeside(copyAt);
+  let writing: Promise<unknown>[] = [];
   try {
     fh = await localAsync(tmp, () => open(tmp, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
@@ -111,17 +122,52 @@ async function download(body: Readable, tmp: string, mode: number, hasher: IHash
       ensureDir(path.dirname(tmp));
       return open(tmp, 'wx', mode);
     }));
+    // The cache's copy is written as the bytes arrive, while the next ones are on their way: a copy after would be a second pass.
+    if (copyTmp) copy = await (async () => { ensureDir(path.dirname(copyTmp)); return open(copyTmp, 'wx'); })().catch(() => undefined);
+    // Chunks are written in batches by position, while the next ones arrive: waiting for each
+    // write before reading on (a 64 KiB socket chunk at a time) left the connection idle.
     const h = hasher.init();
     let size = 0;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    let failed: { error: unknown } | undefined; // held, not left unhandled, until the writes are awaited
+    let ahead = 0;
+    const flush = () => {
+      if (batched === 0) return;
+      const chunks = batch;
+      const at = size - batched;
+      writing.push(localAsync(tmp, () => writevAt(fh!, chunks, at)).catch((error: unknown) => void (failed ??= { error })));
+      if (copy) writing.push(writevAt(copy, chunks, at).catch(() => { void copy?.close().catch(() => {}); copy = undefined; }));
+      ahead += batched;
+      batch = [];
+      batched = 0;
+    };
     for await (const chunk of body) {
       h.update(chunk as Buffer);
       size += (chunk as Buffer).length;
-      await localAsync(tmp, () => writeAll(fh!, chunk as Buffer));
+      batch.push(chunk as Buffer);
+      batched += (chunk as Buffer).length;
+      if (batched < WRITE_BATCH) continue;
+      flush();
+      if (ahead < WRITE_AHEAD) continue;
+      await Promise.all(writing);
+      if (failed) throw failed.error;
+      writing = [];
+      ahead = 0;
     }
-    return { size, hex: h.digest('hex') };
+    flush();
+    await Promise.all(writing);
+    if (failed) throw failed.error;
+    if (copyTmp && !copy) rmSync(copyTmp, { force: true });
+    return { size, hex: h.digest('hex'), ...(copy ? { copied: copyTmp } : {}) };
+  } catch (e) {
+    if (copyTmp) rmSync(copyTmp, { force: true });
+    throw e;
   } finally {
     body.destroy();
+    await Promise.allSettled(writing); // no write still running on a handle being closed
     await fh?.close().catch(() => {});
+    await copy?.close().catch(() => {});
   }
 }
 
