@@ -223,3 +223,28 @@ describe('shards: what is refused', () => {
     expect(lines(counter).length).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('repro --shard --dry-run', () => {
+  it("plans the worker's partition only: its items, the resolved K/N; nothing runs, nothing reaches the remote", async () => {
+    const folder = backends[0];
+    const { a, counter } = await origin(folder);
+    const w = clone(a);
+    const remoteFiles = () => fs.readdirSync(path.join(a.read('.pipelinerc').match(/remote: "(.*)"/)![1], 'dvcl/v1'));
+    const before = remoteFiles();
+    const mine = Array.from({ length: ITEMS }, (_, i) => `in/f${String(i).padStart(2, '0')}.txt`).filter((p) => shardOf(p, 3) === 2);
+    const r = await ok(cli(w, counter, 'repro', 'extract', '--shard', '2/3', '--pull', '--dry-run', '--json'));
+    const plan = json(r);
+    expect(plan.shard).toBe('2/3');
+    expect(plan.stages.map((st: { name: string; result: string }) => [st.name, st.result])).toEqual([['extract', 'would_run']]);
+    expect(plan.stages[0].items).toMatchObject({ total: mine.length, ran: mine.length });
+    expect(plan.stages[0].reasons.map((x: { code: string }) => x.code)).not.toContain('items_dropped');
+    expect(r.stderr).toContain(`shard 2/3 (--shard): ${mine.length} of ${ITEMS} items, ${mine.length} to run (dry run)`);
+    expect(lines(counter)).toEqual([]);
+    expect(remoteFiles()).toEqual(before); // no fragments
+    expect(w.exists('out')).toBe(false);
+    // The worker's refusals hold for its plan: an upstream stage not up to date here, without --pull.
+    const refused = await cli(w, counter, 'repro', 'extract', '--shard', '2/3', '--dry-run');
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/upstream stage list is not up to date/);
+  }, 60_000);
+});

@@ -10,7 +10,7 @@ import { configuredRemote, remoteBase } from '../store/remote-index.js';
 import { DvclError, oneLine } from '../errors.js';
 import { gitInfo } from '../git/git.js';
 import { selectStages } from '../graph/dag.js';
-import type { PipelineConfig } from '../pipeline.js';
+import type { PipelineConfig, StageConfig } from '../pipeline.js';
 import { inShard, shardText } from '../run/shard.js';
 import { checkItemOutputs } from '../status/items.js';
 import { computeStatus } from '../status/status.js';
@@ -26,7 +26,7 @@ export async function repro(opts: ReproOptions): Promise<ReproResult> {
   for (const w of await cloneWarnings(cfg.root)) rep.warn?.(w);
   if (opts.dryRun) {
     const s = new RunSession(await openProject({ cwd: opts.cwd, cfg, readOnly: true, onWarning: rep.warn }), opts, rep, new ProcessGroups());
-    return planDryRun(s, selectForRun(s, targets));
+    return opts.shard ? planShard(s, opts, cfg, rep) : planDryRun(s, selectForRun(s, targets));
   }
   if (opts.shard) return reproShard(opts, cfg, rep);
   if (opts.pull || (cfg.settings.run_cache === 'pull' && configuredRemote(cfg))) {
@@ -82,10 +82,7 @@ async function pullFirst(opts: ReproOptions, rep: Reporter, targets = opts.targe
  */
 async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter): Promise<ReproResult> {
   const shard = opts.shard!;
-  const targets = opts.targets ?? [];
-  const stage = targets.length === 1 ? cfg.stages.find((st) => st.name === targets[0]) : undefined;
-  if (!stage) throw new DvclError('config', '--shard runs one per-item stage: name it (dvcl repro STAGE --shard K/N)', { exit: 2 });
-  if (!stage.foreach) throw new DvclError('config', `--shard: stage ${stage.name} has no foreach: only a per-item stage's items can be split`, { exit: 2 });
+  const stage = shardTarget(opts, cfg);
   const remote = configuredRemote(cfg);
   const { noRemote, openRemote } = await import('../store/remote.js');
   if (!remote) throw noRemote();
@@ -94,13 +91,7 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
   const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
   if (upstream.length && (opts.pull || cfg.settings.run_cache === 'pull')) await pullFirst(opts, rep, upstream);
   return underRunLock(opts, cfg, rep, { ...opts, single: true, downstream: false }, async (s) => {
-    const stale = computeStatus(s.ctx, upstream).stages.filter((st) => st.state === 'stale' || st.state === 'failed');
-    if (stale.length) {
-      const names = stale.map((st) => st.name).join(', ');
-      throw new DvclError('config', `--shard: upstream ${stale.length > 1 ? 'stages' : 'stage'} ${names} ${stale.length > 1 ? 'are' : 'is'} not up to date: every worker would compute ${stale.length > 1 ? 'them' : 'it'} again`, {
-        exit: 2, suggestions: [`run dvcl repro ${names}, commit and dvcl push before starting the workers`, 'or pass --pull when its outputs are on the remote'],
-      });
-    }
+    refuseStaleUpstream(s, upstream);
     const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
     // Only the shard's items are hashed; every name goes into the fragment's item set.
     const listing = checkItemOutputs(cfg.root, stage);
@@ -112,5 +103,41 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
     } finally {
       await s.shard.close();
     }
+  });
+}
+
+/** `repro STAGE --shard K/N --dry-run`: the worker's refusals, then its partition's plan; nothing pulled or uploaded. */
+async function planShard(s: RunSession, opts: ReproOptions, cfg: PipelineConfig, rep: Reporter): Promise<ReproResult> {
+  const shard = opts.shard!;
+  const stage = shardTarget(opts, cfg);
+  if (!configuredRemote(cfg)) throw (await import('../store/remote.js')).noRemote();
+  const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
+  // With --pull the worker fetches upstream outputs first: the plan cannot know what that brings.
+  if (!opts.pull && cfg.settings.run_cache !== 'pull') refuseStaleUpstream(s, upstream);
+  const listing = checkItemOutputs(cfg.root, stage);
+  const mine = listing.items.filter((i) => inShard(i, shard));
+  s.listed.set(stage.name, { ...listing, items: mine });
+  const r = planDryRun(s, [stage.name], { shard: true });
+  const items = r.stages[0]?.items;
+  rep.info?.(`shard ${shardText(shard)} (${shard.source === 'flag' ? '--shard' : shard.source}): ${mine.length} of ${listing.items.length} items, ${items?.ran ?? 0} to run (dry run)`);
+  return { ...r, shard: shardText(shard) };
+}
+
+/** The one per-item stage `--shard` names. */
+function shardTarget(opts: ReproOptions, cfg: PipelineConfig): StageConfig {
+  const targets = opts.targets ?? [];
+  const stage = targets.length === 1 ? cfg.stages.find((st) => st.name === targets[0]) : undefined;
+  if (!stage) throw new DvclError('config', '--shard runs one per-item stage: name it (dvcl repro STAGE --shard K/N)', { exit: 2 });
+  if (!stage.foreach) throw new DvclError('config', `--shard: stage ${stage.name} has no foreach: only a per-item stage's items can be split`, { exit: 2 });
+  return stage;
+}
+
+/** Every worker would compute a stale upstream stage again: refused, exit 2. */
+function refuseStaleUpstream(s: RunSession, upstream: string[]): void {
+  const stale = computeStatus(s.ctx, upstream).stages.filter((st) => st.state === 'stale' || st.state === 'failed');
+  if (!stale.length) return;
+  const names = stale.map((st) => st.name).join(', ');
+  throw new DvclError('config', `--shard: upstream ${stale.length > 1 ? 'stages' : 'stage'} ${names} ${stale.length > 1 ? 'are' : 'is'} not up to date: every worker would compute ${stale.length > 1 ? 'them' : 'it'} again`, {
+    exit: 2, suggestions: [`run dvcl repro ${names}, commit and dvcl push before starting the workers`, 'or pass --pull when its outputs are on the remote'],
   });
 }
