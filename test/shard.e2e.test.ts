@@ -248,3 +248,52 @@ describe('repro --shard --dry-run', () => {
     expect(refused.stderr).toMatch(/upstream stage list is not up to date/);
   }, 60_000);
 });
+
+describe('shards: inputs that go, and folders as item outputs', () => {
+  it('a later commit without some inputs: gather drops their records and keeps the rest', async () => {
+    const { a, counter } = await origin(backends[0]);
+    for (const k of [1, 2]) await ok(cli(clone(a), counter, 'repro', 'extract', '--shard', `${k}/2`, '--pull'));
+    await ok(cli(a, counter, 'gather'));
+    a.commitAll('gathered');
+    a.git('rm', '-q', 'in/f00.txt', 'in/f01.txt');
+    await ok(cli(a, counter, 'repro', 'list'));
+    await ok(cli(a, counter, 'push', 'list')); // extract's outputs are the workers', not here
+    a.commitAll('two inputs fewer');
+    for (const k of [1, 2]) await ok(cli(clone(a), counter, 'repro', 'extract', '--shard', `${k}/2`, '--pull'));
+    const g = json(await ok(cli(a, counter, 'gather', '--json'))).stages[0];
+    expect(g).toMatchObject({ complete: true, uncovered: 0 });
+    const records = JSON.parse(a.manifest()!).stages.extract.items;
+    expect(Object.keys(records).sort()).toEqual(Array.from({ length: ITEMS - 2 }, (_, i) => `in/f${String(i + 2).padStart(2, '0')}.txt`));
+    expect(a.lock()).toMatch(/extract:[\s\S]*items:\n\s+count: 22/);
+    a.commitAll('gathered again');
+    const fresh = clone(a);
+    await ok(cli(fresh, counter, 'pull'));
+    expect(fresh.exists('out/f00.up')).toBe(false);
+    expect(fresh.read('out/f02.up')).toBe('ITEM 2\n');
+    expect(fresh.status().up_to_date).toBe(true);
+  }, 90_000);
+
+  it('a folder per item: sharded, gathered, pulled into a fresh clone whole; a repro there runs nothing', async () => {
+    const remote = tempDir('dvcl-remote-');
+    const rc = `version: 1\nsettings:\n  remote: ${JSON.stringify(remote)}\nstages:\n  split:\n    foreach: in/*.txt\n    out: parts/\${stem}\n    cmd: mkdir -p \${out}/deep && cp \${item} \${out}/a.txt && tr a-z A-Z < \${item} > \${out}/deep/b.txt && echo \${stem} >> "$COUNTER"\n`;
+    const files: Record<string, string> = { '.gitignore': '.dvcl/\nparts/\n.manifest.json.bak\n' };
+    for (let i = 0; i < 6; i++) files[`in/p${i}.txt`] = `part ${i}\n`;
+    const a = await pipelineRepo(rc, files);
+    const counter = path.join(tempDir('dvcl-counter-'), 'count');
+    for (const k of [1, 2, 3]) await ok(cli(clone(a), counter, 'repro', 'split', '--shard', `${k}/3`));
+    expect(new Set(lines(counter)).size).toBe(6);
+    await ok(cli(a, counter, 'gather'));
+    const records = JSON.parse(a.manifest()!).stages.split.items;
+    expect(Object.values(records).map((r: any) => [r.status, r.output_nfiles])).toEqual(Array(6).fill(['success', 2]));
+    a.commitAll('gathered');
+    const fresh = clone(a);
+    await ok(cli(fresh, counter, 'pull'));
+    for (let i = 0; i < 6; i++) {
+      expect(fresh.read(`parts/p${i}/a.txt`)).toBe(`part ${i}\n`);
+      expect(fresh.read(`parts/p${i}/deep/b.txt`)).toBe(`PART ${i}\n`);
+    }
+    const n = lines(counter).length;
+    expect(json(await ok(cli(fresh, counter, 'repro', '--json'))).stages[0]).toMatchObject({ result: 'skipped', items: { ran: 0, total: 6 } });
+    expect(lines(counter).length).toBe(n);
+  }, 60_000);
+});
