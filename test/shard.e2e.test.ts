@@ -297,3 +297,29 @@ describe('shards: inputs that go, and folders as item outputs', () => {
     expect(lines(counter).length).toBe(n);
   }, 60_000);
 });
+
+describe('retry --only-failed --shard', () => {
+  it("after a gather that recorded failures, each worker re-runs only its partition's failed items; the next gather is complete", async () => {
+    const remote = tempDir('dvcl-remote-');
+    const rc = `version: 1\nsettings:\n  remote: ${JSON.stringify(remote)}\nstages:\n  extract:\n    foreach: in/*.txt\n    out: out/\${stem}.up\n    cmd: case \${stem} in f03|f10) if [ -n "$FAIL" ]; then exit 3; fi;; esac; tr a-z A-Z < \${item} > \${out} && echo \${stem} >> "$COUNTER"\n`;
+    const files: Record<string, string> = { '.gitignore': '.dvcl/\nout/\n.manifest.json.bak\n' };
+    for (let i = 0; i < 12; i++) files[`in/f${String(i).padStart(2, '0')}.txt`] = `item ${i}\n`;
+    const a = await pipelineRepo(rc, files);
+    const counter = path.join(tempDir('dvcl-counter-'), 'count');
+    for (const k of [1, 2]) {
+      const r = await spawnCli(clone(a), counter, { FAIL: '1' }, 'repro', 'extract', '--shard', `${k}/2`).done;
+      expect(r.code, r.stderr).toBe(shardOf('in/f03.txt', 2) === k || shardOf('in/f10.txt', 2) === k ? 1 : 0);
+    }
+    expect(lines(counter).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}`).filter((s) => s !== 'f03' && s !== 'f10'));
+    const g = json(await cli(a, counter, 'gather', '--json')).stages[0];
+    expect(g).toMatchObject({ complete: false, failed: 2 });
+    a.commitAll('gathered, two failed');
+    const workers = [1, 2].map(() => clone(a));
+    fs.rmSync(counter);
+    for (const k of [1, 2]) await ok(cli(workers[k - 1], counter, 'retry', '--only-failed', 'extract', '--shard', `${k}/2`));
+    expect(lines(counter).sort()).toEqual(['f03', 'f10']); // nothing else ran
+    const again = json(await ok(cli(a, counter, 'gather', '--json'))).stages[0];
+    expect(again).toMatchObject({ complete: true, failed: 0, uncovered: 0 });
+    expect(Object.values(JSON.parse(a.manifest()!).stages.extract.items).every((r: any) => r.status === 'success')).toBe(true);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import { dryRunFlag, jobsFlag, noRunCacheFlag, pullFlag } from '../cli/repro-flags.js';
+import { dryRunFlag, jobsFlag, noRunCacheFlag, pullFlag, shardFlag, shardOption } from '../cli/repro-flags.js';
 import { globFlag } from '../cli/target-flags.js';
 import type { ReproResult } from '../core/run/types.js';
 
@@ -26,7 +26,7 @@ and to .dvcl/logs/STAGE.log.`;
     'keep-going': Flags.boolean({ char: 'k', description: 'after a failure, go on with every stage that does not depend on it' }),
     'no-run-cache': noRunCacheFlag,
     pull: pullFlag,
-    shard: Flags.string({ description: 'run only this partition of the named per-item stage\'s items, and upload what it records (see gather): K/N (1-based), auto/N or auto (from the job engine\'s index)' }),
+    shard: shardFlag,
   };
   static override examples = [
     '<%= config.bin %> repro',
@@ -43,11 +43,11 @@ and to .dvcl/logs/STAGE.log.`;
   async run(): Promise<ReproResult> {
     const { argv, flags } = await this.parse(Repro);
     const { runAndReport } = await import('../cli/run-repro.js');
-    const shard = flags.shard === undefined ? undefined : (await import('../core/run/shard.js')).parseShard(flags.shard);
+    const shard = await shardOption(flags.shard);
     return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'repro', {
       targets: argv as string[], glob: flags.glob, pipeline: flags.pipeline, force: flags.force, single: flags['single-item'], downstream: flags.downstream,
       dryRun: flags['dry-run'], jobs: flags.jobs, keepGoing: flags['keep-going'],
-      ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}), ...(shard ? { shard } : {}),
+      ...(flags['no-run-cache'] ? { runCache: false } : {}), ...(flags.pull ? { pull: true } : {}), ...shard,
     });
   }
 }

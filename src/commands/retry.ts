@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DvclCommand } from '../cli/base.js';
-import { dryRunFlag, jobsFlag } from '../cli/repro-flags.js';
+import { dryRunFlag, jobsFlag, pullFlag, shardFlag, shardOption } from '../cli/repro-flags.js';
 import type { ReproResult } from '../core/run/types.js';
 
 export default class Retry extends DvclCommand {
@@ -16,11 +16,14 @@ reported, not run, until its input changes or --max-attempts raises the limit.`;
     'max-attempts': Flags.integer({ min: 1, description: 'give up on an item after this many failed attempts (default: settings.max_attempts)' }),
     jobs: jobsFlag,
     'dry-run': dryRunFlag,
+    pull: pullFlag,
+    shard: shardFlag,
   };
   static override examples = [
     '<%= config.bin %> retry --only-failed',
     '<%= config.bin %> retry --only-failed parse --max-attempts 5',
     '<%= config.bin %> retry --only-failed --dry-run --json',
+    '<%= config.bin %> retry --only-failed extract --shard auto/8 --pull   # after gather: each worker re-runs its failed items',
   ];
 
   async run(): Promise<ReproResult> {
@@ -28,7 +31,7 @@ reported, not run, until its input changes or --max-attempts raises the limit.`;
     const { runAndReport } = await import('../cli/run-repro.js');
     return runAndReport({ json: this.jsonEnabled(), argv: this.argv, log: (m) => this.log(m) }, 'retry', {
       targets: argv as string[], onlyFailed: true, maxAttempts: flags['max-attempts'], jobs: flags.jobs,
-      dryRun: flags['dry-run'], keepGoing: true,
+      dryRun: flags['dry-run'], keepGoing: true, ...(flags.pull ? { pull: true } : {}), ...(await shardOption(flags.shard)),
     }, 'Nothing failed: nothing to retry.');
   }
 }
