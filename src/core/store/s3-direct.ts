@@ -60,17 +60,19 @@ export class DirectGet {
   async get(key: string, limit: number): Promise<Buffer | Readable | null> {
     const route = this.route;
     if (!route || this.off || !PLAIN_KEY.test(key)) return null;
-    const signer = await (this.signer ??= (this.client.config as unknown as { signer: () => Promise<Signer> }).signer());
     const path = route.prefix + key;
     const host = route.port === undefined ? route.hostname : `${route.hostname}:${route.port}`;
     let headers: Record<string, string>;
     try {
+      // The SDK's own signer (its credentials, refreshed as it refreshes them); an SDK without one: this path stops.
+      const signer = await (this.signer ??= (this.client.config as unknown as { signer: () => Promise<Signer> }).signer());
       ({ headers } = await signer.sign(
         { method: 'GET', protocol: route.protocol, hostname: route.hostname, port: route.port, path, query: route.query, headers: { host } },
         { signingRegion: route.region, signingService: 's3' },
       ));
     } catch {
-      return null; // credentials that cannot be had: the SDK says so in its words
+      this.off = true; // no signer, or no credentials: the SDK says so in its words
+      return null;
     }
     headers['user-agent'] = 'dvcl'; // not signed: set after
     const https = route.protocol === 'https:';
