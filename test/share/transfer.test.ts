@@ -132,3 +132,53 @@ describe('the local cache that pull fills', () => {
     expect((await status({ cwd: repo.dir })).up_to_date).toBe(true);
   });
 });
+
+describe('gc and the run cache', () => {
+  const runFiles = (dir: string) => {
+    const out: string[] = [];
+    const runs = path.join(dir, '.dvcl/runs');
+    const walk = (d: string) => { if (!fs.existsSync(d)) return; for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : out.push(path.relative(runs, path.join(d, e.name))); };
+    walk(runs);
+    return out.sort();
+  };
+
+  it('entries naming objects gc deleted go (a stage\'s whole, an items entry\'s pairs); the rest stay; a revert then runs the command', async () => {
+    const rc = (n: number) => `version: 1\nstages:\n  s:\n    cmd: echo ${n} > o.txt\n    outs: [o.txt]\n  up:\n    foreach: in/*.txt\n    out: out/\${stem}.txt\n    cmd: (cat \${item}; echo ${n}) > \${out}\n`;
+    const repo = await pipelineRepo(rc(1), { 'in/a.txt': 'a\n', 'in/b.txt': 'b\n' });
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    const first = runFiles(repo.dir);
+    expect(first.filter((f) => !f.startsWith('items/'))).toHaveLength(1);
+    repo.write('.pipelinerc', rc(2));
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    const both = runFiles(repo.dir);
+    expect(both.filter((f) => !f.startsWith('items/'))).toHaveLength(2);
+    const dry = await gc({ cwd: repo.dir, dryRun: true });
+    expect(dry.local.runs).toBe(2); // the old stage entry and the old items entry (its cmd changed: an entry of its own); nothing of the new
+    expect(runFiles(repo.dir)).toEqual(both);
+    const r = await gc({ cwd: repo.dir });
+    expect(r.local).toMatchObject({ removed: 3, runs: 2 });
+    const left = runFiles(repo.dir);
+    expect(left.filter((f) => !f.startsWith('items/'))).toHaveLength(1);
+    expect(left.filter((f) => !first.includes(f))).toEqual(left); // only the second run's entries are left
+    repo.write('.pipelinerc', rc(1)); // back: nothing to restore here, so the commands run
+    const again = await repro({ cwd: repo.dir });
+    expect(again.ok).toBe(true);
+    expect(again.stages.map((st) => st.result)).toEqual(['ran', 'ran']);
+    expect(repo.read('o.txt')).toBe('1\n');
+  });
+
+  it("an items entry loses only the pairs whose output went; it stays for the others", async () => {
+    const repo = await pipelineRepo(`version: 1\nstages:\n  up:\n    foreach: in/*.txt\n    out: out/\${stem}.txt\n    cmd: tr a-z A-Z < \${item} > \${out}\n`, { 'in/a.txt': 'a\n', 'in/b.txt': 'b\n' });
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    repo.write('in/a.txt', 'a, edited\n');
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    const [entry] = runFiles(repo.dir);
+    const file = path.join(repo.dir, '.dvcl/runs', entry);
+    expect(Object.keys(JSON.parse(fs.readFileSync(file, 'utf8')).items['in/a.txt'])).toHaveLength(2); // the old input and the new
+    expect((await gc({ cwd: repo.dir })).local).toMatchObject({ removed: 1, runs: 1 });
+    expect(runFiles(repo.dir)).toEqual([entry]);
+    const items = JSON.parse(fs.readFileSync(file, 'utf8')).items;
+    expect([Object.keys(items['in/a.txt']).length, Object.keys(items['in/b.txt']).length]).toEqual([1, 1]);
+    expect(fs.readdirSync(path.dirname(file)).filter((f) => f !== path.basename(file))).toEqual([]); // no temporary left
+  });
+});

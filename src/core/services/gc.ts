@@ -5,6 +5,8 @@ import { runGit } from '../git/git.js';
 import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
 import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
 import { cacheTemporaries } from '../store/local-cache.js';
+import { isTemporary, temporaryBeside } from '../store/files.js';
+import { ITEMS_SUB, itemsEntryText, parseItemsEntry, RUNS_DIR } from '../store/run-cache.js';
 import { parseTree } from '../store/tree.js';
 import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
 import { isDeadTemporary } from '../store/restore.js';
@@ -26,7 +28,8 @@ export interface GcOptions {
 
 export interface GcCount { removed: number; bytes: number; kept: number }
 export interface GcResult {
-  local: GcCount & { temporaries: number };
+  /** `runs`: run cache entries (.dvcl/runs/) removed or trimmed because objects they name went. */
+  local: GcCount & { temporaries: number; runs: number };
   remote?: GcCount & { url: string; too_young: number };
   referenced: number;
   dry_run?: true;
@@ -47,7 +50,7 @@ export async function gc(opts: GcOptions): Promise<GcResult> {
     const store = opts.remote ? await openStore(s) : null;
     try {
       const referenced = await references(s, ledgers, store);
-      const local = sweepLocal(s, referenced, Boolean(opts.dryRun));
+      const local = { ...sweepLocal(s, referenced, Boolean(opts.dryRun)), runs: sweepRuns(p.stateDir, referenced, Boolean(opts.dryRun)) };
       const result: GcResult = { local, referenced: referenced.size, ...(opts.dryRun ? { dry_run: true as const } : {}) };
       if (store) result.remote = await sweepRemote(s, store, referenced, Boolean(opts.dryRun), opts.now ?? new Date());
       return result;
@@ -190,6 +193,71 @@ function sweepLocal(s: ShareState, refs: Set<string>, dryRun: boolean): GcCount 
     }
   }
   return count;
+}
+
+/**
+ * Run cache entries whose objects gc deletes could only send a later repro to the remote for
+ * them: a stage's entry goes when any of its outs does, an items entry keeps the pairs whose
+ * output stays (the remote's copies of pushed entries are untouched). An entry not understood is kept.
+ */
+function sweepRuns(stateDir: string, refs: Set<string>, dryRun: boolean): number {
+  let changed = 0;
+  const visit = (dir: string, items: boolean) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        visit(file, items || (dir === path.join(stateDir, RUNS_DIR) && `${e.name}/` === ITEMS_SUB));
+        continue;
+      }
+      if (!e.isFile() || isTemporary(e.name)) continue;
+      const text = fs.readFileSync(file, 'utf8');
+      if (items) {
+        const pairs = parseItemsEntry(text);
+        if (!pairs) continue;
+        const kept = new Map([...pairs].filter(([, output]) => refs.has(output)));
+        if (kept.size === pairs.size) continue;
+        changed++;
+        if (dryRun) continue;
+        if (kept.size === 0) fs.rmSync(file, { force: true });
+        else rewrite(file, itemsEntryText(kept));
+      } else {
+        const outs = stageEntryHashes(text);
+        if (!outs || outs.every((h) => refs.has(h))) continue;
+        changed++;
+        if (!dryRun) fs.rmSync(file, { force: true });
+      }
+    }
+  };
+  visit(path.join(stateDir, RUNS_DIR), false);
+  return changed;
+}
+
+/** The out hashes of a stage's run cache entry, or null when it is not one. */
+function stageEntryHashes(text: string): string[] | null {
+  try {
+    const v = JSON.parse(text) as { version?: unknown; outs?: { hash?: unknown }[] };
+    if (v.version !== 1 || !Array.isArray(v.outs) || !v.outs.every((o) => typeof o?.hash === 'string')) return null;
+    return v.outs.map((o) => o.hash as string);
+  } catch {
+    return null;
+  }
+}
+
+function rewrite(file: string, text: string): void {
+  const tmp = temporaryBeside(file);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRun: boolean, now: Date): Promise<GcCount & { url: string; too_young: number }> {
