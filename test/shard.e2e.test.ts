@@ -259,7 +259,12 @@ describe('shards: inputs that go, and folders as item outputs', () => {
     await ok(cli(a, counter, 'repro', 'list'));
     await ok(cli(a, counter, 'push', 'list')); // extract's outputs are the workers', not here
     a.commitAll('two inputs fewer');
-    for (const k of [1, 2]) await ok(cli(clone(a), counter, 'repro', 'extract', '--shard', `${k}/2`, '--pull'));
+    for (const k of [1, 2]) {
+      const r = json(await ok(cli(clone(a), counter, 'repro', 'extract', '--shard', `${k}/2`, '--pull', '--json')));
+      // The other shard's records are not this worker's to drop: no items_dropped in what it reports.
+      const extract = r.stages.find((st: { name: string }) => st.name === 'extract');
+      expect(extract.reasons.map((x: { code: string }) => x.code)).not.toContain('items_dropped');
+    }
     const g = json(await ok(cli(a, counter, 'gather', '--json'))).stages[0];
     expect(g).toMatchObject({ complete: true, uncovered: 0 });
     const records = JSON.parse(a.manifest()!).stages.extract.items;

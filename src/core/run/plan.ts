@@ -61,8 +61,7 @@ export function dropPlan(s: RunSession, name: string, ev: Evaluation): DropPlan 
   return planDrop(s.p.hasher, name, records, ev.items.dropped, new Set(ev.items.present.map((p) => p.output)));
 }
 
-/** With `shard`, one worker's partition: the other workers' items are not "dropped", and gather, not the worker, drops vanished ones. */
-export function planDryRun(s: RunSession, selected: string[], opts: { shard?: boolean } = {}): ReproResult {
+export function planDryRun(s: RunSession, selected: string[]): ReproResult {
   const willRun = new Set<string>();
   const stages: StageResult[] = [];
   for (const name of selected) {
@@ -71,8 +70,7 @@ export function planDryRun(s: RunSession, selected: string[], opts: { shard?: bo
     for (const w of stageWarnings(ev.status)) s.rep.warn?.(w);
     // Below a stage that runs, it runs unless the upstream outs come out the same (early cutoff):
     // the plan says so rather than "up to date".
-    if (opts.shard) ev.status.reasons = ev.status.reasons.filter((x) => x.code !== 'items_dropped');
-    const drop = opts.shard ? null : dropPlan(s, name, ev);
+    const drop = dropPlan(s, name, ev);
     const own = (shouldRun(ev) && (ev.items !== undefined || ev.status.reasons.some((x) => x.code !== 'upstream_stale'))) || drop !== null;
     const mayRun = !own && ups.length > 0 && ev.status.state !== 'frozen';
     if (own || mayRun) willRun.add(name);

@@ -95,7 +95,7 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
     const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
     // Only the shard's items are hashed; every name goes into the fragment's item set.
     const listing = checkItemOutputs(cfg.root, stage);
-    s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)) });
+    s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)), partition: true });
     const { ShardRun } = await import('../run/shard-worker.js');
     s.shard = new ShardRun(shard, commit, store, listing.items, (m) => rep.warn?.(m));
     try {
@@ -116,8 +116,8 @@ async function planShard(s: RunSession, opts: ReproOptions, cfg: PipelineConfig,
   if (!opts.pull && cfg.settings.run_cache !== 'pull') refuseStaleUpstream(s, upstream);
   const listing = checkItemOutputs(cfg.root, stage);
   const mine = listing.items.filter((i) => inShard(i, shard));
-  s.listed.set(stage.name, { ...listing, items: mine });
-  const r = planDryRun(s, [stage.name], { shard: true });
+  s.listed.set(stage.name, { ...listing, items: mine, partition: true });
+  const r = planDryRun(s, [stage.name]);
   const items = r.stages[0]?.items;
   rep.info?.(`shard ${shardText(shard)} (${shard.source === 'flag' ? '--shard' : shard.source}): ${mine.length} of ${listing.items.length} items, ${items?.ran ?? 0} to run (dry run)`);
   return { ...r, shard: shardText(shard) };

@@ -10,7 +10,12 @@ import { REPLACEMENT, undecodedPaths } from '../hashing/raw-names.js';
 import { RESERVED_HINT, reservedOut } from '../config/reserved.js';
 import { outputOf as prepareOutput } from '../template.js';
 
-export interface ItemListing { items: string[]; skipped: string[] }
+export interface ItemListing {
+  items: string[];
+  skipped: string[];
+  /** One worker's partition (`--shard`): records of the other items are not "dropped" (gather drops what no worker listed). */
+  partition?: true;
+}
 
 export function listItems(root: string, stage: StageConfig): ItemListing {
   const simple = listSimple(root, stage.foreach!);

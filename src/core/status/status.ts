@@ -113,7 +113,7 @@ function evaluatePerItem(ctx: EvalContext, stage: StageConfig, entry: LockEntry 
   // Inputs that a stale upstream stage writes are not gone yet: it runs first (in a fresh clone, with
   // its outs git-ignored, none exist). The run evaluates this stage again once that stage is done.
   const inputsComing = upstreamStale.some((u) => ctx.cfg.dag.edges.some((e) => e.from === u && e.to === stage.name && stage.foreach!.includes(e.dep)));
-  if (names.length > matched && !inputsComing) {
+  if (names.length > matched && !inputsComing && !listing.partition) {
     const here = new Set(present.map((p) => p.item));
     dropped = names.filter((i) => !here.has(i)).sort(cmp);
   }
