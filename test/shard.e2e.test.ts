@@ -328,3 +328,30 @@ describe('retry --only-failed --shard', () => {
     expect(Object.values(JSON.parse(a.manifest()!).stages.extract.items).every((r: any) => r.status === 'success')).toBe(true);
   }, 60_000);
 });
+
+describe('gc --remote and fragments', () => {
+  it('deletes the fragments of a commit whose gather is committed (older than 24 h), never those of one not gathered yet', async () => {
+    const { gc } = await import('../src/core/services/gc.js');
+    const { a, counter } = await origin(backends[0]);
+    const remote = JSON.parse(/remote: (".*")/.exec(a.read('.pipelinerc'))![1]) as string;
+    const commit = a.git('rev-parse', 'HEAD');
+    const fragments = () => { const d = path.join(remote, 'dvcl/v1/fragments/extract', commit); return fs.existsSync(d) ? fs.readdirSync(d).length : 0; };
+    for (const k of [1, 2]) await ok(cli(clone(a), counter, 'repro', 'extract', '--shard', `${k}/2`, '--pull'));
+    const sent = fragments();
+    expect(sent).toBeGreaterThanOrEqual(2);
+    const later = new Date(Date.now() + 2 * 24 * 3600 * 1000);
+    await ok(cli(a, counter, 'gather'));
+    // Gathered but not committed: a gather can still be thrown away, so the fragments stay.
+    expect((await gc({ cwd: a.dir, remote: true, now: later })).remote).toMatchObject({ fragments: 0 });
+    expect(fragments()).toBe(sent);
+    a.commitAll('gathered');
+    expect((await gc({ cwd: a.dir, remote: true, now: new Date() })).remote).toMatchObject({ fragments: 0 }); // younger than 24 h
+    expect((await gc({ cwd: a.dir, remote: true, now: later, dryRun: true })).remote).toMatchObject({ fragments: sent });
+    expect(fragments()).toBe(sent);
+    expect((await gc({ cwd: a.dir, remote: true, now: later })).remote).toMatchObject({ fragments: sent });
+    expect(fragments()).toBe(0);
+    const fresh = clone(a); // the outputs the gathered ledger records are still there
+    await ok(cli(fresh, counter, 'pull'));
+    expect(fresh.status().up_to_date).toBe(true);
+  }, 60_000);
+});

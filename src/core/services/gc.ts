@@ -7,6 +7,7 @@ import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manif
 import { cacheTemporaries } from '../store/local-cache.js';
 import { isTemporary, temporaryBeside } from '../store/files.js';
 import { ITEMS_SUB, itemsEntryText, parseItemsEntry, RUNS_DIR } from '../store/run-cache.js';
+import { commitOfKey, stagePrefix } from '../ledger/fragment.js';
 import { parseTree } from '../store/tree.js';
 import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
 import { isDeadTemporary } from '../store/restore.js';
@@ -30,7 +31,8 @@ export interface GcCount { removed: number; bytes: number; kept: number }
 export interface GcResult {
   /** `runs`: run cache entries (.dvcl/runs/) removed or trimmed because objects they name went. */
   local: GcCount & { temporaries: number; runs: number };
-  remote?: GcCount & { url: string; too_young: number };
+  /** `fragments`: shard workers' ledger fragments deleted, those of a commit whose gather a lock in scope records (older than 24 h). */
+  remote?: GcCount & { url: string; too_young: number; fragments: number };
   referenced: number;
   dry_run?: true;
 }
@@ -52,7 +54,12 @@ export async function gc(opts: GcOptions): Promise<GcResult> {
       const referenced = await references(s, ledgers, store);
       const local = { ...sweepLocal(s, referenced, Boolean(opts.dryRun)), runs: sweepRuns(p.stateDir, referenced, Boolean(opts.dryRun)) };
       const result: GcResult = { local, referenced: referenced.size, ...(opts.dryRun ? { dry_run: true as const } : {}) };
-      if (store) result.remote = await sweepRemote(s, store, referenced, Boolean(opts.dryRun), opts.now ?? new Date());
+      if (store) {
+        const now = opts.now ?? new Date();
+        // Committed locks only: a gather not committed yet may still be thrown away.
+        const committed = opts.allCommits ? ledgers.slice(1) : await headLock(cfg.root);
+        result.remote = { ...(await sweepRemote(s, store, referenced, Boolean(opts.dryRun), now)), fragments: await sweepFragments(s, store, committed, Boolean(opts.dryRun), now) };
+      }
       return result;
     } finally {
       await store?.close();
@@ -258,6 +265,36 @@ function rewrite(file: string, text: string): void {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** HEAD's pipeline.lock, or none (no commit, no lock in it, or one dvcl cannot read: then nothing counts as gathered). */
+async function headLock(root: string): Promise<{ lock: LockData }[]> {
+  const r = await runGit(['show', `HEAD:${LOCK_FILE}`], { cwd: root });
+  if (r.code !== 0) return [];
+  try {
+    return [{ lock: parseLock(r.stdout.toString('utf8'), `HEAD:${LOCK_FILE}`) }];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A per-item stage's fragments of commit C are folded for good once a committed lock in scope
+ * (HEAD's; with --all-commits, any commit's) has the stage's entry from C (gather writes it only when every item is covered): those older than
+ * 24 h go. Fragments of a commit not gathered yet, or of a stage no longer in the pipeline, stay.
+ */
+async function sweepFragments(s: ShareState, store: Store, ledgers: { lock: LockData }[], dryRun: boolean, now: Date): Promise<number> {
+  const doomed: string[] = [];
+  for (const stage of s.p.cfg.stages.filter((st) => st.foreach)) {
+    const gathered = new Set(ledgers.map((l) => l.lock.stages[stage.name]?.git?.commit).filter((c): c is string => typeof c === 'string'));
+    if (gathered.size === 0) continue;
+    for await (const o of store.list(stagePrefix(stage.name))) {
+      const commit = commitOfKey(stage.name, o.key);
+      if (commit !== null && gathered.has(commit) && now.getTime() - o.mtime.getTime() >= REMOTE_MIN_AGE_MS) doomed.push(o.key);
+    }
+  }
+  if (!dryRun && doomed.length) await store.deleteMany(doomed);
+  return doomed.length;
 }
 
 async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRun: boolean, now: Date): Promise<GcCount & { url: string; too_young: number }> {
