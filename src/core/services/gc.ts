@@ -5,8 +5,8 @@ import { runGit } from '../git/git.js';
 import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
 import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
 import { cacheTemporaries } from '../store/local-cache.js';
-import { isTemporary, temporaryBeside } from '../store/files.js';
-import { ITEMS_SUB, itemsEntryText, parseItemsEntry, RUNS_DIR } from '../store/run-cache.js';
+import { isTemporary } from '../store/files.js';
+import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, RUNS_DIR } from '../store/run-cache.js';
 import { commitOfKey, stagePrefix } from '../ledger/fragment.js';
 import { parseTree } from '../store/tree.js';
 import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
@@ -232,7 +232,7 @@ function sweepRuns(stateDir: string, refs: Set<string>, dryRun: boolean): number
         changed++;
         if (dryRun) continue;
         if (kept.size === 0) fs.rmSync(file, { force: true });
-        else rewrite(file, itemsEntryText(kept));
+        else replaceFile(file, itemsEntryText(kept));
       } else {
         const outs = stageEntryHashes(text);
         if (!outs || outs.every((h) => refs.has(h))) continue;
@@ -253,17 +253,6 @@ function stageEntryHashes(text: string): string[] | null {
     return v.outs.map((o) => o.hash as string);
   } catch {
     return null;
-  }
-}
-
-function rewrite(file: string, text: string): void {
-  const tmp = temporaryBeside(file);
-  try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
   }
 }
 

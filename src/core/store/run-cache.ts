@@ -111,6 +111,18 @@ export function parseItemsEntry(text: string): Map<string, string> | null {
   return out;
 }
 
+/** `text` as `file`, through a temporary renamed into place (not fsynced: an entry is a convenience, checked when read). */
+export function replaceFile(file: string, text: string): void {
+  const tmp = temporaryBeside(file);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
 /** The local run cache, `.dvcl/runs/`. */
 export class LocalRuns {
   constructor(readonly dir: string) {}
@@ -140,14 +152,7 @@ export class LocalRuns {
   write(keyHash: string, text: string): void {
     const dest = this.file(keyHash);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    const tmp = temporaryBeside(dest);
-    try {
-      fs.writeFileSync(tmp, text);
-      fs.renameSync(tmp, dest);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
+    replaceFile(dest, text);
   }
 
   remove(keyHash: string): void {
