@@ -49,7 +49,7 @@ export function gcText(r: GcResult): string {
   const objects = (n: number) => `${n} object${n === 1 ? '' : 's'}`;
   const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
   const lines = [`local cache: ${verb} ${objects(r.local.removed)} (${mib(r.local.bytes)}), kept ${r.local.kept}${r.local.temporaries ? `; ${r.local.temporaries} leftover temporar${r.local.temporaries === 1 ? 'y' : 'ies'}` : ''}${r.local.runs ? `; ${r.local.runs} run cache entr${r.local.runs === 1 ? 'y' : 'ies'} naming them` : ''}`];
-  if (r.remote) lines.push(`remote ${r.remote.url}: ${verb} ${objects(r.remote.removed)} (${mib(r.remote.bytes)}), kept ${r.remote.kept}${r.remote.too_young ? `, ${r.remote.too_young} younger than 24 h kept` : ''}${r.remote.fragments ? `; ${r.remote.fragments} gathered shard fragment${r.remote.fragments === 1 ? '' : 's'}` : ''}`);
+  if (r.remote) lines.push(`remote ${r.remote.url}: ${verb} ${objects(r.remote.removed)} (${mib(r.remote.bytes)}), kept ${r.remote.kept}${r.remote.too_young ? `, ${r.remote.too_young} younger than 24 h kept` : ''}${r.remote.fragments ? `; ${r.remote.fragments} gathered shard fragment${r.remote.fragments === 1 ? '' : 's'}` : ''}${r.remote.runs ? `; ${r.remote.runs} run cache entr${r.remote.runs === 1 ? 'y' : 'ies'} naming deleted objects` : ''}`);
   if (r.dry_run) lines.push('Dry run: nothing was deleted.');
   return lines.join('\n');
 }

@@ -10,7 +10,8 @@ of every branch and tag. With --remote, also the remote's (settings.remote, DVCL
 but never an object younger than 24 hours: another clone may have pushed it for a lock it has not \
 committed yet. Also removes the temporary files that a killed dvcl left in the cache, and the local \
 run cache entries (.dvcl/runs/) that name objects it deleted (an items entry keeps its other items). \
-With --remote, shard fragments of a commit whose gather is committed (and older than 24 hours) go too.`;
+With --remote, the remote's run cache entries whose objects are gone, and shard fragments of a \
+commit whose gather is committed, go too (older than 24 hours).`;
   static override flags = {
     remote: Flags.boolean({ description: 'also delete unreferenced objects of the remote (older than 24 h)' }),
     'remote-url': Flags.string({ char: 'r', description: 'the remote to clean (over settings.remote and DVCL_REMOTE)' }),

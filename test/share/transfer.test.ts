@@ -167,6 +167,35 @@ describe('gc and the run cache', () => {
     expect(repo.read('o.txt')).toBe('1\n');
   });
 
+  it('on the remote (gc --remote, older than 24 h): entries whose objects went are deleted, the current run\'s stay', async () => {
+    const remote = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-remote-')));
+    track({ dir: remote, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(remote, { recursive: true, force: true }) });
+    const rc = (n: number) => `version: 1\nsettings:\n  remote: ${JSON.stringify(remote)}\nstages:\n  s:\n    cmd: echo ${n} > o.txt\n    outs: [o.txt]\n  up:\n    foreach: in/*.txt\n    out: out/\${stem}.txt\n    cmd: (cat \${item}; echo ${n}) > \${out}\n`;
+    const repo = await pipelineRepo(rc(1), { 'in/a.txt': 'a\n' });
+    const remoteRuns = () => {
+      const out: string[] = [];
+      const walk = (d: string) => { if (fs.existsSync(d)) for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : out.push(path.relative(remote, path.join(d, e.name))); };
+      walk(path.join(remote, 'dvcl/v1/runs'));
+      return out.sort();
+    };
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    await push({ cwd: repo.dir });
+    const first = remoteRuns();
+    expect(first).toHaveLength(2); // the stage's entry and the items entry
+    repo.write('.pipelinerc', rc(2));
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    await push({ cwd: repo.dir });
+    expect(remoteRuns()).toHaveLength(4);
+    const later = new Date(Date.now() + 2 * 24 * 3600 * 1000);
+    expect((await gc({ cwd: repo.dir, remote: true })).remote).toMatchObject({ runs: 0 }); // all younger than 24 h
+    expect((await gc({ cwd: repo.dir, remote: true, now: later, dryRun: true })).remote).toMatchObject({ runs: 2 });
+    expect(remoteRuns()).toHaveLength(4);
+    expect((await gc({ cwd: repo.dir, remote: true, now: later })).remote).toMatchObject({ removed: 2, runs: 2 });
+    const left = remoteRuns();
+    expect(left).toHaveLength(2);
+    expect(left.some((k) => first.includes(k))).toBe(false); // only the second run's entries are left
+  });
+
   it("an items entry loses only the pairs whose output went; it stays for the others", async () => {
     const repo = await pipelineRepo(`version: 1\nstages:\n  up:\n    foreach: in/*.txt\n    out: out/\${stem}.txt\n    cmd: tr a-z A-Z < \${item} > \${out}\n`, { 'in/a.txt': 'a\n', 'in/b.txt': 'b\n' });
     expect((await repro({ cwd: repo.dir })).ok).toBe(true);

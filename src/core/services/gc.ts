@@ -6,7 +6,7 @@ import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
 import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
 import { cacheTemporaries } from '../store/local-cache.js';
 import { isTemporary } from '../store/files.js';
-import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, RUNS_DIR } from '../store/run-cache.js';
+import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, RUNS_DIR, RUNS_PREFIX } from '../store/run-cache.js';
 import { commitOfKey, stagePrefix } from '../ledger/fragment.js';
 import { parseTree } from '../store/tree.js';
 import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
@@ -32,7 +32,7 @@ export interface GcResult {
   /** `runs`: run cache entries (.dvcl/runs/) removed or trimmed because objects they name went. */
   local: GcCount & { temporaries: number; runs: number };
   /** `fragments`: shard workers' ledger fragments deleted, those of a commit whose gather a lock in scope records (older than 24 h). */
-  remote?: GcCount & { url: string; too_young: number; fragments: number };
+  remote?: GcCount & { url: string; too_young: number; fragments: number; runs: number };
   referenced: number;
   dry_run?: true;
 }
@@ -58,7 +58,12 @@ export async function gc(opts: GcOptions): Promise<GcResult> {
         const now = opts.now ?? new Date();
         // Committed locks only: a gather not committed yet may still be thrown away.
         const committed = opts.allCommits ? ledgers.slice(1) : await headLock(cfg.root);
-        result.remote = { ...(await sweepRemote(s, store, referenced, Boolean(opts.dryRun), now)), fragments: await sweepFragments(s, store, committed, Boolean(opts.dryRun), now) };
+        const objects = await sweepRemote(s, store, referenced, Boolean(opts.dryRun), now);
+        result.remote = {
+          ...objects.count,
+          fragments: await sweepFragments(s, store, committed, Boolean(opts.dryRun), now),
+          runs: await sweepRemoteRuns(store, objects.left, Boolean(opts.dryRun), now),
+        };
       }
       return result;
     } finally {
@@ -286,15 +291,17 @@ async function sweepFragments(s: ShareState, store: Store, ledgers: { lock: Lock
   return doomed.length;
 }
 
-async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRun: boolean, now: Date): Promise<GcCount & { url: string; too_young: number }> {
+/** Also what is left on the remote afterwards (`left`: the objects kept or too young). */
+async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRun: boolean, now: Date): Promise<{ count: GcCount & { url: string; too_young: number }; left: Set<string> }> {
   const count = { url: store.url, removed: 0, bytes: 0, kept: 0, too_young: 0 };
   const doomed: string[] = [];
   const hashes: string[] = [];
+  const left = new Set<string>();
   for await (const o of store.list(OBJECTS_PREFIX)) {
     const hash = hashOfKey(o.key);
     if (hash === null) continue;
-    if (refs.has(hash)) count.kept++;
-    else if (now.getTime() - o.mtime.getTime() < REMOTE_MIN_AGE_MS) count.too_young++;
+    if (refs.has(hash)) (count.kept++, left.add(hash));
+    else if (now.getTime() - o.mtime.getTime() < REMOTE_MIN_AGE_MS) (count.too_young++, left.add(hash));
     else {
       doomed.push(o.key);
       hashes.push(hash);
@@ -307,5 +314,37 @@ async function sweepRemote(s: ShareState, store: Store, refs: Set<string>, dryRu
     s.index?.delete(hashes);
     s.index?.save();
   }
-  return count;
+  return { count, left };
+}
+
+/**
+ * The remote's run cache entries older than 24 h that can no longer be restored from: a stage's
+ * entry when any of its outs is gone from the remote, an items entry when every output it names
+ * is (one with some left is not rewritten: a push may be adding to it). One GET per old entry.
+ */
+async function sweepRemoteRuns(store: Store, left: Set<string>, dryRun: boolean, now: Date): Promise<number> {
+  const { readObject } = await import('../store/object-store.js');
+  const { forEachLimit } = await import('../store/pool.js');
+  const old: string[] = [];
+  for await (const o of store.list(RUNS_PREFIX)) {
+    if (!isTemporary(o.key) && now.getTime() - o.mtime.getTime() >= REMOTE_MIN_AGE_MS) old.push(o.key);
+  }
+  const doomed: string[] = [];
+  await forEachLimit(old, store.jobs, async (key) => {
+    let text: string;
+    try {
+      text = (await readObject(store, key)).toString('utf8');
+    } catch {
+      return; // gone meanwhile, or unreadable now: left for another gc
+    }
+    if (key.startsWith(RUNS_PREFIX + ITEMS_SUB)) {
+      const pairs = parseItemsEntry(text);
+      if (pairs && ![...pairs.values()].some((h) => left.has(h))) doomed.push(key);
+    } else {
+      const outs = stageEntryHashes(text);
+      if (outs && !outs.every((h) => left.has(h))) doomed.push(key);
+    }
+  });
+  if (!dryRun && doomed.length) await store.deleteMany(doomed);
+  return doomed.length;
 }
