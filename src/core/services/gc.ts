@@ -6,7 +6,7 @@ import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
 import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
 import { cacheTemporaries } from '../store/local-cache.js';
 import { isTemporary } from '../store/files.js';
-import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, RUNS_DIR, RUNS_PREFIX } from '../store/run-cache.js';
+import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, runEntryHashes, RUNS_DIR, RUNS_PREFIX } from '../store/run-cache.js';
 import { commitOfKey, stagePrefix } from '../ledger/fragment.js';
 import { parseTree } from '../store/tree.js';
 import { hashOfKey, OBJECTS_PREFIX } from '../store/object-store.js';
@@ -239,7 +239,7 @@ function sweepRuns(stateDir: string, refs: Set<string>, dryRun: boolean): number
         if (kept.size === 0) fs.rmSync(file, { force: true });
         else replaceFile(file, itemsEntryText(kept));
       } else {
-        const outs = stageEntryHashes(text);
+        const outs = runEntryHashes(text);
         if (!outs || outs.every((h) => refs.has(h))) continue;
         changed++;
         if (!dryRun) fs.rmSync(file, { force: true });
@@ -248,17 +248,6 @@ function sweepRuns(stateDir: string, refs: Set<string>, dryRun: boolean): number
   };
   visit(path.join(stateDir, RUNS_DIR), false);
   return changed;
-}
-
-/** The out hashes of a stage's run cache entry, or null when it is not one. */
-function stageEntryHashes(text: string): string[] | null {
-  try {
-    const v = JSON.parse(text) as { version?: unknown; outs?: { hash?: unknown }[] };
-    if (v.version !== 1 || !Array.isArray(v.outs) || !v.outs.every((o) => typeof o?.hash === 'string')) return null;
-    return v.outs.map((o) => o.hash as string);
-  } catch {
-    return null;
-  }
 }
 
 /** HEAD's pipeline.lock, or none (no commit, no lock in it, or one dvcl cannot read: then nothing counts as gathered). */
@@ -341,7 +330,7 @@ async function sweepRemoteRuns(store: Store, left: Set<string>, dryRun: boolean,
       const pairs = parseItemsEntry(text);
       if (pairs && ![...pairs.values()].some((h) => left.has(h))) doomed.push(key);
     } else {
-      const outs = stageEntryHashes(text);
+      const outs = runEntryHashes(text);
       if (outs && !outs.every((h) => left.has(h))) doomed.push(key);
     }
   });

@@ -11,8 +11,8 @@ import { DvclError, oneLine } from '../errors.js';
 import { gitInfo } from '../git/git.js';
 import { selectStages } from '../graph/dag.js';
 import type { PipelineConfig, StageConfig } from '../pipeline.js';
-import { inShard, shardText } from '../run/shard.js';
-import { checkItemOutputs } from '../status/items.js';
+import { inShard, type Shard, shardText } from '../run/shard.js';
+import { checkItemOutputs, type ItemListing } from '../status/items.js';
 import { computeStatus } from '../status/status.js';
 
 const LOCK_WRITE_INTERVAL_MS = 200;
@@ -93,9 +93,7 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
   return underRunLock(opts, cfg, rep, { ...opts, single: true, downstream: false }, async (s) => {
     refuseStaleUpstream(s, upstream);
     const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
-    // Only the shard's items are hashed; every name goes into the fragment's item set.
-    const listing = checkItemOutputs(cfg.root, stage);
-    s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)), partition: true });
+    const listing = listPartition(s, stage, shard);
     const { ShardRun } = await import('../run/shard-worker.js');
     s.shard = new ShardRun(shard, commit, store, listing.items, (m) => rep.warn?.(m));
     try {
@@ -114,13 +112,18 @@ async function planShard(s: RunSession, opts: ReproOptions, cfg: PipelineConfig,
   const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
   // With --pull the worker fetches upstream outputs first: the plan cannot know what that brings.
   if (!opts.pull && cfg.settings.run_cache !== 'pull') refuseStaleUpstream(s, upstream);
-  const listing = checkItemOutputs(cfg.root, stage);
-  const mine = listing.items.filter((i) => inShard(i, shard));
-  s.listed.set(stage.name, { ...listing, items: mine, partition: true });
+  const listing = listPartition(s, stage, shard);
   const r = planDryRun(s, [stage.name]);
   const items = r.stages[0]?.items;
-  rep.info?.(`shard ${shardText(shard)} (${shard.source === 'flag' ? '--shard' : shard.source}): ${mine.length} of ${listing.items.length} items, ${items?.ran ?? 0} to run (dry run)`);
+  rep.info?.(`shard ${shardText(shard)} (${shard.source === 'flag' ? '--shard' : shard.source}): ${s.listed.get(stage.name)!.items.length} of ${listing.items.length} items, ${items?.ran ?? 0} to run (dry run)`);
   return { ...r, shard: shardText(shard) };
+}
+
+/** Every item of the stage (the fragment's item set); the session evaluates only the shard's, a partition. */
+function listPartition(s: RunSession, stage: StageConfig, shard: Shard): ItemListing {
+  const listing = checkItemOutputs(s.p.cfg.root, stage);
+  s.listed.set(stage.name, { ...listing, items: listing.items.filter((i) => inShard(i, shard)), partition: true });
+  return listing;
 }
 
 /** The one per-item stage `--shard` names. */

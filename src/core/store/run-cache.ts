@@ -62,6 +62,17 @@ export function parseRunEntry(text: string, declared: readonly string[]): RunEnt
   return { outs: got };
 }
 
+/** The out hashes of a stage's entry, whatever outs its stage now declares (gc), or null when it is not one. */
+export function runEntryHashes(text: string): string[] | null {
+  try {
+    const v = JSON.parse(text) as { version?: unknown; outs?: { hash?: unknown }[] };
+    if (v.version !== 1 || !Array.isArray(v.outs) || !v.outs.every((o) => typeof o?.hash === 'string')) return null;
+    return v.outs.map((o) => o.hash as string);
+  } catch {
+    return null;
+  }
+}
+
 /** A per-item stage's records sit under `items/`, named by the items' `stage_hash`. */
 export const ITEMS_SUB = 'items/';
 
