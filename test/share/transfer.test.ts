@@ -152,12 +152,19 @@ describe('gc and the run cache', () => {
     expect((await repro({ cwd: repo.dir })).ok).toBe(true);
     const both = runFiles(repo.dir);
     expect(both.filter((f) => !f.startsWith('items/'))).toHaveLength(2);
+    // Entries dvcl cannot read (a damaged file, another format) are not its to judge: kept, and no failure.
+    const junk = ['xxh128/00/not-json', 'items/xxh128/00/wrong-shape'];
+    fs.mkdirSync(path.join(repo.dir, '.dvcl/runs/xxh128/00'), { recursive: true });
+    fs.mkdirSync(path.join(repo.dir, '.dvcl/runs/items/xxh128/00'), { recursive: true });
+    fs.writeFileSync(path.join(repo.dir, '.dvcl/runs', junk[0]), '{"version": 1, "outs": [tru');
+    fs.writeFileSync(path.join(repo.dir, '.dvcl/runs', junk[1]), '{"version": 1, "items": ["a"]}');
     const dry = await gc({ cwd: repo.dir, dryRun: true });
     expect(dry.local.runs).toBe(2); // the old stage entry and the old items entry (its cmd changed: an entry of its own); nothing of the new
-    expect(runFiles(repo.dir)).toEqual(both);
+    expect(runFiles(repo.dir).filter((f) => !junk.includes(f))).toEqual(both);
     const r = await gc({ cwd: repo.dir });
     expect(r.local).toMatchObject({ removed: 3, runs: 2 });
-    const left = runFiles(repo.dir);
+    const left = runFiles(repo.dir).filter((f) => !junk.includes(f));
+    for (const j of junk) expect(fs.existsSync(path.join(repo.dir, '.dvcl/runs', j)), j).toBe(true);
     expect(left.filter((f) => !f.startsWith('items/'))).toHaveLength(1);
     expect(left.filter((f) => !first.includes(f))).toEqual(left); // only the second run's entries are left
     repo.write('.pipelinerc', rc(1)); // back: nothing to restore here, so the commands run
