@@ -55,6 +55,12 @@ async function gone(pid: number, timeoutMs = 5_000): Promise<boolean> {
 }
 
 /** Kill a process group left behind on purpose (kill -9 of dvcl cannot take its stages along). */
+/** The process group of `pid`, from /proc (field 5 of its stat, after the parenthesised name). */
+function groupOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 function killGroupLater(pid: number): void {
   if (!(pid > 1)) throw new Error(`not a process group: ${pid}`); // kill(-0) would hit the test runner
   killers.push(() => {
@@ -65,7 +71,7 @@ function killGroupLater(pid: number): void {
 }
 
 /**
- * `quick` runs first; `slow` (downstream of it) writes the shell's pid (its process group),
+ * `quick` runs first; `slow` (downstream of it) writes the shell's pid,
  * says it started, then waits for a `go` file, at most 10 s.
  */
 const GATED = `version: 1
@@ -107,11 +113,11 @@ describe('run lock', () => {
     const repo = await pipelineRepo(GATED);
     const first = dvclSpawn(repo.dir, ['repro']);
     killers.push(() => first.child.kill('SIGKILL'));
-    const stagePid = await pidFrom(repo, 'slow.pid');
-    killGroupLater(stagePid);
+    const stageGroup = groupOf(await pidFrom(repo, 'slow.pid')); // the launcher's (launcher.ts)
+    killGroupLater(stageGroup);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
-    process.kill(-stagePid, 'SIGKILL'); // the orphaned stage, which dvcl had no chance to stop
+    process.kill(-stageGroup, 'SIGKILL'); // the orphaned stage, which dvcl had no chance to stop
     expect(repo.exists('.dvcl/run.lock')).toBe(true);
     expect(Object.keys(parse(repo.lock()!).stages)).toEqual(['quick']);
     expect(repo.takeRuns()).toEqual(['quick', 'slow']);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Launchers } from './launcher.js';
 import type { ProcessGroups } from './process-groups.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; tail: string; durationMs: number; spawnError?: string }
@@ -12,10 +13,19 @@ export interface ShellCommand {
   shell: string; cmd: string; cwd: string; env: NodeJS.ProcessEnv;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void; logFd?: number;
   groups: ProcessGroups;
+  /** Start it through a resident shell (launcher.ts) where that works; else Node starts it. */
+  launchers?: Launchers;
 }
 
 /** In its own process group, so a signal reaches the whole tree; a simple command starts without the shell, as make does. */
 export async function runShell(opts: ShellCommand): Promise<ExecResult> {
+  if (opts.launchers) {
+    const start = Date.now();
+    const out = collector(opts);
+    const direct = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
+    const r = await opts.launchers.run({ shell: opts.shell, cmd: opts.cmd, direct, cwd: opts.cwd, env: opts.env, groups: opts.groups, onData: out.feed });
+    if (r) return { code: r.code, signal: r.signal, tail: out.end(), durationMs: Date.now() - start, ...(r.error ? { spawnError: r.error } : {}) };
+  }
   const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
   if (argv) {
     const before = opts.groups.kills;
@@ -26,6 +36,28 @@ export async function runShell(opts: ShellCommand): Promise<ExecResult> {
 }
 
 const RETRY_IN_SHELL = new Set(['ENOENT', 'EACCES', 'ENOEXEC', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+/** A command's output as it comes: to the log, line by line to `onLine`, and its stderr's last lines kept. */
+function collector(opts: ShellCommand): { feed: (stream: 'stdout' | 'stderr', buf: Buffer) => void; end: () => string } {
+  let tail = '';
+  const pending = { stdout: '', stderr: '' };
+  return {
+    feed: (stream, buf) => {
+      if (opts.logFd !== undefined) fs.writeSync(opts.logFd, buf);
+      const text = buf.toString('utf8');
+      if (stream === 'stderr') tail = (tail + text).slice(-TAIL_BYTES * 2);
+      if (opts.onLine) {
+        const parts = (pending[stream] + text).split('\n');
+        pending[stream] = parts.pop()!;
+        for (const l of parts) opts.onLine(stream, l);
+      }
+    },
+    end: () => {
+      if (opts.onLine) for (const s of ['stdout', 'stderr'] as const) if (pending[s]) opts.onLine(s, pending[s]);
+      return lastLines(tail);
+    },
+  };
+}
 
 function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<ExecResult & { spawnCode?: string }> {
   const start = Date.now();
@@ -38,20 +70,9 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
       return;
     }
     const untrack = opts.groups.add(child);
-    let tail = '';
-    const pending = { stdout: '', stderr: '' };
-    const feed = (stream: 'stdout' | 'stderr') => (buf: Buffer) => {
-      if (opts.logFd !== undefined) fs.writeSync(opts.logFd, buf);
-      const text = buf.toString('utf8');
-      if (stream === 'stderr') tail = (tail + text).slice(-TAIL_BYTES * 2);
-      if (opts.onLine) {
-        const parts = (pending[stream] + text).split('\n');
-        pending[stream] = parts.pop()!;
-        for (const l of parts) opts.onLine(stream, l);
-      }
-    };
-    child.stdout!.on('data', feed('stdout'));
-    child.stderr!.on('data', feed('stderr'));
+    const out = collector(opts);
+    child.stdout!.on('data', (b: Buffer) => out.feed('stdout', b));
+    child.stderr!.on('data', (b: Buffer) => out.feed('stderr', b));
     let spawnError: string | undefined;
     let spawnCode: string | undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -60,8 +81,7 @@ function spawnOnce(file: string, args: string[], opts: ShellCommand): Promise<Ex
     });
     child.on('close', (code, signal) => {
       untrack();
-      if (opts.onLine) for (const s of ['stdout', 'stderr'] as const) if (pending[s]) opts.onLine(s, pending[s]);
-      resolve({ code, signal, tail: lastLines(tail), durationMs: Date.now() - start, spawnError, spawnCode });
+      resolve({ code, signal, tail: out.end(), durationMs: Date.now() - start, spawnError, spawnCode });
     });
   });
 }

@@ -23,8 +23,12 @@ export class GroupNotes {
     }
   }
 
+  private readonly noted = new Set<number>();
+
+  /** Once per group: a launcher's (launcher.ts) serves many commands. */
   note(pid: number | undefined): void {
-    if (!this.file || !pid) return;
+    if (!this.file || !pid || this.noted.has(pid)) return;
+    this.noted.add(pid);
     const start = startTime(pid);
     if (start === null) return; // already gone
     try {

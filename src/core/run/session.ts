@@ -14,6 +14,7 @@ import { ReproCache } from '../store/local-cache.js';
 import { RunCache } from './run-cache.js';
 import type { ShardRun } from './shard-worker.js';
 import { Slots } from './slots.js';
+import { Launchers } from './launcher.js';
 import type { ItemCounts, Reporter, ReproOptions } from './types.js';
 import { userEnv } from './user-env.js';
 
@@ -35,6 +36,8 @@ export class RunSession {
   readonly runCache: RunCache;
   /** `repro --shard`: the stage's items are narrowed to the shard and go up to the remote. */
   shard: ShardRun | null = null;
+  /** Start stage commands (launcher.ts); {@link close} ends them. */
+  readonly launchers = new Launchers(this.baseEnv);
 
   constructor(readonly p: Project, readonly opts: ReproOptions, readonly rep: Reporter, readonly groups: ProcessGroups) {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
@@ -44,6 +47,12 @@ export class RunSession {
     const setting = p.cfg.settings.run_cache ?? true;
     const mode = opts.runCache === false || setting === false || opts.force || opts.onlyFailed ? 'off' : opts.pull || setting === 'pull' ? 'remote' : 'local';
     this.runCache = new RunCache(p, mode, (m) => rep.warn?.(m));
+  }
+
+  /** The run's resident shells end; the run cache's pending writes finish. */
+  async close(): Promise<void> {
+    this.launchers.close();
+    await this.runCache.close();
   }
 
   begin(): void {

@@ -41,7 +41,7 @@ export async function runStage(s: RunSession, stage: StageConfig, ev: Evaluation
     logFd = s.openLog(stage.name);
     for (const cmd of stage.cmd) {
       const r = await runShell({
-        shell: s.p.cfg.settings.shell, cmd: scriptOf(cmd), cwd: abs(root, stage.wdir), env: s.env(stage), logFd, groups: s.groups,
+        shell: s.p.cfg.settings.shell, cmd: scriptOf(cmd), cwd: abs(root, stage.wdir), env: s.env(stage), logFd, groups: s.groups, launchers: s.launchers,
         onLine: (st, l) => s.rep.stageOutput?.(stage.name, st, l),
       });
       if (s.interrupted) return { result: 'failed', reasons, error: `interrupted (${s.interrupted})` };

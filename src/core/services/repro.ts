@@ -56,7 +56,7 @@ async function underRunLock(opts: ReproOptions, cfg: PipelineConfig, rep: Report
       }
       throw e;
     } finally {
-      await s.runCache.close();
+      await s.close();
     }
     s.p.lockFile.flush();
     return result;
