@@ -33,7 +33,7 @@ export function paramRefs(src: YamlSource, at: KeyPath, v: unknown, paramsFile: 
 /** The key of a ParamRef that stands for a whole params file, until loadParams lists its keys. */
 export const WHOLE_FILE = '\0whole file';
 
-export function loadParams(root: string, src: YamlSource, stages: StageConfig[]): Record<string, Record<string, unknown>> {
+export function loadParams(root: string, src: Pick<YamlSource, 'error'>, stages: StageConfig[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = Object.create(null); // keyed by file names: `__proto__` is one
   const files = new Map<string, { src: YamlSource; data: unknown }>();
   for (const stage of stages) {
