@@ -7,6 +7,7 @@ import { canonicalText, exactIntegers } from '../util/exact.js';
 import { cachedParse } from '../config/parse-cache.js';
 import { YamlSource } from '../config/yaml-source.js';
 import type { LockPath, StageKey } from './stage-key.js';
+import { fastBlock, fastParse } from './lock-fast.js';
 
 export const LOCK_FILE = 'pipeline.lock';
 
@@ -56,6 +57,13 @@ function restoreHint(text: string): string[] {
 
 export function parseLock(text: string, file = LOCK_FILE): LockData {
   if (text.trim() === '') return emptyLock();
+  const fast = fastParse(text); // the entries a run writes, read without the library (lock-fast.ts)
+  return fast ? { schema: 1, stages: Object.assign(Object.create(null), fast) } : parseLockWithLibrary(text, file);
+}
+
+/** parseLock through the yaml library: any text, and where it is wrong. */
+export function parseLockWithLibrary(text: string, file = LOCK_FILE): LockData {
+  if (text.trim() === '') return emptyLock();
   const hint = () => restoreHint(text);
     // The same bounded parse as .pipelinerc's (alias bombs, deep nesting…), reported as damage to
     // this file rather than as a configuration error.
@@ -89,6 +97,14 @@ export function parseLock(text: string, file = LOCK_FILE): LockData {
 
 // Canonical: equal data gives equal bytes, so a PR diff shows exactly the stages that changed.
 export function serializeLock(data: LockData): string {
+  const names = Object.keys(data.stages).sort(cmp);
+  const blocks = names.map((n) => fastBlock(n, canonicalEntry(data.stages[n])));
+  if (names.length && blocks.every((b) => b !== null)) return LOCK_HEADER + blocks.join('');
+  return serializeLockWithLibrary(data);
+}
+
+/** serializeLock through the yaml library, which writes any entry (lock-fast.ts writes the plain ones the same). */
+export function serializeLockWithLibrary(data: LockData): string {
   const stages: Record<string, unknown> = Object.create(null);
   for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
   // No anchors: an entry's text must not depend on the others' (see stageBlock).
@@ -105,7 +121,7 @@ export function serializeLock(data: LockData): string {
   return doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: true });
 }
 
-function canonicalEntry(e: LockEntry): Record<string, unknown> {
+export function canonicalEntry(e: LockEntry): Record<string, unknown> {
   const paths = (ps: LockPath[]) => [...ps].sort((a, b) => cmp(a.path, b.path)).map((p) => ({
     path: p.path, hash: p.hash, size: p.size, ...(p.nfiles === undefined ? {} : { nfiles: p.nfiles }),
   }));
@@ -154,9 +170,11 @@ export const LOCK_HEADER = 'schema: 1\nstages:\n';
 
 /** One stage's lines in serializeLock's text: the lock is these, sorted by name, after LOCK_HEADER. */
 export function stageBlock(name: string, e: LockEntry): string {
+  const fast = fastBlock(name, canonicalEntry(e));
+  if (fast !== null) return fast;
   const stages: Record<string, LockEntry> = Object.create(null);
   stages[name] = e;
-  return serializeLock({ schema: 1, stages }).slice(LOCK_HEADER.length);
+  return serializeLockWithLibrary({ schema: 1, stages }).slice(LOCK_HEADER.length);
 }
 
 /** A crash leaves the old lock or the new one, never half. */
