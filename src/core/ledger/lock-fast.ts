@@ -4,7 +4,10 @@
 // null the caller asks the library: anything not plainly of this shape (a hand edit, quoting, an
 // env, a float or a list among the params, non-ASCII) goes the old way. test/lock-fast.test.ts
 // holds both to the library over generated entries.
-import type { LockEntry, LockPath } from './lock.js';
+import type { LockPath } from './stage-key.js';
+
+/** An entry as lock.ts's LockEntry (imported from there it would tie the two modules in a circle). */
+type Entry = Record<string, unknown>;
 
 // Scalars written plain: ASCII, starting with a letter, digit, `_`, `.` or `/`, none of the
 // sequences that make YAML quote (`: `, ` #`, a final `:`), and not a word the core schema reads as
@@ -125,10 +128,10 @@ const FAIL = Symbol('not plain');
  * The lock's text as the library reads it, when every entry is of the plain kind fastBlock writes;
  * null otherwise (the library then reads it all, and says where anything is wrong).
  */
-export function fastParse(text: string): Record<string, LockEntry> | null {
+export function fastParse(text: string): Record<string, Entry> | null {
   if (!text.startsWith('schema: 1\nstages:\n') || !text.endsWith('\n')) return null;
   const lines = text.slice('schema: 1\nstages:\n'.length, -1).split('\n');
-  const stages: Record<string, LockEntry> = Object.create(null);
+  const stages: Record<string, Entry> = Object.create(null);
   const seen = new Set<string>();
   let i = 0;
   const field = (indent: string, key: string): string | typeof FAIL => {
@@ -223,7 +226,7 @@ export function fastParse(text: string): Record<string, LockEntry> | null {
     if (run === FAIL || str(run) === null) return null;
     e.run = run;
     e.params ??= {};
-    stages[name] = e as unknown as LockEntry;
+    stages[name] = e;
   }
   return stages;
 }

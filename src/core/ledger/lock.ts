@@ -58,7 +58,7 @@ function restoreHint(text: string): string[] {
 export function parseLock(text: string, file = LOCK_FILE): LockData {
   if (text.trim() === '') return emptyLock();
   const fast = fastParse(text); // the entries a run writes, read without the library (lock-fast.ts)
-  return fast ? { schema: 1, stages: Object.assign(Object.create(null), fast) } : parseLockWithLibrary(text, file);
+  return fast ? { schema: 1, stages: Object.assign(Object.create(null), fast) as Record<string, LockEntry> } : parseLockWithLibrary(text, file);
 }
 
 /** parseLock through the yaml library: any text, and where it is wrong. */
