@@ -87,7 +87,8 @@ export function parseFragment(text: string, key: string): Fragment {
  */
 function pick(recs: readonly ItemRecord[]): ItemRecord {
   let latest = recs[0];
-  for (const r of recs) if (laterSide(r, latest) === 'ours') latest = r;
+  // From the second: a record against itself ties on time and run, and then compares their canonical texts (gather's hot loop).
+  for (let i = 1; i < recs.length; i++) if (laterSide(recs[i], latest) === 'ours') latest = recs[i];
   if (latest.status === 'success') return latest;
   let best: ItemRecord | undefined;
   for (const r of recs) {
