@@ -7,7 +7,7 @@ import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } f
 
 // The manifest on disk: reading with recovery from the backup, and atomic writes that keep one.
 
-export function writeManifestFile(path: string, text: string, keepBackup: boolean): void {
+export function writeManifestFile(path: string, text: string | ((emit: (piece: string) => void) => void), keepBackup: boolean): void {
   try {
     if (keepBackup) backUp(path, `${path}.bak`);
     writeFileAtomicSync(path, text, { fsync: true });

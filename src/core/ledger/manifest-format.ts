@@ -61,51 +61,66 @@ export function emptyManifest(): ManifestData {
   return { version: MANIFEST_VERSION, stages: dict(), runs: dict() };
 }
 
-// Canonical: 2-space indent, keys sorted (UTF-16 order), trailing newline. V8 enumerates integer-like
-// keys (a file called `42`) first, so those documents skip the fast path (a sorted copy, JSON.stringify).
-export function serializeManifest(data: ManifestData): string {
-  let indexLike = false;
-  const sorted = (v: unknown): unknown => {
-    if (v === null || typeof v !== 'object') return v;
-    if (Array.isArray(v)) return v.map(sorted);
-    const o = v as Record<string, unknown>;
-    const copy: Record<string, unknown> = {};
-    for (const k of Object.keys(o).sort()) {
-      if (INDEX_LIKE.test(k)) indexLike = true;
-      if (k === '__proto__') Object.defineProperty(copy, k, { value: sorted(o[k]), enumerable: true, writable: true, configurable: true });
-      else copy[k] = sorted(o[k]);
+// Canonical: 2-space indent, keys sorted (UTF-16 order), trailing newline: JSON.stringify(v, null, 2)
+// of a copy with sorted keys, but written in pieces of about a megabyte, with no copy and no
+// whole text in memory (100,000 items are 42 MB of text). An object whose values are all
+// primitives or lists of them (an item's record, a run's) is one JSON.stringify with its keys
+// listed in order (which also orders integer-like keys, which V8 would enumerate first).
+export function writeManifest(data: ManifestData, emit: (piece: string) => void): void {
+  let piece = '';
+  const flush = (): void => {
+    if (piece.length >= PIECE) {
+      emit(piece);
+      piece = '';
     }
-    return copy;
   };
-  const copy = sorted(data);
-  return indexLike ? serializeSlowly(data) : JSON.stringify(copy, null, 2) + '\n';
-}
-
-const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
-
-function serializeSlowly(data: ManifestData): string {
-  const parts: string[] = [];
   const write = (v: unknown, indent: string): void => {
     if (v === null || typeof v !== 'object') {
-      parts.push(JSON.stringify(v) ?? 'null');
+      piece += JSON.stringify(v) ?? 'null';
       return;
     }
-    const inner = indent + '  ';
-    const entries: [string | null, unknown][] = Array.isArray(v)
-      ? v.map((x) => [null, x])
-      : Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-        .map((k) => [k, (v as Record<string, unknown>)[k]]);
-    const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
-    if (entries.length === 0) { parts.push(open + close); return; }
-    parts.push(open);
-    entries.forEach(([k, x], i) => {
-      parts.push((i ? ',\n' : '\n') + inner + (k === null ? '' : JSON.stringify(k) + ': '));
-      write(x, inner);
-    });
-    parts.push('\n' + indent + close);
+    if (Array.isArray(v) || flat(v as Record<string, unknown>)) {
+      const keys = Array.isArray(v) ? null : Object.keys(v).sort();
+      const text = JSON.stringify(v, keys, 2);
+      piece += indent ? text.replace(NEWLINES, `\n${indent}`) : text;
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort().filter((k) => o[k] !== undefined);
+    if (keys.length === 0) {
+      piece += '{}';
+      return;
+    }
+    const inner = `${indent}  `;
+    piece += '{';
+    for (let i = 0; i < keys.length; i++) {
+      piece += `${i ? ',' : ''}\n${inner}${JSON.stringify(keys[i])}: `;
+      write(o[keys[i]], inner);
+      flush();
+    }
+    piece += `\n${indent}}`;
   };
   write(data, '');
-  return parts.join('') + '\n';
+  emit(`${piece}\n`);
+}
+
+const PIECE = 1 << 20;
+const NEWLINES = /\n/g;
+
+/** Values all primitives or lists of primitives: JSON.stringify writes it as the walk would. */
+function flat(o: Record<string, unknown>): boolean {
+  for (const k in o) {
+    const x = o[k];
+    if (x === null || typeof x !== 'object') continue;
+    if (!Array.isArray(x) || x.some((e) => e !== null && typeof e === 'object')) return false;
+  }
+  return true;
+}
+
+export function serializeManifest(data: ManifestData): string {
+  const pieces: string[] = [];
+  writeManifest(data, (p) => pieces.push(p));
+  return pieces.join('');
 }
 
 export type ManifestCheck =

@@ -4,7 +4,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { DvclError, oneLine } from '../errors.js';
 import { loadWithRecovery, shown, writeManifestFile } from './manifest-file.js';
 import {
-  dict, serializeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
+  dict, writeManifest, type ItemRecord, type ManifestData, type RunRecord, type StageRecord,
 } from './manifest-format.js';
 import { JournalWriter, readJournal, type JournalOp } from './manifest-journal.js';
 
@@ -200,7 +200,7 @@ export class Manifest {
   }
 
   private write(keepBackup: boolean): void {
-    writeManifestFile(this.path, serializeManifest(this.data), keepBackup);
+    writeManifestFile(this.path, (emit) => writeManifest(this.data, emit), keepBackup);
     this.dirty = false;
     if (this.livePid === null) this.journal?.discard();
   }

@@ -5,8 +5,9 @@ import { pidAlive } from './process.js';
 
 // Not write-file-atomic: its sync write ignores a short write (full disk) and renames the truncated
 // file into place; here the write fails with ENOSPC/EFBIG and nothing is renamed.
-export function writeFileAtomicSync(file: string, data: string | Buffer, options: { fsync?: boolean } = {}): void {
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+// `data` may also be a writer that hands its text over in pieces (a 100,000-item manifest is 42 MB:
+// never whole in memory, as text or as bytes).
+export function writeFileAtomicSync(file: string, data: string | Buffer | ((emit: (piece: string) => void) => void), options: { fsync?: boolean } = {}): void {
   let mode = 0o666; // less the umask, as for any new file
   try {
     mode = fs.statSync(file).mode & 0o7777;
@@ -14,7 +15,11 @@ export function writeFileAtomicSync(file: string, data: string | Buffer, options
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fd: number | null = fs.openSync(tmp, 'wx', mode);
   try {
-    for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
+    const writeAll = (buf: Buffer) => {
+      for (let off = 0; off < buf.length;) off += fs.writeSync(fd!, buf, off, buf.length - off);
+    };
+    if (typeof data === 'function') data((piece) => writeAll(Buffer.from(piece, 'utf8')));
+    else writeAll(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     if (options.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = null;
