@@ -1,6 +1,7 @@
 // .manifest.json is written in pieces (manifest-format.ts writeManifest) instead of as one string of a
 // sorted copy: the bytes must be the canonical text as defined before, for any content.
 import { describe, expect, it } from 'vitest';
+import { rng } from './reliability/support.js';
 import { serializeManifest, writeManifest, type ManifestData } from '../src/core/ledger/manifest-format.js';
 
 /** The definition (the writer of stop 25 for documents with integer-like keys, which was right for all). */
@@ -28,17 +29,9 @@ function reference(data: unknown): string {
   return parts.join('') + '\n';
 }
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function manifest(seed: number, items: number): ManifestData {
-  const r = rng(seed);
+  const r = rng(seed).next; // the same entries on every run
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const key = () => pick(['in/a.txt', '42', '7', '__proto__', 'constructor', 'é/ü.txt', 'a"b\\c', 'line\nbreak', '', '0', '01', `in/${Math.floor(r() * 1e6)}.txt`]);
   const dict = () => Object.create(null) as Record<string, unknown>;
