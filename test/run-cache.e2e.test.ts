@@ -282,3 +282,37 @@ it('an entry whose objects are corrupt restores nothing: the stage runs and its 
   expect(a.read('prep.txt')).toBe('input\np: 1\n');
   expect(a.status().up_to_date).toBe(true);
 });
+
+it('retry --pull in a fresh clone: the outputs the failures need are pulled, then only the failures run', async () => {
+  const remote = tempDir('dvcl-remote-');
+  const gate = path.join(tempDir('dvcl-gate-'), 'open');
+  const a = await pipelineRepo(`version: 1
+settings:
+  remote: ${JSON.stringify(remote)}
+stages:
+  prep:
+    cmd: cat in.txt > prep.txt && echo prep >> "$COUNTER"
+    deps: [in.txt]
+    outs: [prep.txt]
+  items:
+    foreach: in/*.txt
+    out: parsed/\${name}
+    cmd: echo item >> "$COUNTER" && { [ \${name} != y.txt ] || [ -e "$GATE" ]; } && cat prep.txt \${item} > \${out}
+    deps: [prep.txt]
+`, { 'in.txt': 'input\n', 'in/x.txt': 'x\n', 'in/y.txt': 'y\n', '.gitignore': IGNORED });
+  const c = new Counter();
+  const run = (repo: PipelineRepo, ...args: string[]) => dvcl(repo.dir, args, { env: { COUNTER: c.file, GATE: gate } });
+  expect(run(a, 'repro').code).toBe(1); // y fails while the gate is shut
+  expect(c.take()).toEqual(['item', 'item', 'prep']);
+  ok(run(a, 'push'));
+  a.commitAll('ran, y failed');
+
+  const b = clone(a);
+  expect(b.exists('prep.txt')).toBe(false);
+  fs.writeFileSync(gate, '');
+  ok(run(b, 'retry', '--only-failed', '--pull'));
+  expect(c.take()).toEqual(['item']); // y only: prep was pulled, not run; x was not run again
+  expect(b.read('parsed/y.txt')).toBe('input\ny\n');
+  expect(b.read('parsed/x.txt')).toBe('input\nx\n');
+  expect(b.status().up_to_date).toBe(true);
+});
