@@ -39,7 +39,7 @@ function manifest(seed: number, items: number): ManifestData {
     const o: Record<string, unknown> = { status: pick(['success', 'failed']), hash: 'xxh128:00ff', attempts: Math.floor(r() * 3), run: 'r1' };
     if (r() < 0.7) o.output = key();
     if (r() < 0.3) o.reason = pick(['exit code 1: boom\nline 2', 'killed by SIGKILL', '\u0000 nul']);
-    if (r() < 0.2) o.extra_from_a_newer_dvcl = pick([[1, 'x', null], { nested: { deep: [1, { a: 2 }] } }, undefined, 3.5, true]);
+    if (r() < 0.2) o.extra_from_a_newer_dvcl = pick([[1, 'x', null], { nested: { deep: [1, { a: 2 }] } }, [{ z: 1, a: [{ y: 2, b: 3 }] }, 'x'], undefined, 3.5, true]);
     if (r() < 0.1) o['9'] = 'integer-like field';
     return o;
   };

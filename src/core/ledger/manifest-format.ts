@@ -79,10 +79,19 @@ export function writeManifest(data: ManifestData, emit: (piece: string) => void)
       piece += JSON.stringify(v) ?? 'null';
       return;
     }
-    if (Array.isArray(v) || flat(v as Record<string, unknown>)) {
-      const keys = Array.isArray(v) ? null : Object.keys(v).sort();
-      const text = JSON.stringify(v, keys, 2);
+    if (flat(v)) {
+      const text = JSON.stringify(v, Array.isArray(v) ? null : Object.keys(v).sort(), 2);
       piece += indent ? text.replace(NEWLINES, `\n${indent}`) : text;
+      return;
+    }
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) { // holding objects, whose keys JSON.stringify would not sort
+      piece += '[';
+      v.forEach((x, i) => {
+        piece += `${i ? ',' : ''}\n${inner}`;
+        write(x, inner);
+      });
+      piece += `\n${indent}]`;
       return;
     }
     const o = v as Record<string, unknown>;
@@ -91,7 +100,6 @@ export function writeManifest(data: ManifestData, emit: (piece: string) => void)
       piece += '{}';
       return;
     }
-    const inner = `${indent}  `;
     piece += '{';
     for (let i = 0; i < keys.length; i++) {
       piece += `${i ? ',' : ''}\n${inner}${JSON.stringify(keys[i])}: `;
@@ -107,12 +115,13 @@ export function writeManifest(data: ManifestData, emit: (piece: string) => void)
 const PIECE = 1 << 20;
 const NEWLINES = /\n/g;
 
-/** Values all primitives or lists of primitives: JSON.stringify writes it as the walk would. */
-function flat(o: Record<string, unknown>): boolean {
-  for (const k in o) {
-    const x = o[k];
-    if (x === null || typeof x !== 'object') continue;
-    if (!Array.isArray(x) || x.some((e) => e !== null && typeof e === 'object')) return false;
+/** A list of primitives, or an object whose values are primitives or such lists: JSON.stringify writes it as the walk would. */
+function flat(v: object): boolean {
+  const primitive = (x: unknown) => x === null || typeof x !== 'object';
+  if (Array.isArray(v)) return v.every(primitive);
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (!primitive(x) && !(Array.isArray(x) && x.every(primitive))) return false;
   }
   return true;
 }
