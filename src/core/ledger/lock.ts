@@ -56,7 +56,6 @@ function restoreHint(text: string): string[] {
 }
 
 export function parseLock(text: string, file = LOCK_FILE): LockData {
-  if (text.trim() === '') return emptyLock();
   const fast = fastParse(text); // the entries a run writes, read without the library (lock-fast.ts)
   return fast ? { schema: 1, stages: Object.assign(Object.create(null), fast) as Record<string, LockEntry> } : parseLockWithLibrary(text, file);
 }

@@ -1,13 +1,13 @@
 import { constants, copyFileSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, relative } from 'node:path';
-import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { writeFileAtomicSync, type PieceWriter } from '../util/atomic-write.js';
 import { conflictHint } from './lock.js';
 import { DvclError } from '../errors.js';
 import { checkManifest, emptyManifest, type ManifestCheck, type ManifestData } from './manifest-format.js';
 
 // The manifest on disk: reading with recovery from the backup, and atomic writes that keep one.
 
-export function writeManifestFile(path: string, text: string | ((emit: (piece: string) => void) => void), keepBackup: boolean): void {
+export function writeManifestFile(path: string, text: string | PieceWriter, keepBackup: boolean): void {
   try {
     if (keepBackup) backUp(path, `${path}.bak`);
     writeFileAtomicSync(path, text, { fsync: true });

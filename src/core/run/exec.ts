@@ -19,14 +19,13 @@ export interface ShellCommand {
 
 /** In its own process group, so a signal reaches the whole tree; a simple command starts without the shell, as make does. */
 export async function runShell(opts: ShellCommand): Promise<ExecResult> {
+  const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
   if (opts.launchers) {
     const start = Date.now();
     const out = collector(opts);
-    const direct = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
-    const r = await opts.launchers.run({ shell: opts.shell, cmd: opts.cmd, direct, cwd: opts.cwd, env: opts.env, groups: opts.groups, onData: out.feed });
+    const r = await opts.launchers.run({ shell: opts.shell, cmd: opts.cmd, direct: argv, cwd: opts.cwd, env: opts.env, groups: opts.groups, onData: out.feed });
     if (r) return { code: r.code, signal: r.signal, tail: out.end(), durationMs: Date.now() - start, ...(r.error ? { spawnError: r.error } : {}) };
   }
-  const argv = isPlainSh(opts.shell) ? directArgv(opts.cmd) : null;
   if (argv) {
     const before = opts.groups.kills;
     const r = await spawnOnce(argv[0], argv.slice(1), opts);

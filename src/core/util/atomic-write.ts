@@ -5,9 +5,10 @@ import { pidAlive } from './process.js';
 
 // Not write-file-atomic: its sync write ignores a short write (full disk) and renames the truncated
 // file into place; here the write fails with ENOSPC/EFBIG and nothing is renamed.
-// `data` may also be a writer that hands its text over in pieces (a 100,000-item manifest is 42 MB:
-// never whole in memory, as text or as bytes).
-export function writeFileAtomicSync(file: string, data: string | Buffer | ((emit: (piece: string) => void) => void), options: { fsync?: boolean } = {}): void {
+/** Text handed over in pieces (a 100,000-item manifest is 42 MB: never whole in memory, as text or as bytes). */
+export type PieceWriter = (emit: (piece: string) => void) => void;
+
+export function writeFileAtomicSync(file: string, data: string | Buffer | PieceWriter, options: { fsync?: boolean } = {}): void {
   let mode = 0o666; // less the umask, as for any new file
   try {
     mode = fs.statSync(file).mode & 0o7777;
