@@ -101,6 +101,10 @@ describe.each(backends)('shards on a $name remote', (b) => {
     for (const r of await Promise.all(others)) expect(r.code, r.stderr).toBe(0);
     const last = json((await others[3]));
     expect(last.shard).toBe('4/4');
+    // A worker's item outputs went to the remote; its clone (a pod's, a job's) keeps no second copy.
+    const cached = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).isFile()) : []);
+    expect(w[0].read(`out/${lines(counter).find((stem) => shardOf(`in/${stem}.txt`, 4) === 1)}.up`)).toMatch(/^ITEM /);
+    expect(cached(path.join(w[0].dir, '.dvcl/objects')).filter((f) => fs.readFileSync(f, 'utf8').startsWith('ITEM '))).toEqual([]);
     const again = await ok(cli(w[2], counter, 'repro', 'extract', '--shard', '3/4', '--pull'));
     expect(again.stderr).toMatch(/shard 3\/4 \(--shard\): \d+ of 24 items/);
 

@@ -297,6 +297,24 @@ describe('uploads verify their source', () => {
     await pushObject(store, hash, src);
     expect(await store.head(objectKey(hash))).toEqual({ size: 16 });
   });
+
+  // Above 1 MiB the file is streamed and checked at its end, before the store places it.
+  it.each(['s3', 'folder'])('a large file edited to the same length is not uploaded either (%s)', async (kind) => {
+    const folder = path.join(tmp, 'verify-remote-large');
+    fs.mkdirSync(folder, { recursive: true });
+    const store = kind === 's3' ? await open(`s3://${s3.bucket()}/large`) : await open(folder);
+    const src = path.join(tmp, 'changed-large.bin');
+    const recorded = Buffer.alloc(3 * 1024 * 1024, 'a');
+    const hash = await hashOf(recorded);
+    fs.writeFileSync(src, Buffer.alloc(recorded.length, 'b'));
+    const err = await pushObject(store, hash, src).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StoreError', reason: 'changed', exit: 1 });
+    expect((err as Error).message).toContain(`no longer has hash ${hash}`);
+    expect(await store.head(objectKey(hash))).toBeNull();
+    fs.writeFileSync(src, recorded);
+    await pushObject(store, hash, src);
+    expect(await store.head(objectKey(hash))).toEqual({ size: recorded.length });
+  });
 });
 
 describe('missingObjects', () => {

@@ -43,7 +43,9 @@ export class RunSession {
     this.ctx = { cfg: p.cfg, lock: p.lock, manifest: p.manifest, hasher: p.hasher, maxAttempts: opts.maxAttempts ?? p.cfg.settings.max_attempts };
     this.byName = new Map(p.cfg.stages.map((s) => [s.name, s]));
     this.slots = new Slots(opts.jobs ?? p.cfg.settings.jobs);
-    this.cache = ReproCache.of(p, (m) => rep.warn?.(m));
+    // A shard worker's outputs go to the remote, where gather and pull find them; its clone is
+    // usually a pod's or a job's, gone after: a local copy of each would be work for nothing.
+    this.cache = opts.shard ? null : ReproCache.of(p, (m) => rep.warn?.(m));
     const setting = p.cfg.settings.run_cache ?? true;
     const mode = opts.runCache === false || setting === false || opts.force || opts.onlyFailed ? 'off' : opts.pull || setting === 'pull' ? 'remote' : 'local';
     this.runCache = new RunCache(p, mode, (m) => rep.warn?.(m));

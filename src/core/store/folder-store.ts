@@ -109,9 +109,14 @@ class FolderStore implements ObjectStore {
         return open(tmp, 'wx');
       });
       let bytes = 0;
-      for await (const chunk of source.open()) {
-        bytes += (chunk as Buffer).length;
-        await writeAll(fh, chunk as Buffer);
+      if (source.bytes) {
+        bytes = source.bytes.length;
+        await writeAll(fh, source.bytes);
+      } else {
+        for await (const chunk of source.open()) {
+          bytes += (chunk as Buffer).length;
+          await writeAll(fh, chunk as Buffer);
+        }
       }
       if (bytes !== source.size) throw new StoreError('changed', `remote ${this.url}: ${key}: read ${bytes} bytes, expected ${source.size}`, { key });
       await fh.sync();

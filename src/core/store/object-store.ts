@@ -8,6 +8,8 @@ export interface ObjectSource {
   /** The number of bytes `open()` yields; a put that reads another count fails and places nothing. */
   size: number;
   open(): Readable;
+  /** The bytes themselves, when the source is small enough to hold (the same as `open()` yields): a store may write them in one call. */
+  bytes?: Buffer;
 }
 
 export interface ListedObject {

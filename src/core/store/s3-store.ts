@@ -154,7 +154,7 @@ class S3Store implements ObjectStore {
     const { Upload } = await (this.libStorage ??= import('@aws-sdk/lib-storage'));
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.remote.bucket, Key: this.base + key, Body: source.open(), ContentLength: source.size, ContentType: 'application/octet-stream' },
+      params: { Bucket: this.remote.bucket, Key: this.base + key, Body: source.bytes ?? source.open(), ContentLength: source.size, ContentType: 'application/octet-stream' },
       partSize: partSizeFor(source.size),
       queueSize: PARTS_IN_FLIGHT,
       leavePartsOnError: false,
