@@ -342,3 +342,57 @@ describe('missingObjects', () => {
     expect(s3.proxy.count(isList)).toBe(0);
   });
 });
+
+describe('large objects in ranged parts (as rclone downloads a large file)', () => {
+  const SIZE = 5 * 1024 * 1024 + 12_345; // parts of 2 MiB (a quarter, to whole MiB): three
+  const PARTS_FROM = 4 * 1024 * 1024; // tests lower the 64 MiB threshold
+  const ranged = (r: SeenRequest) => isGetObject(r) && r.range !== undefined;
+
+  it('come in parts at once, placed byte for byte, with the cache\'s copy', async () => {
+    const { store, hash, data } = await storeWithObject(SIZE);
+    const dir = path.join(tmp, 'parts');
+    const dest = path.join(dir, 'big.bin');
+    const copy = path.join(dir, 'cache', 'big.obj');
+    expect(await fetchObject(store, hash, dest, { partsFrom: PARTS_FROM, alsoAt: copy })).toEqual({ size: SIZE });
+    expect(fs.readFileSync(dest).equals(data)).toBe(true);
+    expect(fs.readFileSync(copy).equals(data)).toBe(true);
+    expect(s3.proxy.requests.filter(ranged).map((r) => r.range)).toEqual(['bytes=2097152-4194303', 'bytes=4194304-5255224']);
+    expect(filesIn(dir)).toEqual(['big.bin', 'cache']);
+  });
+
+  it.each([
+    ['a reset mid-part', { kind: 'reset', afterBytes: 100_000 }],
+    ['a wrong part', { kind: 'corrupt' }],
+    ['a part cut short', { kind: 'truncate', bytes: 1000 }],
+  ] as const)('%s: the object is fetched again and placed; nothing half-written is left', async (_name, fault) => {
+    const { store, hash, data } = await storeWithObject(SIZE);
+    failFirst(1, ranged, fault);
+    const dir = path.join(tmp, `parts-${fault.kind}`);
+    const dest = path.join(dir, 'big.bin');
+    await fetchObject(store, hash, dest, { partsFrom: PARTS_FROM });
+    expect(fs.readFileSync(dest).equals(data)).toBe(true);
+    expect(filesIn(dir)).toEqual(['big.bin']);
+  });
+
+  it('a part always wrong: a mismatch naming the object, the old file kept', async () => {
+    const { store, hash, key } = await storeWithObject(SIZE);
+    s3.proxy.setFault((r) => (ranged(r) && r.range?.startsWith('bytes=4194304') ? { kind: 'corrupt' } : undefined));
+    const dir = path.join(tmp, 'parts-always');
+    fs.mkdirSync(dir, { recursive: true });
+    const dest = path.join(dir, 'big.bin');
+    fs.writeFileSync(dest, 'the old content');
+    const err = await fetchObject(store, hash, dest, { partsFrom: PARTS_FROM }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StoreError', reason: 'corrupt', key });
+    expect(fs.readFileSync(dest, 'utf8')).toBe('the old content');
+    expect(filesIn(dir)).toEqual(['big.bin']);
+  });
+
+  it('a server that ignores Range (200, the whole object): one stream, as before', async () => {
+    const { store, hash, data } = await storeWithObject(SIZE);
+    s3.proxy.setFault((r) => (ranged(r) ? { kind: 'no-range' } : undefined));
+    const dest = path.join(tmp, 'parts-ignored', 'big.bin');
+    await fetchObject(store, hash, dest, { partsFrom: PARTS_FROM });
+    expect(fs.readFileSync(dest).equals(data)).toBe(true);
+    expect(s3.proxy.count(ranged)).toBe(2); // asked, answered with whole objects, given up for this object
+  });
+});

@@ -94,7 +94,8 @@ export class DirectGet {
       return null;
     }
     const length = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(length) || length > limit) return res;
+    if (!Number.isSafeInteger(length)) return res;
+    if (length > limit) return Object.assign(res, { objectSize: length });
     return collect(res, length);
   }
 
