@@ -149,30 +149,6 @@ describe.each(backends)('shards on a $name remote', (b) => {
   }, 120_000);
 });
 
-describe('shards: outputs go up as their items finish', () => {
-  it('a worker has sent the outputs of finished items while it still runs, before any flush of their records', async () => {
-    const { a, counter } = await origin(backends[0]);
-    const remote = /remote: "(.*)"/.exec(a.read('.pipelinerc'))![1];
-    const objects = () => {
-      const dir = path.join(remote, 'dvcl/v1/objects');
-      return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => !f.includes('.tmp-')).map((f) => path.join(dir, f)) : [];
-    };
-    const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } }; // a folder, or a file renamed meanwhile
-    const itemOutputs = () => objects().filter((f) => read(f).startsWith('ITEM '));
-    const w = clone(a);
-    const run = spawnCli(w, counter, { SLOW: '1' }, 'repro', 'extract', '--shard', '1/1', '--pull', '-j', '1'); // the default flush: every 30 s
-    await until(() => lines(counter).length >= 4 || run.child.exitCode !== null);
-    expect(run.child.exitCode).toBeNull();
-    await until(() => itemOutputs().length >= 2, 2000); // sent as they finished, while the rest run (24 items of 0.2 s)
-    expect(run.child.exitCode).toBeNull();
-    const fragments = path.join(remote, 'dvcl/v1/fragments');
-    const recorded = fs.readdirSync(fragments, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
-    expect(recorded).toHaveLength(1); // the listing sent at the start: no record of an item yet
-    run.child.kill('SIGKILL');
-    await run.done;
-  }, 60_000);
-});
-
 describe('shards: what is refused', () => {
   const folder = backends[0];
 

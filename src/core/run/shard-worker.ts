@@ -9,7 +9,7 @@ import { dict, type ItemRecord, type RunRecord } from '../ledger/manifest-format
 import type { Project } from '../project.js';
 import { missingObjects } from '../store/missing.js';
 import { objectKey, readObject, type ObjectStore } from '../store/object-store.js';
-import { forEachLimit, Limiter } from '../store/pool.js';
+import { forEachLimit } from '../store/pool.js';
 import { pushObject } from '../store/transfer.js';
 import { abs } from '../util/paths.js';
 import type { StageConfig } from '../pipeline.js';
@@ -37,13 +37,8 @@ export class ShardUploader {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  /** Outputs sent as their items ran: the hash sent and, once done, null or why it could not be. */
-  private readonly sent = new Map<string, { hash: string; done: Promise<string | null> }>();
-  private readonly sending: Limiter;
 
-  constructor(private readonly store: ObjectStore, private readonly p: Project, private readonly h: ShardHeader, private readonly warn: (m: string) => void) {
-    this.sending = new Limiter(store.jobs);
-  }
+  constructor(private readonly store: ObjectStore, private readonly p: Project, private readonly h: ShardHeader, private readonly warn: (m: string) => void) {}
 
   /** Items this shard's earlier attempts (any worker) recorded on the remote for these inputs. */
   static async earlier(store: ObjectStore, h: Omit<ShardHeader, 'entry' | 'present'>, warn: (m: string) => void): Promise<Map<string, ItemRecord>> {
@@ -71,18 +66,9 @@ export class ShardUploader {
     this.timer.unref();
   }
 
-  /**
-   * An item of the shard whose record is to go up (it ran, or a killed attempt in this clone ran it).
-   * One that just `ran` has its output sent now, while the next items run: at the next flush only
-   * its fragment is left to send (sending every output at the end kept a worker ~10% longer).
-   */
-  note(item: string, ran = false): void {
+  /** An item of the shard whose record is to go up (it ran, or a killed attempt in this clone ran it). */
+  note(item: string): void {
     this.pending.add(item);
-    const rec = ran ? this.p.manifest.stage(this.h.stage)?.items?.[item] : undefined;
-    if (rec?.status !== 'success' || rec.output === undefined || rec.output_hash === undefined || rec.output_nfiles !== undefined) return;
-    const file = abs(this.p.cfg.root, rec.output);
-    const hash = rec.output_hash;
-    this.sent.set(item, { hash, done: this.sending.run(() => pushObject(this.store, hash, file).then(() => null, (e: unknown) => oneLine((e as Error).message))) });
   }
 
   /**
@@ -125,14 +111,6 @@ export class ShardUploader {
     const trees: { item: string; hash: string; text: string }[] = [];
     for (const [item, rec] of Object.entries(items)) {
       if (rec.status !== 'success' || rec.output === undefined || rec.output_hash === undefined) continue;
-      const early = this.sent.get(item);
-      if (early?.hash === rec.output_hash) {
-        const why = await early.done;
-        this.sent.delete(item);
-        if (why === null) continue;
-        this.drop(items, item, why);
-        continue;
-      }
       if (rec.output_nfiles === undefined) {
         files.set(rec.output_hash, { item, file: abs(this.p.cfg.root, rec.output) });
         continue;
@@ -228,8 +206,8 @@ export class ShardRun {
     return { ...ev, items: { ...items, present: mine, tasks } };
   }
 
-  note(item: string, ran = false): void {
-    this.uploader?.note(item, ran);
+  note(item: string): void {
+    this.uploader?.note(item);
   }
 
   async finish(): Promise<void> {

@@ -30,23 +30,3 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   });
   return out;
 }
-
-/** At most `limit` calls of `run` in flight at once; the rest wait their turn, in order. */
-export class Limiter {
-  private running = 0;
-  private readonly queue: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= Math.max(1, this.limit)) await new Promise<void>((r) => this.queue.push(r)); // a finished call hands its place over
-    else this.running++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
