@@ -12,8 +12,6 @@ export interface SeenRequest {
   contentLength: number | undefined;
   /** Its User-Agent header ('' without one): the SDK's requests say aws-sdk-js, dvcl's direct GETs dvcl. */
   userAgent: string;
-  /** Its Range header, when it had one. */
-  range: string | undefined;
 }
 
 /** What to do with a request: forward it (undefined), or break it in one way. */
@@ -22,8 +20,7 @@ export type Fault =
   | { kind: 'reset'; afterBytes?: number }   // forward, then destroy the connection mid-body
   | { kind: 'truncate'; bytes: number }      // forward a short body with a matching Content-Length
   | { kind: 'corrupt' }                      // forward the body with one byte changed
-  | { kind: 'slow'; bytesPerSecond: number } // forward the body, throttled (a transfer to kill mid-way)
-  | { kind: 'no-range' };                    // forward without its Range header, as a server that ignores ranges (200, the whole object)
+  | { kind: 'slow'; bytesPerSecond: number }; // forward the body, throttled (a transfer to kill mid-way)
 
 export interface FaultProxy {
   readonly port: number;
@@ -48,7 +45,6 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       n: requests.length + 1, method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query: url.searchParams,
       contentLength: len === undefined ? undefined : Number(len),
       userAgent: req.headers['user-agent'] ?? '',
-      range: req.headers.range,
     };
     requests.push(seen);
     const fault = decide?.(seen);
@@ -61,9 +57,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       });
       return;
     }
-    const headers = { ...req.headers };
-    if (fault?.kind === 'no-range') delete headers.range;
-    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers }, (up) => {
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
       if (fault?.kind === 'slow') {
         res.writeHead(up.statusCode ?? 502, up.headers);
         const chunk = Math.max(1, Math.floor(fault.bytesPerSecond / 20));
@@ -82,7 +76,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         up.on('end', () => res.end());
         return;
       }
-      if (!fault || fault.kind === 'no-range') {
+      if (!fault) {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
         return;

@@ -12,9 +12,6 @@ export interface ObjectSource {
   bytes?: Buffer;
 }
 
-/** A large object's stream as get or getBytes return it: its size, where the answer said (the S3 store's do). */
-export type SizedBody = Readable & { objectSize?: number };
-
 export interface ListedObject {
   /** Relative to the store's prefix, as given to put. */
   key: string;
@@ -34,8 +31,6 @@ export interface ObjectStore {
   get(key: string): Promise<Readable>;
   /** Optional: the object's bytes in one Buffer when it has at most `limit`, else its stream (as get). */
   getBytes?(key: string, limit: number): Promise<Buffer | Readable>;
-  /** Optional: bytes [start, end) of the object of `total` bytes, or null when the store sent something else than that range. */
-  getRange?(key: string, start: number, end: number, total: number): Promise<Readable | null>;
   /** Store `source` at `key`: visible under `key` only once complete (never partly written). */
   put(key: string, source: ObjectSource): Promise<void>;
   /** Every object whose key starts with `prefix`, in no particular order. */

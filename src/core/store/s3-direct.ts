@@ -94,8 +94,7 @@ export class DirectGet {
       return null;
     }
     const length = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(length)) return res;
-    if (length > limit) return Object.assign(res, { objectSize: length });
+    if (!Number.isSafeInteger(length) || length > limit) return res;
     return collect(res, length);
   }
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ListedObject, ObjectSource, ObjectStore, SizedBody } from './object-store.js';
+import type { ListedObject, ObjectSource, ObjectStore } from './object-store.js';
 import { forEachLimit } from './pool.js';
 import type { DirectGet } from './s3-direct.js';
 import { httpStatus, type S3Remote, s3Error } from './s3-errors.js';
@@ -143,25 +143,11 @@ class S3Store implements ObjectStore {
     } catch (err) {
       throw s3Error(this.remote, 'read', key, err);
     }
-    const body = r.Body as SizedBody & { transformToByteArray(): Promise<Uint8Array> };
-    if (r.ContentLength === undefined || r.ContentLength > limit) return Object.assign(body, { objectSize: r.ContentLength });
+    const body = r.Body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+    if (r.ContentLength === undefined || r.ContentLength > limit) return body;
     // A body broken mid-way rejects as a broken stream would: the transfer is retried.
     const bytes = await body.transformToByteArray();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  async getRange(key: string, start: number, end: number, total: number): Promise<Readable | null> {
-    let r;
-    try {
-      r = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.remote.bucket, Key: this.base + key, Range: `bytes=${start}-${end - 1}` }));
-    } catch (err) {
-      throw s3Error(this.remote, 'read', key, err);
-    }
-    const body = r.Body as Readable;
-    // A server that ignores Range answers 200 with the whole object: not a part.
-    if (r.ContentRange === `bytes ${start}-${end - 1}/${total}` && r.ContentLength === end - start) return body;
-    body.destroy();
-    return null;
   }
 
   async put(key: string, source: ObjectSource): Promise<void> {

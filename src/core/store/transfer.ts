@@ -6,7 +6,7 @@ import type { IHasher } from 'hash-wasm';
 import { DvclError } from '../errors.js';
 import { createHasher, type HashAlgorithm } from '../hashing/algorithms.js';
 import { temporaryBeside, writevAt } from './files.js';
-import { isAlgorithm, objectKey, type ObjectSource, type ObjectStore, type SizedBody, StoreError } from './object-store.js';
+import { isAlgorithm, objectKey, type ObjectSource, type ObjectStore, StoreError } from './object-store.js';
 
 export interface TransferOptions {
   /** Attempts of one object before giving up (a broken connection, a truncated or wrong body). Default 3. */
@@ -16,8 +16,6 @@ export interface TransferOptions {
    * its own, never a hard link, so that editing the placed file in place leaves the copy intact.
    */
   alsoAt?: string;
-  /** Objects of at least this many bytes come in ranged parts at once (default 64 MiB; tests set less). */
-  partsFrom?: number;
 }
 
 const ATTEMPTS = 3;
@@ -46,7 +44,7 @@ async function fetchWith(store: ObjectStore, hash: string, key: string, algorith
     try {
       const body = store.getBytes ? await store.getBytes(key, SMALL) : await store.get(key);
       const small = Buffer.isBuffer(body);
-      const { size, hex, copied } = small ? writeSmall(body, tmp, mode, hasher) : await download(store, key, body, tmp, mode, hasher, opts.alsoAt, opts.partsFrom ?? PARALLEL_MIN);
+      const { size, hex, copied } = small ? writeSmall(body, tmp, mode, hasher) : await download(body, tmp, mode, hasher, opts.alsoAt);
       const got = `${algorithm}:${hex}`;
       if (got !== hash) {
         if (copied) rmSync(copied, { force: true });
@@ -111,175 +109,65 @@ function writeSmall(body: Buffer, tmp: string, mode: number, hasher: IHasher): {
   return { size: body.length, hex };
 }
 
-/** Objects of at least this size come in {@link PARTS} ranged GETs at once where the store can send ranges (rclone's multi-thread download does the same). */
-const PARALLEL_MIN = 64 * 1024 * 1024;
-const PARTS = 4;
-
-/**
- * The body streamed to `tmp`, hashed; with `copyAt`, also to a temporary beside it (`copied`, when
- * every byte got there). A large object from a store that sends ranges comes in parts at once,
- * each written at its offset; the hash then reads the file back in order behind the writes.
- */
-async function download(store: ObjectStore, key: string, body: Readable, tmp: string, mode: number, hasher: IHasher, copyAt: string | undefined, partsFrom: number): Promise<{ size: number; hex: string; copied?: string }> {
+/** The body streamed to `tmp`, hashed; with `copyAt`, also to a temporary beside it (`copied`, when every byte got there). */
+async function download(body: Readable, tmp: string, mode: number, hasher: IHasher, copyAt: string | undefined): Promise<{ size: number; hex: string; copied?: string }> {
   let fh: FileHandle | undefined;
   let copy: FileHandle | undefined;
   const copyTmp = copyAt && temporaryBeside(copyAt);
-  const bodies: Readable[] = [body];
-  const sinks: Sink[] = [];
+  let writing: Promise<unknown>[] = [];
   try {
-    fh = await localAsync(tmp, () => open(tmp, 'wx+', mode).catch((e: NodeJS.ErrnoException) => {
+    fh = await localAsync(tmp, () => open(tmp, 'wx', mode).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
       madeDirs.delete(path.dirname(tmp));
       ensureDir(path.dirname(tmp));
-      return open(tmp, 'wx+', mode);
+      return open(tmp, 'wx', mode);
     }));
     // The cache's copy is written as the bytes arrive, while the next ones are on their way: a copy after would be a second pass.
     if (copyTmp) copy = await (async () => { ensureDir(path.dirname(copyTmp)); return open(copyTmp, 'wx'); })().catch(() => undefined);
-    const files = { fh, tmp, copy: () => copy, dropCopy: () => { void copy?.close().catch(() => {}); copy = undefined; } };
-    const total = (body as SizedBody).objectSize;
-    const parts = total !== undefined && total >= partsFrom && total > WRITE_BATCH && store.getRange ? await rangedParts(store, key, total) : null;
-    let size: number;
-    let hex: string;
-    if (!parts) {
-      const sink = new Sink(files, 0);
-      sinks.push(sink);
-      const h = hasher.init();
-      size = await sink.take(body, Infinity, (c) => h.update(c));
-      hex = h.digest('hex');
-    } else {
-      bodies.push(...parts.map((p) => p.body));
-      const starts = [0, ...parts.map((p) => p.start)];
-      for (const at of starts) sinks.push(new Sink(files, at));
-      const ends = [...starts.slice(1), total!];
-      const received = Promise.all([body, ...parts.map((p) => p.body)].map((b, i) => sinks[i].take(b, ends[i] - starts[i])));
-      hex = await hashBehind(fh, total!, sinks, ends, hasher, received);
-      size = total!;
+    // Chunks are written in batches by position, while the next ones arrive: waiting for each
+    // write before reading on (a 64 KiB socket chunk at a time) left the connection idle.
+    const h = hasher.init();
+    let size = 0;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    let failed: { error: unknown } | undefined; // held, not left unhandled, until the writes are awaited
+    let ahead = 0;
+    const flush = () => {
+      if (batched === 0) return;
+      const chunks = batch;
+      const at = size - batched;
+      writing.push(localAsync(tmp, () => writevAt(fh!, chunks, at)).catch((error: unknown) => void (failed ??= { error })));
+      if (copy) writing.push(writevAt(copy, chunks, at).catch(() => { void copy?.close().catch(() => {}); copy = undefined; }));
+      ahead += batched;
+      batch = [];
+      batched = 0;
+    };
+    for await (const chunk of body) {
+      h.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      batch.push(chunk as Buffer);
+      batched += (chunk as Buffer).length;
+      if (batched < WRITE_BATCH) continue;
+      flush();
+      if (ahead < WRITE_AHEAD) continue;
+      await Promise.all(writing);
+      if (failed) throw failed.error;
+      writing = [];
+      ahead = 0;
     }
+    flush();
+    await Promise.all(writing);
+    if (failed) throw failed.error;
     if (copyTmp && !copy) rmSync(copyTmp, { force: true });
-    return { size, hex, ...(copy ? { copied: copyTmp } : {}) };
+    return { size, hex: h.digest('hex'), ...(copy ? { copied: copyTmp } : {}) };
   } catch (e) {
     if (copyTmp) rmSync(copyTmp, { force: true });
     throw e;
   } finally {
-    for (const b of bodies) b.destroy();
-    await Promise.allSettled(sinks.map((s) => s.settled())); // no write still running on a handle being closed
+    body.destroy();
+    await Promise.allSettled(writing); // no write still running on a handle being closed
     await fh?.close().catch(() => {});
     await copy?.close().catch(() => {});
-  }
-}
-
-/** The ranged GETs of every part but the first (the body already open), or null when the store did not send proper ranges. */
-async function rangedParts(store: ObjectStore, key: string, total: number): Promise<{ start: number; body: Readable }[] | null> {
-  const part = Math.ceil(total / PARTS / WRITE_BATCH) * WRITE_BATCH;
-  const starts: number[] = [];
-  for (let at = part; at < total; at += part) starts.push(at);
-  const got = await Promise.allSettled(starts.map((at) => store.getRange!(key, at, Math.min(total, at + part), total)));
-  const bodies = got.map((g) => (g.status === 'fulfilled' ? g.value : null));
-  if (bodies.every((b) => b !== null)) return starts.map((start, i) => ({ start, body: bodies[i]! }));
-  for (const b of bodies) b?.destroy();
-  const failed = got.find((g) => g.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason; // a broken connection: the attempt is retried
-  return null;
-}
-
-/**
- * The hash of the `total` bytes of `fh`, read in order as the sinks' writes complete (each sink's
- * writes complete in order); rejects as soon as a part fails.
- */
-async function hashBehind(fh: FileHandle, total: number, sinks: Sink[], ends: number[], hasher: IHasher, received: Promise<unknown>): Promise<string> {
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const progressed = () => { wake?.(); wake = undefined; };
-  for (const s of sinks) s.onProgress = progressed;
-  received.then(progressed, (error: unknown) => { failure ??= { error }; progressed(); });
-  const h = hasher.init();
-  const buf = Buffer.allocUnsafe(4 * WRITE_BATCH);
-  let pos = 0;
-  while (pos < total) {
-    if (failure) throw failure.error;
-    let ready = 0; // bytes written in order from the start
-    for (let i = 0; i < sinks.length; i++) {
-      ready = sinks[i].written;
-      if (ready < ends[i]) break;
-    }
-    if (ready <= pos) {
-      await new Promise<void>((r) => { wake = r; });
-      continue;
-    }
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, ready - pos), pos);
-    if (bytesRead === 0) throw new Error(`cannot read back ${total} bytes: the file ended at ${pos}`);
-    h.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-  await received; // every part said its end (none longer than asked)
-  return h.digest('hex');
-}
-
-/**
- * Where one stream's bytes go: batched into writevs at their offsets in the file (and the cache's
- * copy), written in order, up to WRITE_AHEAD behind the socket. `written` is the offset up to which
- * the file holds them.
- */
-class Sink {
-  written: number;
-  onProgress: (() => void) | undefined;
-  private tail: Promise<void> = Promise.resolve();
-  private failed: { error: unknown } | undefined; // held, not left unhandled, until the writes are awaited
-
-  constructor(private readonly f: { fh: FileHandle; tmp: string; copy(): FileHandle | undefined; dropCopy(): void }, private at: number) {
-    this.written = at;
-  }
-
-  /** Write `body`'s bytes from this sink's offset, at most `limit` of them (the rest of the body is not read); `each` sees every chunk in order. Resolves to the count. */
-  async take(body: Readable, limit: number, each?: (c: Buffer) => void): Promise<number> {
-    let n = 0;
-    let batch: Buffer[] = [];
-    let batched = 0;
-    for await (const raw of body) {
-      let chunk = raw as Buffer;
-      if (n + chunk.length > limit) chunk = chunk.subarray(0, limit - n); // a part's end: the rest is the next part's
-      each?.(chunk);
-      n += chunk.length;
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= WRITE_BATCH) {
-        this.write(batch, batched);
-        batch = [];
-        batched = 0;
-        if (this.at - this.written >= WRITE_AHEAD) await this.tail;
-        if (this.failed) throw this.failed.error;
-      }
-      if (n === limit) break;
-    }
-    this.write(batch, batched);
-    await this.tail;
-    if (this.failed) throw this.failed.error;
-    if (limit !== Infinity && n !== limit) throw new Error(`body cut short: ${n} of ${limit} bytes`);
-    return n;
-  }
-
-  settled(): Promise<void> {
-    return this.tail;
-  }
-
-  private write(chunks: Buffer[], bytes: number): void {
-    if (bytes === 0) return;
-    const at = this.at;
-    this.at += bytes;
-    const copy = this.f.copy();
-    const copied = copy ? writevAt(copy, chunks, at).catch(() => this.f.dropCopy()) : undefined;
-    this.tail = this.tail.then(async () => {
-      if (this.failed) return;
-      try {
-        await localAsync(this.f.tmp, () => writevAt(this.f.fh, chunks, at));
-        await copied;
-        this.written = at + bytes;
-        this.onProgress?.();
-      } catch (error) {
-        this.failed ??= { error };
-        this.onProgress?.();
-      }
-    });
   }
 }
 
