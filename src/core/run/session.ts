@@ -28,6 +28,8 @@ export class RunSession {
   private started = new Date();
   private gitReady: Promise<void> | undefined;
   private git: GitInfo = { commit: null, branch: null, dirty: null, user: null };
+  /** The git state read before the run began (nothing written since): the run's, without asking git again. */
+  gitAtStart: GitInfo | undefined;
   readonly listed = new Map<string, ItemListing>();
   anyStarted = false;
   /** Copied once per run: spreading process.env (one getenv per variable) per item is measurable. */
@@ -68,7 +70,7 @@ export class RunSession {
 
   /** On the first stage that runs or writes, before it touches the tree, so `dirty` is the tree the run started from. */
   ensureRun(): Promise<void> {
-    this.gitReady ??= gitInfo(this.p.cfg.root).then((git) => {
+    this.gitReady ??= (this.gitAtStart ? Promise.resolve(this.gitAtStart) : gitInfo(this.p.cfg.root)).then((git) => {
       this.git = git;
       this.p.manifest.deferRun(this.runId, runRecord(this.opts.argv ?? [], git, this.started));
     });

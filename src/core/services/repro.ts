@@ -86,12 +86,16 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
   const remote = configuredRemote(cfg);
   const { noRemote, openRemote } = await import('../store/remote.js');
   if (!remote) throw noRemote();
-  const commit = (await gitInfo(cfg.root)).commit;
+  const git = await gitInfo(cfg.root);
+  const commit = git.commit;
   if (!commit) throw new DvclError('config', '--shard needs a git commit: workers and gather meet at one', { exit: 2, suggestions: ['commit the pipeline, then start the workers at that commit'] });
   const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
-  if (upstream.length && (opts.pull || cfg.settings.run_cache === 'pull')) await pullFirst(opts, rep, upstream);
+  const upstreamPulled = upstream.length > 0 && (opts.pull || cfg.settings.run_cache === 'pull');
+  if (upstreamPulled) await pullFirst(opts, rep, upstream);
   return underRunLock(opts, cfg, rep, { ...opts, single: true, downstream: false }, async (s) => {
     refuseStaleUpstream(s, upstream);
+    // The run's git state is the one just read, before anything was written (as ensureRun wants), unless --pull placed files since.
+    if (!upstreamPulled) s.gitAtStart = git;
     const store = await openRemote(remote.url, remote.options, { cwd: remoteBase(remote, cfg.root) });
     const listing = listPartition(s, stage, shard);
     const { ShardRun } = await import('../run/shard-worker.js');
