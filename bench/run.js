@@ -11,7 +11,8 @@
 //   BENCH_ONLY=share npm run bench           push/pull against fauxqs and a folder (needs rclone; not in the default run)
 //   BENCH_ONLY=share1g npm run bench         push/pull of one 1 GiB output vs the AWS CLI / rclone (needs both)
 //   BENCH_ONLY=runcache npm run bench        a fresh clone's repro --pull against fauxqs (not in the default run)
-//   BENCH_ONLY=shard npm run bench           4 shard workers + gather vs repro -j 4 (2,000 items), gather of 100 fragments / 100,000 items (minutes)
+//   BENCH_ONLY=shard npm run bench           4 shard workers + gather vs repro -j 4 (2,000 items; minutes)
+//   BENCH_ONLY=gather npm run bench          gather of 100 fragments / 100,000 items
 //   DVCL_BIN=/elsewhere/bin/run.js node bench/run.js   benchmark another build
 //   BENCH_KEEP=1 ...                         keep the temporary folder (its path is printed)
 //   BENCH_NO_TIME=1 ...                      measure without GNU time, as on a machine that lacks it
@@ -636,7 +637,7 @@ const scenarios = [
   },
   {
     id: 'shard',
-    optIn: true, // 2,000 items run ~20 times in fresh clones, and 100 generated fragments of 100,000 items: only with BENCH_ONLY=shard
+    optIn: true, // 2,000 items run ~20 times in fresh clones: only with BENCH_ONLY=shard
     async run() {
       const n = 2000;
       const { dir: origin, remote } = shardOrigin(n);
@@ -701,7 +702,12 @@ const scenarios = [
       for (const w of [1, 2, 3, 4]) fs.rmSync(path.join(TMP, `shard-w${w}`), { recursive: true, force: true });
       fs.rmSync(path.join(TMP, 'shard-peer'), { recursive: true, force: true });
       emptyRemote();
-
+    },
+  },
+  {
+    id: 'gather',
+    optIn: true, // 100 generated fragments of 100,000 items: only with BENCH_ONLY=gather (or shard,gather)
+    async run() {
       const g = await gatherProject();
       const reset = () => { for (const f of ['.manifest.json', '.manifest.json.bak', 'pipeline.lock', '.dvcl']) fs.rmSync(path.join(g.dir, f), { recursive: true, force: true }); };
       reset();
