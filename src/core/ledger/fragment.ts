@@ -122,7 +122,8 @@ export class FragmentFold {
       if (!had || cmp(`${r.finished_at ?? ''}\0${canonicalText(r)}`, `${had.finished_at ?? ''}\0${canonicalText(had)}`) > 0) this.runs.set(id, r);
     }
     for (const [item, hash] of f.present ?? []) this.present.set(item, hash);
-    for (const [item, rec] of Object.entries(f.items)) {
+    for (const item in f.items) { // a dict (no prototype): no entry arrays for 100,000 items
+      const rec = f.items[item];
       const had = this.recs.get(item);
       if (had === undefined) this.recs.set(item, rec);
       else if (Array.isArray(had)) had.push(rec);
@@ -135,7 +136,7 @@ export class FragmentFold {
     const runs = dict<RunRecord>();
     for (const [item, got] of this.recs) {
       const own = Object.hasOwn(records, item) ? records[item] : undefined;
-      const rec = pick([...(own ? [own] : []), ...(Array.isArray(got) ? got : [got])]);
+      const rec = !own && !Array.isArray(got) ? got : pick([...(own ? [own] : []), ...(Array.isArray(got) ? got : [got])]);
       if (own && deepEqual(own, rec)) continue;
       changed[item] = rec;
       const run = this.runs.get(rec.run);
