@@ -64,8 +64,8 @@ export function emptyManifest(): ManifestData {
 // Canonical: 2-space indent, keys sorted (UTF-16 order), trailing newline: JSON.stringify(v, null, 2)
 // of a copy with sorted keys, but written in pieces of about a megabyte, with no copy and no
 // whole text in memory (100,000 items are 42 MB of text). An object whose values are all
-// primitives or lists of them (an item's record, a run's) is one JSON.stringify with its keys
-// listed in order (which also orders integer-like keys, which V8 would enumerate first).
+// primitives or lists of them (an item's record, a run's) is written by flatObject, its keys in
+// sorted order (integer-like keys too, which V8 would enumerate first).
 export function writeManifest(data: ManifestData, emit: (piece: string) => void): void {
   let piece = '';
   const flush = (): void => {
