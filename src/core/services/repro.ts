@@ -76,6 +76,11 @@ async function pullFirst(opts: ReproOptions, rep: Reporter, targets = opts.targe
   for (const f of r.failed) rep.warn?.(oneLine(`pull: ${f.path}: ${f.reason}`));
 }
 
+/** The stages a shard's stage reads from, however far up: a worker needs them up to date or restorable. */
+function upstreamOf(cfg: PipelineConfig, stage: string): string[] {
+  return selectStages(cfg.dag, [stage]).filter((n) => n !== stage);
+}
+
 /**
  * `repro STAGE --shard K/N`: one worker of an engine's array. Runs only its partition of a per-item
  * stage whose upstream is up to date, and sends its records to the remote; `gather` folds them.
@@ -89,7 +94,7 @@ async function reproShard(opts: ReproOptions, cfg: PipelineConfig, rep: Reporter
   const git = await gitInfo(cfg.root);
   const commit = git.commit;
   if (!commit) throw new DvclError('config', '--shard needs a git commit: workers and gather meet at one', { exit: 2, suggestions: ['commit the pipeline, then start the workers at that commit'] });
-  const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
+  const upstream = upstreamOf(cfg, stage.name);
   const upstreamPulled = upstream.length > 0 && (opts.pull || cfg.settings.run_cache === 'pull');
   if (upstreamPulled) await pullFirst(opts, rep, upstream);
   return underRunLock(opts, cfg, rep, { ...opts, single: true, downstream: false }, async (s) => {
@@ -113,7 +118,7 @@ async function planShard(s: RunSession, opts: ReproOptions, cfg: PipelineConfig,
   const shard = opts.shard!;
   const stage = shardTarget(opts, cfg);
   if (!configuredRemote(cfg)) throw (await import('../store/remote.js')).noRemote();
-  const upstream = selectStages(cfg.dag, [stage.name]).filter((n) => n !== stage.name);
+  const upstream = upstreamOf(cfg, stage.name);
   // With --pull the worker fetches upstream outputs first: the plan cannot know what that brings.
   if (!opts.pull && cfg.settings.run_cache !== 'pull') refuseStaleUpstream(s, upstream);
   const listing = listPartition(s, stage, shard);
