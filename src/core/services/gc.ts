@@ -4,7 +4,7 @@ import { DvclError, oneLine } from '../errors.js';
 import { runGit } from '../git/git.js';
 import { LOCK_FILE, parseLock, type LockData } from '../ledger/lock.js';
 import { MANIFEST_FILE, parseManifest, type ManifestData } from '../ledger/manifest.js';
-import { cacheTemporaries } from '../store/local-cache.js';
+import { cacheEntries, cacheTemporaries } from '../store/local-cache.js';
 import { isTemporary } from '../store/files.js';
 import { ITEMS_SUB, itemsEntryText, parseItemsEntry, replaceFile, runEntryHashes, RUNS_DIR, RUNS_PREFIX } from '../store/run-cache.js';
 import { commitOfKey, stagePrefix } from '../ledger/fragment.js';
@@ -178,31 +178,16 @@ function sweepLocal(s: ShareState, refs: Set<string>, dryRun: boolean): GcCount 
     count.temporaries++;
     if (!dryRun) fs.rmSync(tmp, { force: true });
   }
-  let algos: string[];
-  try {
-    algos = fs.readdirSync(dir);
-  } catch {
-    return count;
-  }
-  for (const algo of algos) {
-    const algoDir = path.join(dir, algo);
-    if (!fs.statSync(algoDir).isDirectory()) continue;
-    for (const two of fs.readdirSync(algoDir)) {
-      const sub = path.join(algoDir, two);
-      if (!fs.statSync(sub).isDirectory()) continue;
-      for (const rest of fs.readdirSync(sub)) {
-        const hash = hashOfKey(`${OBJECTS_PREFIX}${algo}/${two}/${rest}`);
-        if (hash === null) continue; // a temporary (handled above) or not ours
-        if (refs.has(hash)) {
-          count.kept++;
-          continue;
-        }
-        const file = path.join(sub, rest);
-        count.bytes += fs.statSync(file).size;
-        count.removed++;
-        if (!dryRun) fs.rmSync(file, { force: true });
-      }
+  for (const { algo, two, name, file } of cacheEntries(dir)) {
+    const hash = hashOfKey(`${OBJECTS_PREFIX}${algo}/${two}/${name}`);
+    if (hash === null) continue; // a temporary (handled above) or not ours
+    if (refs.has(hash)) {
+      count.kept++;
+      continue;
     }
+    count.bytes += fs.statSync(file).size;
+    count.removed++;
+    if (!dryRun) fs.rmSync(file, { force: true });
   }
   return count;
 }

@@ -128,8 +128,8 @@ export class ReproCache {
   }
 }
 
-/** The temporaries a killed writer left in the cache (`<object>.tmp-<pid>-<hex>`), for gc. */
-export function* cacheTemporaries(dir: string): Generator<string> {
+/** Every name in the cache's object folders, `<algo>/<2 hex>/<name>`; folders are not followed through symlinks. */
+export function* cacheEntries(dir: string): Generator<{ algo: string; two: string; name: string; file: string }> {
   let algos: fs.Dirent[];
   try {
     algos = fs.readdirSync(dir, { withFileTypes: true });
@@ -141,7 +141,12 @@ export function* cacheTemporaries(dir: string): Generator<string> {
     for (const two of fs.readdirSync(path.join(dir, a.name), { withFileTypes: true })) {
       if (!two.isDirectory()) continue;
       const sub = path.join(dir, a.name, two.name);
-      for (const name of fs.readdirSync(sub)) if (isTemporary(name)) yield path.join(sub, name);
+      for (const name of fs.readdirSync(sub)) yield { algo: a.name, two: two.name, name, file: path.join(sub, name) };
     }
   }
+}
+
+/** The temporaries a killed writer left in the cache (`<object>.tmp-<pid>-<hex>`), for gc. */
+export function* cacheTemporaries(dir: string): Generator<string> {
+  for (const e of cacheEntries(dir)) if (isTemporary(e.name)) yield e.file;
 }
