@@ -97,15 +97,22 @@ export function parseLockWithLibrary(text: string, file = LOCK_FILE): LockData {
 // Canonical: equal data gives equal bytes, so a PR diff shows exactly the stages that changed.
 export function serializeLock(data: LockData): string {
   const names = Object.keys(data.stages).sort(cmp);
-  const blocks = names.map((n) => fastBlock(n, canonicalEntry(data.stages[n])));
+  const canonical = names.map((n) => canonicalEntry(data.stages[n]));
+  const blocks = names.map((n, i) => fastBlock(n, canonical[i]));
   if (names.length && blocks.every((b) => b !== null)) return LOCK_HEADER + blocks.join('');
-  return serializeLockWithLibrary(data);
+  return libraryText(names, canonical);
 }
 
 /** serializeLock through the yaml library, which writes any entry (lock-fast.ts writes the plain ones the same). */
 export function serializeLockWithLibrary(data: LockData): string {
+  const names = Object.keys(data.stages).sort(cmp);
+  return libraryText(names, names.map((n) => canonicalEntry(data.stages[n])));
+}
+
+/** The lock's text of these stages (sorted names, their canonicalEntry) written by the yaml library. */
+function libraryText(names: readonly string[], canonical: readonly Record<string, unknown>[]): string {
   const stages: Record<string, unknown> = Object.create(null);
-  for (const name of Object.keys(data.stages).sort(cmp)) stages[name] = canonicalEntry(data.stages[name]);
+  names.forEach((name, i) => { stages[name] = canonical[i]; });
   // No anchors: an entry's text must not depend on the others' (see stageBlock).
   const doc = new Document({ schema: 1, stages }, { aliasDuplicateObjects: false });
   const st = doc.get('stages') as YAMLMap | null;
@@ -169,11 +176,8 @@ export const LOCK_HEADER = 'schema: 1\nstages:\n';
 
 /** One stage's lines in serializeLock's text: the lock is these, sorted by name, after LOCK_HEADER. */
 export function stageBlock(name: string, e: LockEntry): string {
-  const fast = fastBlock(name, canonicalEntry(e));
-  if (fast !== null) return fast;
-  const stages: Record<string, LockEntry> = Object.create(null);
-  stages[name] = e;
-  return serializeLockWithLibrary({ schema: 1, stages }).slice(LOCK_HEADER.length);
+  const canonical = canonicalEntry(e);
+  return fastBlock(name, canonical) ?? libraryText([name], [canonical]).slice(LOCK_HEADER.length);
 }
 
 /** A crash leaves the old lock or the new one, never half. */
