@@ -63,9 +63,9 @@ export function emptyManifest(): ManifestData {
 
 // Canonical: 2-space indent, keys sorted (UTF-16 order), trailing newline: JSON.stringify(v, null, 2)
 // of a copy with sorted keys, but written in pieces of about a megabyte, with no copy and no
-// whole text in memory (100,000 items are 42 MB of text). An object whose values are all
-// primitives or lists of them (an item's record, a run's) is written by flatObject, its keys in
-// sorted order (integer-like keys too, which V8 would enumerate first).
+// whole text in memory (100,000 items are 42 MB of text). Every object is written key by key in
+// sorted order (integer-like keys too, which V8 would enumerate first); a list of primitives is
+// one JSON.stringify.
 export function writeManifest(data: ManifestData, emit: (piece: string) => void): void {
   let piece = '';
   const flush = (): void => {
@@ -79,12 +79,13 @@ export function writeManifest(data: ManifestData, emit: (piece: string) => void)
       piece += JSON.stringify(v) ?? 'null';
       return;
     }
-    if (flat(v)) {
-      piece += Array.isArray(v) ? list(v, indent) : flatObject(v as Record<string, unknown>, indent);
-      return;
-    }
     const inner = `${indent}  `;
-    if (Array.isArray(v)) { // holding objects, whose keys JSON.stringify would not sort
+    if (Array.isArray(v)) {
+      if (v.every(primitive)) {
+        piece += list(v, indent);
+        return;
+      }
+      // holding objects, whose keys JSON.stringify would not sort
       piece += '[';
       v.forEach((x, i) => {
         piece += `${i ? ',' : ''}\n${inner}`;
@@ -120,32 +121,7 @@ function list(v: unknown[], indent: string): string {
   return indent ? text.replace(NEWLINES, `\n${indent}`) : text;
 }
 
-/**
- * An object of primitives and lists of them, keys sorted, as JSON.stringify(v, sortedKeys, 2)
- * writes it at `indent`: built here, as that call with its key list and the re-indenting of its
- * text were 326 of the 544 ms of writing 100,000 item records.
- */
-function flatObject(o: Record<string, unknown>, indent: string): string {
-  const inner = `${indent}  `;
-  let out = '';
-  for (const k of Object.keys(o).sort()) {
-    const x = o[k];
-    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue; // as JSON.stringify leaves them out
-    out += `${out ? ',' : '{'}\n${inner}${JSON.stringify(k)}: ${Array.isArray(x) ? list(x, inner) : JSON.stringify(x)}`;
-  }
-  return out ? `${out}\n${indent}}` : '{}';
-}
-
-/** A list of primitives, or an object whose values are primitives or such lists: JSON.stringify writes it as the walk would. */
-function flat(v: object): boolean {
-  const primitive = (x: unknown) => x === null || typeof x !== 'object';
-  if (Array.isArray(v)) return v.every(primitive);
-  for (const k in v) {
-    const x = (v as Record<string, unknown>)[k];
-    if (!primitive(x) && !(Array.isArray(x) && x.every(primitive))) return false;
-  }
-  return true;
-}
+const primitive = (x: unknown): boolean => x === null || typeof x !== 'object';
 
 export function serializeManifest(data: ManifestData): string {
   const pieces: string[] = [];
