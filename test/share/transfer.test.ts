@@ -218,3 +218,20 @@ describe('gc and the run cache', () => {
     expect(fs.readdirSync(path.dirname(file)).filter((f) => f !== path.basename(file))).toEqual([]); // no temporary left
   });
 });
+
+describe('gc and what is not its own', () => {
+  it('a symlinked folder inside .dvcl/objects/ is not followed: the files it leads to stay', async () => {
+    const repo = await pipelineRepo('version: 1\nstages:\n  s:\n    cmd: echo one > o.txt\n    outs: [o.txt]\n');
+    expect((await repro({ cwd: repo.dir })).ok).toBe(true);
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'dvcl-elsewhere-'));
+    track({ dir: elsewhere, git: () => '', write: () => {}, read: () => '', exists: () => false, cleanup: () => fs.rmSync(elsewhere, { recursive: true, force: true }) });
+    const named = path.join(elsewhere, 'ab', 'c'.repeat(30)); // named like an object no lock refers to
+    fs.mkdirSync(path.dirname(named), { recursive: true });
+    fs.writeFileSync(named, 'the user\'s own file\n');
+    fs.symlinkSync(elsewhere, path.join(repo.dir, '.dvcl/objects/linked'));
+    fs.symlinkSync(path.join(elsewhere, 'ab'), path.join(repo.dir, '.dvcl/objects/xxh128/ab'));
+    const r = await gc({ cwd: repo.dir });
+    expect(r.local.removed).toBe(0);
+    expect(fs.readFileSync(named, 'utf8')).toBe('the user\'s own file\n');
+  });
+});
